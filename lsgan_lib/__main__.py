@@ -1,0 +1,7 @@
+"""``python -m lsgan_lib`` is the ``lsgan-book`` command."""
+
+import sys
+
+from .book import main
+
+sys.exit(main())

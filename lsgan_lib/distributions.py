@@ -1,0 +1,211 @@
+"""Toy data distributions and latent samplers.
+
+Every sampler takes ``(n, generator)`` and returns a float32 tensor of shape ``(n, dim)`` on the generator's device,
+so one ``torch.Generator`` seeded from the run's ``seed`` drives every random choice.
+
+Data distributions also know their *support*: ``distance_to_support(x)`` gives the Euclidean distance of each point
+of ``x`` (shape ``(n, dim)``) to the set the data lives on. The metrics module turns that into the share of generated
+samples that lie on the data manifold.
+
+Adding a distribution is one function and one line in ``DATA`` (or ``LATENTS``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+Sampler = Callable[[int, torch.Generator], torch.Tensor]
+
+
+def _uniform(shape: tuple[int, ...], low: float, high: float, generator: torch.Generator) -> torch.Tensor:
+    """Uniform samples on ``[low, high)`` with the given shape, on the generator's device."""
+    u = torch.rand(shape, generator=generator, device=generator.device)
+    return low + (high - low) * u
+
+
+def _lattice_points(n: int, generator: torch.Generator, values=(-1.0, 0.0, 1.0), dim: int = 2) -> torch.Tensor:
+    """Each coordinate uniform on ``values``: shape ``(n, dim)``."""
+    grid = torch.tensor(values, device=generator.device)
+    idx = torch.randint(len(values), (n, dim), generator=generator, device=generator.device)
+    return grid[idx]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Data manifolds of the geometric-view paper (002), as the original code (innerlee/ELEG5491, project/) defines them.
+# ---------------------------------------------------------------------------------------------------------------------
+
+NINE_SQUARES_HALF_WIDTH = 1.0 / 6.0
+SPIRAL_TURNS = 5.0
+
+
+def lattice_3x3(n: int, generator: torch.Generator) -> torch.Tensor:
+    """The 3×3 lattice, a 0-dimensional manifold: each coordinate uniform on {−1, 0, 1}. Shape ``(n, 2)``."""
+    return _lattice_points(n, generator)
+
+
+def spiral(n: int, generator: torch.Generator) -> torch.Tensor:
+    """The spiral, a 1-dimensional manifold: t ~ U(0, π), x = (t cos 5t, t sin 5t). Shape ``(n, 2)``."""
+    t = _uniform((n,), 0.0, math.pi, generator)
+    return torch.stack([t * torch.cos(SPIRAL_TURNS * t), t * torch.sin(SPIRAL_TURNS * t)], dim=1)
+
+
+def gaussian_plane(n: int, generator: torch.Generator) -> torch.Tensor:
+    """The whole plane with a standard Gaussian, a 2-dimensional manifold. Shape ``(n, 2)``."""
+    return torch.randn((n, 2), generator=generator, device=generator.device)
+
+
+def uniform_square(n: int, generator: torch.Generator) -> torch.Tensor:
+    """The unit square [0, 1]² with a uniform distribution: connected, 2-dimensional. Shape ``(n, 2)``."""
+    return _uniform((n, 2), 0.0, 1.0, generator)
+
+
+def nine_squares(n: int, generator: torch.Generator) -> torch.Tensor:
+    """Nine small squares: the 3×3 lattice plus U(−1/6, 1/6) per coordinate; disconnected, 2-d. Shape ``(n, 2)``."""
+    h = NINE_SQUARES_HALF_WIDTH
+    return _lattice_points(n, generator) + _uniform((n, 2), -h, h, generator)
+
+
+def _distance_to_boxes(x: torch.Tensor, centres: torch.Tensor, half_width: float) -> torch.Tensor:
+    """Distance of each point ``(n, d)`` to the union of axis-aligned boxes ``centre ± half_width``. Shape ``(n,)``."""
+    offset = (x[:, None, :] - centres[None, :, :]).abs() - half_width  # (n, boxes, d)
+    return offset.clamp(min=0).norm(dim=2).min(dim=1).values
+
+
+def _lattice_centres(device, values=(-1.0, 0.0, 1.0)) -> torch.Tensor:
+    v = torch.tensor(values, device=device)
+    return torch.cartesian_prod(v, v)  # (9, 2)
+
+
+def _distance_lattice(x: torch.Tensor) -> torch.Tensor:
+    return _distance_to_boxes(x, _lattice_centres(x.device), 0.0)
+
+
+def _distance_nine_squares(x: torch.Tensor) -> torch.Tensor:
+    return _distance_to_boxes(x, _lattice_centres(x.device), NINE_SQUARES_HALF_WIDTH)
+
+
+def _distance_uniform_square(x: torch.Tensor) -> torch.Tensor:
+    return _distance_to_boxes(x, torch.full((1, 2), 0.5, device=x.device), 0.5)
+
+
+def _distance_spiral(x: torch.Tensor, resolution: int = 20_000) -> torch.Tensor:
+    """Distance to the spiral curve, against a polyline of ``resolution`` points (spacing < 1e-3)."""
+    t = torch.linspace(0.0, math.pi, resolution, device=x.device, dtype=x.dtype)
+    curve = torch.stack([t * torch.cos(SPIRAL_TURNS * t), t * torch.sin(SPIRAL_TURNS * t)], dim=1)
+    return torch.cat([torch.cdist(chunk, curve).min(dim=1).values for chunk in x.split(4096)])
+
+
+def _distance_plane(x: torch.Tensor) -> torch.Tensor:
+    return torch.zeros(x.shape[0], device=x.device, dtype=x.dtype)
+
+
+@dataclass(frozen=True)
+class DataManifold:
+    """A toy data distribution together with the geometry of its support.
+
+    ``bounds`` is the plotting box ``(xmin, xmax, ymin, ymax)``; ``intrinsic_dim`` the manifold's dimension and
+    ``components`` its number of connected components.
+    """
+
+    name: str
+    label: str
+    sample: Sampler
+    distance_to_support: Callable[[torch.Tensor], torch.Tensor]
+    intrinsic_dim: int
+    components: int
+    bounds: tuple[float, float, float, float]
+    dim: int = 2
+
+
+DATA: dict[str, DataManifold] = {
+    d.name: d
+    for d in [
+        DataManifold("lattice_3x3", "3×3 lattice (0-d)", lattice_3x3, _distance_lattice, 0, 9, (-1.6, 1.6, -1.6, 1.6)),
+        DataManifold("spiral", "spiral (1-d)", spiral, _distance_spiral, 1, 1, (-3.4, 3.4, -3.4, 3.4)),
+        DataManifold("gaussian_plane", "Gaussian plane (2-d)", gaussian_plane, _distance_plane, 2, 1, (-4, 4, -4, 4)),
+        DataManifold("uniform_square", "uniform square (connected)", uniform_square, _distance_uniform_square, 2, 1,
+                     (-0.4, 1.4, -0.4, 1.4)),
+        DataManifold("nine_squares", "nine squares (disconnected)", nine_squares, _distance_nine_squares, 2, 9,
+                     (-1.6, 1.6, -1.6, 1.6)),
+    ]
+}
+
+
+def data_manifold(name: str) -> DataManifold:
+    """Look up a data distribution by name; an unknown name raises ``KeyError`` listing the known ones."""
+    try:
+        return DATA[name]
+    except KeyError:
+        raise KeyError(f"unknown data distribution {name!r}; known: {', '.join(sorted(DATA))}") from None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Latent samplers: z of shape (n, dim).
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def gaussian_latent(n: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """z ~ N(0, I_dim). Shape ``(n, dim)``."""
+    return torch.randn((n, dim), generator=generator, device=generator.device)
+
+
+def uniform_latent(n: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """z ~ U([−1, 1]^dim): a connected latent space. Shape ``(n, dim)``."""
+    return _uniform((n, dim), -1.0, 1.0, generator)
+
+
+def disconnected_latent(n: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """A disconnected latent space: the union of 3^dim separated boxes, centres in {−1, 0, 1}^dim, half-width 1/6.
+
+    Each box is chosen with equal probability and z is uniform inside it. Shape ``(n, dim)``.
+    """
+    h = NINE_SQUARES_HALF_WIDTH
+    return _lattice_points(n, generator, dim=dim) + _uniform((n, dim), -h, h, generator)
+
+
+@dataclass(frozen=True)
+class Latent:
+    """A latent distribution: ``sample(n, dim, generator) -> (n, dim)``, and the box its grids cover."""
+
+    name: str
+    label: str
+    sample: Callable[[int, int, torch.Generator], torch.Tensor]
+    grid_range: tuple[float, float]
+    connected: bool = True
+
+
+LATENTS: dict[str, Latent] = {
+    z.name: z
+    for z in [
+        Latent("gaussian", "Gaussian", gaussian_latent, (-3.0, 3.0)),
+        Latent("uniform", "uniform (connected)", uniform_latent, (-1.0, 1.0)),
+        Latent("disconnected", "disconnected boxes", disconnected_latent, (-7 / 6, 7 / 6), connected=False),
+    ]
+}
+
+
+def latent(name: str) -> Latent:
+    """Look up a latent distribution by name; an unknown name raises ``KeyError`` listing the known ones."""
+    try:
+        return LATENTS[name]
+    except KeyError:
+        raise KeyError(f"unknown latent distribution {name!r}; known: {', '.join(sorted(LATENTS))}") from None
+
+
+def latent_grid(name: str, dim: int, points_per_axis: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A regular grid over the latent's range, for drawing what the generator does to it.
+
+    Returns shape ``(points_per_axis ** dim, dim)``, row-major (the last coordinate varies fastest), so a 2-d grid
+    reshapes to ``(points_per_axis, points_per_axis, 2)``.
+    """
+    if dim not in (1, 2):
+        raise ValueError(f"latent_grid draws 1- or 2-dimensional latents, got dim={dim}")
+    low, high = latent(name).grid_range
+    axis = torch.linspace(low, high, points_per_axis, device=device)
+    if dim == 1:
+        return axis[:, None]
+    return torch.cartesian_prod(axis, axis)

@@ -1,0 +1,106 @@
+"""One look for the whole book: the same colours for data, generated samples and the critic everywhere."""
+
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+import matplotlib
+
+import matplotlib.pyplot as plt
+import torch
+
+from .distributions import DataManifold
+
+DATA_COLOR = "#3b6ea8"  # real data: blue
+GENERATED_COLOR = "#e0672b"  # generated samples: orange
+GRID_COLOR = "#7a3b12"  # the image of the latent grid: dark brown
+CRITIC_CMAP = "RdBu_r"  # critic values
+
+matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "axes.titlesize": 9, "font.size": 8})
+
+
+def samples_over_data(ax, manifold: DataManifold, data: torch.Tensor, generated: torch.Tensor,
+                      grid_image: torch.Tensor | None = None, latent_dim: int | None = None, title: str = "") -> None:
+    """Draw data ``(n, 2)`` and generated samples ``(m, 2)`` in the manifold's box.
+
+    ``grid_image`` is the generator's image of a latent grid: ``(points, 2)`` from a 1-d latent (drawn as a curve) or
+    ``(p*p, 2)`` from a 2-d latent (drawn as the warped grid lines).
+    """
+    ax.scatter(data[:, 0], data[:, 1], s=2, c=DATA_COLOR, alpha=0.35, linewidths=0, label="data")
+    ax.scatter(generated[:, 0], generated[:, 1], s=2, c=GENERATED_COLOR, alpha=0.6, linewidths=0, label="generated")
+    if grid_image is not None and latent_dim == 1:
+        ax.plot(grid_image[:, 0], grid_image[:, 1], color=GRID_COLOR, lw=0.5, alpha=0.7)
+    elif grid_image is not None and latent_dim == 2:
+        side = int(round(grid_image.shape[0] ** 0.5))
+        mesh = grid_image.reshape(side, side, 2)
+        step = max(1, side // 10)
+        for i in range(0, side, step):
+            ax.plot(mesh[i, :, 0], mesh[i, :, 1], color=GRID_COLOR, lw=0.4, alpha=0.6)
+            ax.plot(mesh[:, i, 0], mesh[:, i, 1], color=GRID_COLOR, lw=0.4, alpha=0.6)
+    xmin, xmax, ymin, ymax = manifold.bounds
+    ax.set_xlim(xmin, xmax), ax.set_ylim(ymin, ymax)
+    ax.set_aspect("equal")
+    ax.set_xticks([]), ax.set_yticks([])
+    ax.set_title(title)
+
+
+def panel_figure(panels: Sequence[dict], ncols: int, title: str, panel_size: float = 2.4):
+    """A grid of :func:`samples_over_data` panels; each panel is a dict of that function's keyword arguments."""
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols, panel_size * nrows + 0.4), squeeze=False)
+    for ax, panel in zip(axes.flat, panels):
+        samples_over_data(ax, **panel)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, markerscale=4, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def figure_png(fig, dpi: int = 72) -> bytes:
+    """The figure as PNG bytes; the figure is closed."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def snapshot_slider(frames: Sequence[bytes], iterations: Sequence[int], description: str = "iteration"):
+    """A slider over training iterations that shows one pre-rendered PNG frame per snapshot.
+
+    The slider and the frames are linked in the browser (``jslink``), so the slider keeps working in the static HTML
+    book, where no kernel runs.
+    """
+    import ipywidgets as widgets
+
+    if len(frames) != len(iterations) or not frames:
+        raise ValueError(f"snapshot_slider needs one frame per iteration, got {len(frames)} and {len(iterations)}")
+    images = [widgets.Image(value=png, format="png", layout=widgets.Layout(max_width="100%")) for png in frames]
+    stack = widgets.Stack(images, selected_index=len(images) - 1)
+    slider = widgets.SelectionSlider(options=[str(i) for i in iterations], value=str(iterations[-1]),
+                                     description=description, continuous_update=True,
+                                     layout=widgets.Layout(width="60%"))
+    widgets.jslink((slider, "index"), (stack, "selected_index"))
+    return widgets.VBox([slider, stack])
+
+
+def metric_bars(ax, labels: Sequence[str], values: torch.Tensor, reference: Sequence[float] | None = None,
+                title: str = "", ylabel: str = "") -> None:
+    """Bars of the mean over seeds with every seed as a dot; ``values`` is ``(n_labels, n_seeds)``.
+
+    ``reference`` marks, per bar, what a perfect generator (an independent data sample) scores.
+    """
+    x = list(range(len(labels)))
+    ax.bar(x, values.mean(dim=1).tolist(), color=GENERATED_COLOR, alpha=0.7, width=0.6)
+    for j in range(values.shape[1]):
+        ax.scatter(x, values[:, j].tolist(), color="black", s=8, zorder=3)
+    if reference is not None:
+        ax.scatter(x, reference, marker="_", s=400, color=DATA_COLOR, zorder=4, label="data vs data (ceiling)")
+        ax.legend(loc="lower right", frameon=False)
+    ax.set_xticks(x, labels, rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)

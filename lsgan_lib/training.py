@@ -1,0 +1,291 @@
+"""The alternating GAN training loop, cached by configuration.
+
+``train_gan(GANConfig(...))`` trains one generator/critic pair on a toy distribution, or loads it from the results
+cache when the same configuration was trained before; ``train_runs([...])`` does this for a list of configurations
+under one progress bar. Every random choice flows from ``config.seed``: the networks' initialisation, the data and
+latent batches, and the fixed evaluation latents of the snapshots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import cache
+from .distributions import data_manifold, latent, latent_grid
+from .nets import PAPER_002_WIDTHS, fc_net
+from .objectives import objective
+
+CACHE_KIND = "gan"
+LATENT_GRID_POINTS = {1: 400, 2: 41}  # grid points per axis of the latent grids pushed through the generator
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the message names the run and the iteration."""
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Everything that determines a toy GAN run (and so its cache key).
+
+    The defaults are paper 002's stated settings: RMSprop with lr 1e-3, multiplied by 0.98 every 300 iterations,
+    batch 256, one discriminator and one generator batch per iteration, 10,000 iterations, the FC
+    20-40-100-200-200-100-40-20 net with batch norm and ELU for both networks. RMSprop's smoothing constant
+    (``rmsprop_alpha``), its ε (``rmsprop_eps``) and ``weight_decay`` default to PyTorch's values; the paper's
+    original code used 0.9, 1.0 and 5e-4. ``snapshots`` are the iterations after
+    which ``n_eval`` generated samples (from fixed latents) and the image of a latent grid are stored.
+    """
+
+    data: str
+    latent: str = "gaussian"
+    latent_dim: int = 2
+    objective: str = "minimax"
+    n_iter: int = 10_000
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_decay: float = 0.98
+    lr_decay_every: int = 300
+    weight_decay: float = 0.0
+    rmsprop_alpha: float = 0.99
+    rmsprop_eps: float = 1e-8
+    n_critic: int = 1
+    n_gen: int = 1
+    widths: tuple[int, ...] = PAPER_002_WIDTHS
+    snapshots: tuple[int, ...] = (10_000,)
+    n_eval: int = 2_000
+    seed: int = 0
+
+    def __post_init__(self):
+        data_manifold(self.data), latent(self.latent), objective(self.objective)  # unknown names raise here
+        positive = ("latent_dim", "n_iter", "batch_size", "lr_decay_every", "n_critic", "n_gen", "n_eval")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"GANConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not (self.lr > 0 and 0 < self.lr_decay <= 1 and self.weight_decay >= 0 and 0 <= self.rmsprop_alpha < 1
+                and self.rmsprop_eps > 0):
+            raise ValueError(f"GANConfig needs lr > 0, 0 < lr_decay <= 1, weight_decay >= 0, 0 <= rmsprop_alpha < 1, "
+                             f"rmsprop_eps > 0; got lr={self.lr}, lr_decay={self.lr_decay}, weight_decay="
+                             f"{self.weight_decay}, rmsprop_alpha={self.rmsprop_alpha}, rmsprop_eps={self.rmsprop_eps}")
+        bad = [s for s in self.snapshots if not 0 <= s <= self.n_iter]
+        if bad:
+            raise ValueError(f"GANConfig.snapshots must lie in [0, n_iter={self.n_iter}], got {bad}")
+        object.__setattr__(self, "widths", tuple(self.widths))
+        object.__setattr__(self, "snapshots", tuple(sorted(set(self.snapshots))))
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def describe(self) -> str:
+        return f"data={self.data}, latent={self.latent}×{self.latent_dim}, objective={self.objective}, seed={self.seed}"
+
+
+@dataclass
+class GANRun:
+    """A trained run.
+
+    ``snapshots[i]`` is ``(n_eval, data_dim)``: generated samples after ``snapshot_iters[i]`` iterations, from the same
+    latents at every snapshot; ``grid_images[i]`` is ``(grid_points, data_dim)``, the image of ``latent_grid``;
+    ``losses`` is ``(n_iter, 2)``: critic and generator loss per iteration.
+    """
+
+    config: GANConfig
+    generator: nn.Module
+    critic: nn.Module
+    snapshot_iters: list[int]
+    snapshots: torch.Tensor
+    grid: torch.Tensor
+    grid_images: torch.Tensor
+    losses: torch.Tensor
+    device: str
+    seconds: float
+    from_cache: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def at(self, iteration: int) -> torch.Tensor:
+        """The generated samples ``(n_eval, data_dim)`` stored at snapshot ``iteration``."""
+        return self.snapshots[self.snapshot_iters.index(iteration)]
+
+    @property
+    def final(self) -> torch.Tensor:
+        """The generated samples at the last snapshot, ``(n_eval, data_dim)``."""
+        return self.snapshots[-1]
+
+
+def default_device() -> torch.device:
+    """CUDA when available, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def build_networks(config: GANConfig) -> tuple[nn.Module, nn.Module]:
+    """Generator ``(batch, latent_dim) → (batch, data_dim)`` and critic ``(batch, data_dim) → (batch, 1)``,
+    initialised from ``config.seed`` without touching the global random state."""
+    data_dim = data_manifold(config.data).dim
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        generator = fc_net(config.latent_dim, data_dim, config.widths)
+        critic = fc_net(data_dim, 1, config.widths)
+    return generator, critic
+
+
+def _stream(seed: int, purpose: int, device: torch.device) -> torch.Generator:
+    """An independent random stream for one purpose (0: training batches, 1: evaluation latents) of a seed."""
+    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + purpose)
+
+
+def _optimizer(net: nn.Module, config: GANConfig):
+    opt = torch.optim.RMSprop(net.parameters(), lr=config.lr, alpha=config.rmsprop_alpha, eps=config.rmsprop_eps,
+                              weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.StepLR(opt, step_size=config.lr_decay_every, gamma=config.lr_decay)
+    return opt, schedule
+
+
+@torch.no_grad()
+def _evaluate(generator: nn.Module, z_eval: torch.Tensor, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generated samples for the fixed latents and the latent grid's image, in eval mode (running BN statistics)."""
+    generator.eval()
+    samples, image = generator(z_eval), generator(grid)
+    generator.train()
+    return samples.cpu(), image.cpu()
+
+
+def _check_finite(losses: torch.Tensor, start: int, stop: int, config: GANConfig) -> None:
+    """Raise :class:`TrainingDiverged` naming the first iteration in ``[start, stop)`` with a non-finite loss."""
+    window = losses[start:stop]
+    finite = torch.isfinite(window).all(dim=1)
+    if not bool(finite.all()):
+        row = int((~finite).nonzero()[0, 0])
+        which = "critic" if not torch.isfinite(window[row, 0]) else "generator"
+        raise TrainingDiverged(
+            f"training diverged: the {which} loss became {window[row].tolist()} at iteration {start + row + 1} "
+            f"({config.describe()}). Lower lr, change the seed, or pick another objective; nothing was cached.")
+
+
+def critic_step(loss, critic: nn.Module, optimizer: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor
+                ) -> torch.Tensor:
+    """One critic update on a real batch ``(batch, dim)`` and a detached generated batch ``(batch, dim)``.
+
+    Returns the loss before the update (a detached scalar tensor)."""
+    value = loss.critic_loss(critic, real, fake)
+    optimizer.zero_grad(set_to_none=True)
+    value.backward()
+    optimizer.step()
+    return value.detach()
+
+
+def generator_step(loss, generator: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer, z: torch.Tensor
+                   ) -> torch.Tensor:
+    """One generator update on a latent batch ``(batch, latent_dim)``; the critic's weights get no gradient.
+
+    Returns the loss before the update (a detached scalar tensor)."""
+    critic.requires_grad_(False)
+    try:
+        value = loss.generator_loss(critic, generator(z))
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        optimizer.step()
+    finally:
+        critic.requires_grad_(True)
+    return value.detach()
+
+
+def _train(config: GANConfig, device: torch.device, bar) -> dict:
+    """Train one run and return the cache payload (state dicts, snapshots, losses, timing)."""
+    started = time.perf_counter()
+    data = data_manifold(config.data)
+    z = latent(config.latent)
+    loss = objective(config.objective)
+    generator, critic = (net.to(device) for net in build_networks(config))
+    opt_g, schedule_g = _optimizer(generator, config)
+    opt_d, schedule_d = _optimizer(critic, config)
+    batches, evaluation = _stream(config.seed, 0, device), _stream(config.seed, 1, device)
+    z_eval = z.sample(config.n_eval, config.latent_dim, evaluation)
+    grid = latent_grid(config.latent, config.latent_dim, LATENT_GRID_POINTS[min(config.latent_dim, 2)], device) \
+        if config.latent_dim <= 2 else z.sample(LATENT_GRID_POINTS[2] ** 2, config.latent_dim, evaluation)
+
+    losses = torch.zeros(config.n_iter, 2, device=device)
+    snapshots, grid_images = [], []
+    if 0 in config.snapshots:
+        samples, image = _evaluate(generator, z_eval, grid)
+        snapshots.append(samples), grid_images.append(image)
+    checked = 0
+    for it in range(1, config.n_iter + 1):
+        for _ in range(config.n_critic):
+            real = data.sample(config.batch_size, batches)
+            with torch.no_grad():
+                fake = generator(z.sample(config.batch_size, config.latent_dim, batches))
+            d_loss = critic_step(loss, critic, opt_d, real, fake)
+        for _ in range(config.n_gen):
+            g_loss = generator_step(loss, generator, critic, opt_g, z.sample(config.batch_size, config.latent_dim,
+                                                                              batches))
+        schedule_d.step(), schedule_g.step()
+        losses[it - 1, 0], losses[it - 1, 1] = d_loss, g_loss
+        if it % 100 == 0 or it == config.n_iter or it in config.snapshots:
+            _check_finite(losses, checked, it, config)
+            checked = it
+        if it in config.snapshots:
+            samples, image = _evaluate(generator, z_eval, grid)
+            snapshots.append(samples), grid_images.append(image)
+        if bar is not None and (it % 50 == 0 or it == config.n_iter):
+            bar.update(50 if it % 50 == 0 else it % 50)
+    return {
+        "generator": {k: v.cpu() for k, v in generator.state_dict().items()},
+        "critic": {k: v.cpu() for k, v in critic.state_dict().items()},
+        "snapshot_iters": list(config.snapshots),
+        "snapshots": torch.stack(snapshots),
+        "grid": grid.cpu(),
+        "grid_images": torch.stack(grid_images),
+        "losses": losses.cpu(),
+        "device": device_name(device),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def device_name(device: torch.device | str | None = None) -> str:
+    """A readable device name: the GPU's name, or ``cpu (<n> threads)``."""
+    device = torch.device(device) if device is not None else default_device()
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def _run_from_payload(config: GANConfig, payload: dict, from_cache: bool) -> GANRun:
+    generator, critic = build_networks(config)
+    generator.load_state_dict(payload["generator"]), critic.load_state_dict(payload["critic"])
+    generator.eval(), critic.eval()
+    return GANRun(config=config, generator=generator, critic=critic, snapshot_iters=list(payload["snapshot_iters"]),
+                  snapshots=payload["snapshots"], grid=payload["grid"], grid_images=payload["grid_images"],
+                  losses=payload["losses"], device=payload["device"], seconds=float(payload["seconds"]),
+                  from_cache=from_cache)
+
+
+def train_gan(config: GANConfig, device: torch.device | str | None = None, progress: bool = True,
+              results_root=None, _bar=None) -> GANRun:
+    """Train ``config`` (or load it from the results cache). The returned networks are on the CPU in eval mode."""
+    device = torch.device(device) if device is not None else default_device()
+    own_bar = _bar is None and progress
+    bar = tqdm(total=config.n_iter, desc=config.describe(), leave=False) if own_bar else _bar
+    try:
+        payload, hit = cache.cached(CACHE_KIND, config.as_dict(), lambda: _train(config, device, bar), results_root)
+    finally:
+        if own_bar:
+            bar.close()
+    if hit and _bar is not None:
+        _bar.update(config.n_iter)
+    return _run_from_payload(config, payload, hit)
+
+
+def train_runs(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torch.device | str | None = None,
+               progress: bool = True, results_root=None, desc: str = "training") -> list[GANRun]:
+    """Train (or load) several configurations in order, under one progress bar counting iterations."""
+    configs = list(configs)
+    bar = tqdm(total=sum(c.n_iter for c in configs), desc=desc, disable=not progress, unit="it")
+    try:
+        return [train_gan(c, device=device, results_root=results_root, _bar=bar) for c in configs]
+    finally:
+        bar.close()

@@ -1,0 +1,120 @@
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from lsgan_lib import book
+from lsgan_lib.book import ParameterError
+
+from .conftest import ROOT
+
+
+def write_notebook(path, parameters_source, body="x = 1"):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(parameters_source, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(body),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, path)
+    return path
+
+
+def test_parameters_cell_grammar(tmp_path):
+    path = write_notebook(tmp_path / "c.ipynb", (
+        'n_iter: int = 10  # [1, 100] iterations\n'
+        'rate: float = 0.5  # [0.0, None]\n'
+        'mode: str = "a"  # {"a", "b"} the mode\n'
+        'seeds: list[int] = [0, 1]  # [0, 9] seeds\n'
+        'flag: bool = True\n'))
+    params = book.notebook_parameters(path)
+    assert list(params) == ["n_iter", "rate", "mode", "seeds", "flag"]
+    assert params["n_iter"].low == 1 and params["n_iter"].high == 100 and params["n_iter"].help == "iterations"
+    assert params["rate"].high is None and params["mode"].choices == ("a", "b")
+    assert params["seeds"].type == "list[int]" and params["flag"].default is True
+    assert book.validate(params["rate"], 2, "-p") == 2.0 and isinstance(book.validate(params["rate"], 2, "-p"), float)
+    assert book.validate(params["seeds"], [3, 4], "-p") == [3, 4]
+    for name, value, match in [("n_iter", -5, "out of range"), ("n_iter", 1.5, "is not a int"),
+                               ("n_iter", True, "is not a int"), ("mode", "c", "not allowed"),
+                               ("seeds", [1, 10], "out of range"), ("seeds", 3, "list of int"),
+                               ("rate", "x", "float")]:
+        with pytest.raises(ParameterError, match=match):
+            book.validate(params[name], value, "-p")
+
+
+def test_a_parameters_cell_must_use_annotated_literals(tmp_path):
+    with pytest.raises(ParameterError, match="name: type = value"):
+        book.notebook_parameters(write_notebook(tmp_path / "c.ipynb", "n = 3\n"))
+    with pytest.raises(ParameterError, match="unsupported type"):
+        book.notebook_parameters(write_notebook(tmp_path / "d.ipynb", "n: dict = {}\n"))
+    with pytest.raises(ParameterError, match="out of range"):
+        book.notebook_parameters(write_notebook(tmp_path / "e.ipynb", "n: int = 0  # [1, 5]\n"))
+
+
+def test_parse_overrides_reads_yaml_values():
+    assert book.parse_overrides(["n_iter=5", "geometric_view.seeds=[0, 1]", "eps=0.5", "flag=true", "s=abc"]) == [
+        (None, "n_iter", 5), ("geometric_view", "seeds", [0, 1]), (None, "eps", 0.5), (None, "flag", True),
+        (None, "s", "abc")]
+    with pytest.raises(ParameterError, match="name=value"):
+        book.parse_overrides(["n_iter"])
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu", "paper"])
+def test_every_profile_is_valid_for_every_chapter(profile):
+    for chapter in book.chapters(ROOT):
+        values = book.resolve_parameters(ROOT, chapter, profile, [])
+        assert values["profile"] == profile
+
+
+def test_resolution_order_is_default_then_profile_then_override():
+    values = book.resolve_parameters(ROOT, "geometric_view", "smoke", [(None, "eps", 0.2)])
+    defaults = book.notebook_parameters(ROOT / "notebooks" / "geometric_view.ipynb")
+    smoke = book.load_profile(ROOT, "smoke")["geometric_view"]
+    assert values["n_iter"] == smoke["n_iter"] != defaults["n_iter"].default
+    assert values["eps"] == 0.2 and values["lr"] == defaults["lr"].default
+
+
+def test_unknown_profile_and_unknown_parameter():
+    with pytest.raises(ParameterError, match="unknown profile 'fast'.*smoke"):
+        book.resolve_parameters(ROOT, "geometric_view", "fast", [])
+    with pytest.raises(ParameterError, match="unknown parameter 'bogus'"):
+        book.resolve_parameters(ROOT, "geometric_view", "smoke", [(None, "bogus", 1)])
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "lsgan_lib", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("override, name", [("bogus=1", "bogus"), ("n_iter=-5", "n_iter"),
+                                            ("n_iter=abc", "n_iter"), ("objective=wgan", "objective")])
+def test_cli_refuses_bad_parameters_with_exit_2_naming_them(override, name, tmp_path):
+    result = cli("run", "geometric_view", "--profile", "smoke", "-p", override, "--output-dir", str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"'{name}'" in lines[0]
+    assert not list(tmp_path.iterdir())  # no kernel ran, nothing was written
+
+
+def test_cli_refuses_unknown_chapters_and_profiles(tmp_path):
+    assert cli("run", "nonexistent", "--profile", "smoke").returncode == 2
+    result = cli("run", "geometric_view", "--profile", "huge")
+    assert result.returncode == 2 and "unknown profile" in result.stderr
+
+
+def test_cli_list_shows_chapters_parameters_and_profiles():
+    result = cli("list")
+    assert result.returncode == 0
+    assert "geometric_view" in result.stdout and "n_iter = " in result.stdout and "smoke" in result.stdout
+
+
+def test_provenance_markdown_lists_everything():
+    text = book.provenance_markdown({"chapter": "c", "profile": "cpu", "commit": "abc", "parameters": {"n": 1}})
+    assert "| profile | cpu |" in text and "`n=1`" in text
+
+
+def test_notebook_sources_are_stripped_and_parameterised():
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        nb = json.loads(path.read_text())
+        assert not any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"), path
+        assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"]), path

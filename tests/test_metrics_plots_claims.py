@@ -1,0 +1,84 @@
+import math
+
+import matplotlib
+import pytest
+import torch
+
+from lsgan_lib import distributions, metrics, plots
+from lsgan_lib.claims import Claim, claims_markdown
+
+matplotlib.use("Agg")
+
+
+def test_nearest_distance_by_hand():
+    points = torch.tensor([[0.0, 0.0], [3.0, 4.0]])
+    reference = torch.tensor([[0.0, 1.0], [3.0, 0.0]])
+    assert torch.allclose(metrics.nearest_distance(points, reference, chunk=1), torch.tensor([1.0, 4.0]))
+    with pytest.raises(ValueError, match="mismatch"):
+        metrics.nearest_distance(points, torch.zeros(2, 3))
+
+
+def test_coverage_counts_data_points_with_a_sample_nearby():
+    data = torch.tensor([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0], [9.0, 9.0]])
+    generated = torch.tensor([[0.0, 0.05], [5.0, 5.2]])
+    assert metrics.coverage(data, generated, eps=0.1) == 0.25 + 0.0  # only (0, 0)
+    assert metrics.coverage(data, generated, eps=0.3) == 0.5
+    assert metrics.coverage(data, data, eps=1e-6) == 1.0
+
+
+def test_precision_uses_the_true_support():
+    lattice = distributions.data_manifold("lattice_3x3")
+    generated = torch.tensor([[0.0, 0.0], [0.02, 1.0], [0.5, 0.5], [1.0, -1.0]])
+    assert metrics.precision(generated, lattice.distance_to_support, eps=0.05) == 0.75
+
+
+def test_line_coverage_matches_monte_carlo(generator):
+    x = torch.randn(200_000, 2, generator=generator)
+    empirical = (x[:, 1].abs() <= 0.1).float().mean().item()  # the line y = 0
+    assert metrics.line_coverage_gaussian(0.1) == pytest.approx(empirical, abs=0.003)
+    assert metrics.line_coverage_gaussian(0.1) == pytest.approx(math.erf(0.1 / math.sqrt(2)))
+
+
+def test_panel_figure_and_png(generator):
+    manifold = distributions.data_manifold("spiral")
+    panel = dict(manifold=manifold, data=manifold.sample(100, generator), generated=torch.randn(50, 2),
+                 grid_image=torch.randn(9, 2), latent_dim=2, title="t")
+    fig = plots.panel_figure([panel, panel | {"grid_image": torch.randn(20, 2), "latent_dim": 1}], ncols=3,
+                             title="Fig")
+    assert len(fig.axes) == 3 and not fig.axes[2].axison
+    assert fig.axes[0].get_xlim() == (manifold.bounds[0], manifold.bounds[1])
+    assert plots.figure_png(fig).startswith(b"\x89PNG")
+
+
+def test_snapshot_slider_links_slider_and_frames_in_the_browser(monkeypatch):
+    import ipywidgets as widgets
+
+    links = []
+    real_jslink = widgets.jslink
+    monkeypatch.setattr(widgets, "jslink", lambda a, b: links.append((a, b)) or real_jslink(a, b))
+    box = plots.snapshot_slider([b"a", b"b", b"c"], [0, 10, 20])
+    slider, stack = box.children
+    assert slider.options == ("0", "10", "20") and slider.value == "20"
+    assert stack.selected_index == 2 and [im.value for im in stack.children] == [b"a", b"b", b"c"]
+    assert links == [((slider, "index"), (stack, "selected_index"))]  # a browser-side link: works without a kernel
+    with pytest.raises(ValueError, match="one frame per iteration"):
+        plots.snapshot_slider([b"a"], [0, 1])
+
+
+def test_metric_bars_draw_mean_and_every_seed():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    plots.metric_bars(ax, ["a", "b"], torch.tensor([[0.2, 0.4], [0.6, 0.8]]), reference=[1.0, 0.9])
+    heights = [patch.get_height() for patch in ax.patches]
+    assert heights == pytest.approx([0.3, 0.7])
+    plt.close(fig)
+
+
+def test_claims_table_states_verdicts_profile_and_device():
+    claims = [Claim("002", "a | b", "m", "0.5", "≥ 0.4", True), Claim("002", "c", "m", "0.1", "≥ 0.4", False),
+              Claim("002", "d", "m", "0.1", "≥ 0.4", None)]
+    text = claims_markdown(claims, "cpu", "cpu (2 threads)")
+    assert "**reproduced**" in text and "**not reproduced**" in text and "**inconclusive**" in text
+    assert "a \\| b" in text and "`cpu` profile on cpu (2 threads)" in text
+    assert len([line for line in text.splitlines() if line.startswith("|")]) == 5
