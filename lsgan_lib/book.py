@@ -368,7 +368,8 @@ def command_run(args) -> int:
 def command_build(args) -> int:
     root = Path(args.root).resolve() if args.root else project_root()
     executable = Path(sys.executable).parent / "jupyter-book"
-    command = [str(executable) if executable.exists() else "jupyter-book", "build", str(root), "-W", "-n",
+    # --all: a full rebuild every time, so a warning is never hidden by an incremental build that skips its page
+    command = [str(executable) if executable.exists() else "jupyter-book", "build", str(root), "--all", "-W", "-n",
                "--keep-going"]
     if args.path_output:
         command += ["--path-output", str(args.path_output)]

@@ -34,6 +34,14 @@ def precision(generated: torch.Tensor, distance_to_support: Callable[[torch.Tens
     return float((distance_to_support(generated) <= eps).float().mean())
 
 
+def chamfer_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Symmetric mean nearest-neighbour distance between point sets ``(n, d)`` and ``(m, d)``; 0 iff they coincide.
+
+    Between two snapshots of the same generator (same latents) it measures how far the generated set still moves.
+    """
+    return float((nearest_distance(a, b).mean() + nearest_distance(b, a).mean()) / 2)
+
+
 def line_coverage_gaussian(eps: float) -> float:
     """Coverage of a 2-d standard Gaussian by a straight line through its mean: P(|N(0, 1)| ≤ ε) = erf(ε/√2).
 

@@ -56,7 +56,7 @@ def panel_figure(panels: Sequence[dict], ncols: int, title: str, panel_size: flo
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, markerscale=4, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1 - 0.3 / fig.get_figheight()))
     return fig
 
 

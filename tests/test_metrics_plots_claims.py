@@ -32,6 +32,14 @@ def test_precision_uses_the_true_support():
     assert metrics.precision(generated, lattice.distance_to_support, eps=0.05) == 0.75
 
 
+def test_chamfer_distance_by_hand():
+    a = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    b = torch.tensor([[0.0, 1.0]])
+    # a -> b: 1 and sqrt(2); b -> a: 1
+    assert metrics.chamfer_distance(a, b) == pytest.approx(((1 + math.sqrt(2)) / 2 + 1) / 2)
+    assert metrics.chamfer_distance(a, a) == 0.0
+
+
 def test_line_coverage_matches_monte_carlo(generator):
     x = torch.randn(200_000, 2, generator=generator)
     empirical = (x[:, 1].abs() <= 0.1).float().mean().item()  # the line y = 0
