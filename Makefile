@@ -10,7 +10,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
 	touch $@
 
-setup: $(VENV)/.installed
+# the widget JavaScript the static book ships (require.js, the Jupyter widget manager); see package.json
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
 
 # (2) the tests: unit tests, then every chapter at the smoke profile through papermill and the book through jupyter-book
 test: setup

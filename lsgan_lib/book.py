@@ -266,9 +266,13 @@ def _provenance_cell(info: dict[str, Any]):
     return nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-input", "lsgan-provenance"]})
 
 
-def _append_wall_time(notebook, seconds: float) -> None:
-    """Add the wall time to the provenance cell's output and to the notebook's metadata."""
+def _finalise(notebook, seconds: float) -> None:
+    """Add the wall time to the provenance cell's output and to the notebook's metadata, and fold the injected
+    parameters cell (the provenance table already lists every parameter)."""
     for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            cell.metadata["tags"] = [*tags, "hide-input"]
         if "lsgan-provenance" in cell.metadata.get("tags", []):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "display_data" and "lsgan_provenance" in output.get("metadata", {}):
@@ -306,7 +310,9 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
     source = nbformat.read(root / "notebooks" / f"{chapter}.ipynb", as_version=4)
     info = {"chapter": chapter, "profile": profile, "commit": commit,
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "parameters": parameters}
-    source.cells.insert(0, _provenance_cell(info))
+    title_first = bool(source.cells) and source.cells[0].cell_type == "markdown" \
+        and source.cells[0].source.lstrip().startswith("# ")
+    source.cells.insert(1 if title_first else 0, _provenance_cell(info))  # first, after the chapter's title
     output_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="lsgan-run-")) / f"{chapter}.ipynb"
     started = time.perf_counter()
@@ -326,7 +332,7 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
                              f"{error.ename}: {error.evalue}")
     seconds = time.perf_counter() - started
     executed = nbformat.read(scratch, as_version=4)
-    _append_wall_time(executed, seconds)
+    _finalise(executed, seconds)
     target = output_dir / f"{chapter}.ipynb"
     nbformat.write(executed, target)
     shutil.rmtree(scratch.parent)
@@ -365,8 +371,90 @@ def command_run(args) -> int:
     return 0
 
 
+FONTS = ["*.woff", "*.woff2", "*.ttf", "*.eot", "*.svg"]
+# (npm package folder, file patterns, folder inside _static). The widget manager asks for its fonts under
+# _static/widget-fonts/, where book_assets/widgets-config.js tells require.js the widget manager lives.
+WIDGET_ASSETS = [
+    ("requirejs", ["require.js"], "."),
+    ("@jupyter-widgets/html-manager/dist", ["embed-amd.js"], "."),
+    ("@jupyter-widgets/html-manager/dist", FONTS, "widget-fonts"),
+]
+
+
+def stage_widget_assets(root: Path) -> Path:
+    """Copy require.js and the widget manager from ``node_modules`` into ``<root>/_build/widget-assets``.
+
+    ``_config.yml`` serves that folder as static files and points ``nb_ipywidgets_js`` at it, so sliders and progress
+    bars render without internet. ``node_modules`` is looked for in ``root``, then in the project holding this package.
+    """
+    candidates = [root / "node_modules", Path(__file__).resolve().parent.parent / "node_modules"]
+    modules = next((c for c in candidates if (c / "requirejs" / "require.js").is_file()), None)
+    if modules is None:
+        raise FileNotFoundError(
+            f"the widget JavaScript is not installed: looked for node_modules/requirejs/require.js in "
+            f"{' and '.join(str(c.parent) for c in candidates)}. Fix: run `npm ci` in the project root "
+            f"(`make setup` does it).")
+    target = root / "_build" / "widget-assets"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for folder, patterns, destination in WIDGET_ASSETS:
+        (target / destination).mkdir(parents=True, exist_ok=True)
+        for pattern in patterns:
+            for file in (modules / folder).glob(pattern):
+                shutil.copy2(file, target / destination / file.name)
+    shutil.copy2(Path(__file__).resolve().parent.parent / "book_assets" / "widgets-config.js", target)
+    return target
+
+
+def claims_label(chapter: str) -> str:
+    """The MyST label every chapter puts before its claims section: ``(<chapter-with-dashes>-claims)=``."""
+    return f"{chapter.replace('_', '-')}-claims"
+
+
+def chapter_claims(notebook_path: Path) -> list[dict[str, Any]]:
+    """The claim records a chapter displayed with :func:`lsgan_lib.claims.show_claims`, with profile and device."""
+    notebook = json.loads(Path(notebook_path).read_text())
+    records = []
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            metadata = output.get("metadata", {})
+            for claim in metadata.get("lsgan_claims", []):
+                records.append(claim | {"profile": metadata.get("lsgan_profile", "?"),
+                                        "device": metadata.get("lsgan_device", "?")})
+    return records
+
+
+def claims_overview(root: Path, chapter_dir: Path) -> str:
+    """The claims overview page: every executed chapter's claims table in one table, as MyST Markdown."""
+    lines = ["# Claims overview", "",
+             "Every claim this book measures, collected from the executed chapters by `lsgan-book build`. A claim "
+             "that does not reproduce is listed as such; each verdict holds for the profile and device it names, "
+             "and the chapter's claims section gives the measurement and the criterion fixed before the run.", ""]
+    rows, counts = [], {}
+    for chapter in chapters(root):
+        executed = chapter_dir / f"{chapter}.ipynb"
+        if not executed.is_file():
+            continue
+        for c in chapter_claims(executed):
+            counts[c["verdict_text"]] = counts.get(c["verdict_text"], 0) + 1
+            cells = [c["paper"], c["claim"], c["value"], f"**{c['verdict_text']}**", f"`{c['profile']}`, {c['device']}",
+                     f"{{ref}}`{chapter} <{claims_label(chapter)}>`"]
+            rows.append("| " + " | ".join(str(x).replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
+    if not rows:
+        lines.append("No chapter has been executed yet: run `lsgan-book run`.")
+        return "\n".join(lines) + "\n"
+    summary = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
+    lines += [f"{len(rows)} claims: {summary}.", "",
+              "| paper | claim | measured | verdict | profile, device | chapter |",
+              "| --- | --- | --- | --- | --- | --- |", *rows]
+    return "\n".join(lines) + "\n"
+
+
 def command_build(args) -> int:
     root = Path(args.root).resolve() if args.root else project_root()
+    stage_widget_assets(root)
+    overview = root / "book" / "claims.md"
+    overview.write_text(claims_overview(root, root / "book"))
     executable = Path(sys.executable).parent / "jupyter-book"
     # --all: a full rebuild every time, so a warning is never hidden by an incremental build that skips its page
     command = [str(executable) if executable.exists() else "jupyter-book", "build", str(root), "--all", "-W", "-n",

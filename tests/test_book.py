@@ -118,3 +118,44 @@ def test_notebook_sources_are_stripped_and_parameterised():
         nb = json.loads(path.read_text())
         assert not any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"), path
         assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"]), path
+
+
+def test_the_committed_claims_overview_is_up_to_date():
+    expected = book.claims_overview(ROOT, ROOT / "book")
+    assert (ROOT / "book" / "claims.md").read_text() == expected, "run `lsgan-book build` and commit book/claims.md"
+
+
+def test_claims_overview_collects_records_with_profile_and_device(tmp_path):
+    root = tmp_path
+    (root / "notebooks").mkdir()
+    (root / "notebooks" / "ch.ipynb").write_text("{}")
+    (root / "book").mkdir()
+    output = {"output_type": "display_data", "data": {"text/markdown": "t"}, "metadata": {
+        "lsgan_claims": [{"paper": "002", "claim": "a | b", "measurement": "m", "value": "0.5", "criterion": "c",
+                          "verdict": True, "verdict_text": "reproduced"}],
+        "lsgan_profile": "cpu", "lsgan_device": "cpu (2 threads)"}}
+    nb = {"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [output]}], "metadata": {}}
+    (root / "book" / "ch.ipynb").write_text(json.dumps(nb))
+    text = book.claims_overview(root, root / "book")
+    assert "1 claims: 1 reproduced." in text
+    assert "| 002 | a \\| b | 0.5 | **reproduced** | `cpu`, cpu (2 threads) | {ref}`ch <ch-claims>` |" in text
+
+
+def test_stage_widget_assets_copies_the_javascript_and_fonts(tmp_path):
+    target = book.stage_widget_assets(tmp_path)
+    names = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
+    assert {"require.js", "embed-amd.js", "widgets-config.js"} <= names
+    assert any(n.startswith("widget-fonts/") and n.endswith(".woff2") for n in names)
+
+
+def test_sphinx_fix_drops_exact_duplicate_scripts_only():
+    from sphinx.builders.html._assets import _JavaScript
+
+    from lsgan_lib.sphinx_fixes import drop_duplicate_scripts
+
+    scripts = [_JavaScript("a.js"), _JavaScript(None, body="const X = 1"), _JavaScript("", body="const X = 1"),
+               _JavaScript("", body="const Y = 2"), _JavaScript("a.js")]
+    context = {"script_files": scripts}
+    drop_duplicate_scripts(None, "page", "page.html", context, None)
+    assert [(s.filename, s.attributes.get("body")) for s in context["script_files"]] == [
+        ("a.js", None), (None, "const X = 1"), ("", "const Y = 2")]
