@@ -330,6 +330,10 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
         return ChapterResult(chapter, False, time.perf_counter() - started, failed,
                              f"in cell {error.cell_index - inserted} of notebooks/{chapter}.ipynb (counting from 0): "
                              f"{error.ename}: {error.evalue}")
+    except Exception as error:  # the kernel died, or papermill could not start it: report, let the others run
+        shutil.rmtree(scratch.parent, ignore_errors=True)
+        return ChapterResult(chapter, False, time.perf_counter() - started, scratch,
+                             f"papermill could not execute it: {type(error).__name__}: {error}")
     seconds = time.perf_counter() - started
     executed = nbformat.read(scratch, as_version=4)
     _finalise(executed, seconds)
@@ -381,13 +385,14 @@ WIDGET_ASSETS = [
 ]
 
 
-def stage_widget_assets(root: Path) -> Path:
+def stage_widget_assets(root: Path, search: list[Path] | None = None) -> Path:
     """Copy require.js and the widget manager from ``node_modules`` into ``<root>/_build/widget-assets``.
 
     ``_config.yml`` serves that folder as static files and points ``nb_ipywidgets_js`` at it, so sliders and progress
-    bars render without internet. ``node_modules`` is looked for in ``root``, then in the project holding this package.
+    bars render without internet. ``node_modules`` is looked for in ``search`` (default: ``root``, then the project
+    holding this package).
     """
-    candidates = [root / "node_modules", Path(__file__).resolve().parent.parent / "node_modules"]
+    candidates = search or [root / "node_modules", Path(__file__).resolve().parent.parent / "node_modules"]
     modules = next((c for c in candidates if (c / "requirejs" / "require.js").is_file()), None)
     if modules is None:
         raise FileNotFoundError(
@@ -437,7 +442,8 @@ def claims_overview(root: Path, chapter_dir: Path) -> str:
             continue
         for c in chapter_claims(executed):
             counts[c["verdict_text"]] = counts.get(c["verdict_text"], 0) + 1
-            cells = [c["paper"], c["claim"], c["value"], f"**{c['verdict_text']}**", f"`{c['profile']}`, {c['device']}",
+            cells = [c["paper"], c["claim"], c["measurement"], c["value"], f"**{c['verdict_text']}**",
+                     f"`{c['profile']}`, {c['device']}",
                      f"{{ref}}`{chapter} <{claims_label(chapter)}>`"]
             rows.append("| " + " | ".join(str(x).replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
     if not rows:
@@ -445,8 +451,8 @@ def claims_overview(root: Path, chapter_dir: Path) -> str:
         return "\n".join(lines) + "\n"
     summary = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
     lines += [f"{len(rows)} claims: {summary}.", "",
-              "| paper | claim | measured | verdict | profile, device | chapter |",
-              "| --- | --- | --- | --- | --- | --- |", *rows]
+              "| paper | claim | measurement | value | verdict | profile, device | chapter |",
+              "| --- | --- | --- | --- | --- | --- | --- |", *rows]
     return "\n".join(lines) + "\n"
 
 
@@ -515,6 +521,9 @@ def main(argv: list[str] | None = None) -> int:
     except ParameterError as error:
         print(f"lsgan-book: {error}", file=sys.stderr)
         return EXIT_BAD_PARAMETERS
+    except FileNotFoundError as error:  # e.g. the widget JavaScript is not installed; the message names the fix
+        print(f"lsgan-book: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

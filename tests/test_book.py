@@ -138,7 +138,7 @@ def test_claims_overview_collects_records_with_profile_and_device(tmp_path):
     (root / "book" / "ch.ipynb").write_text(json.dumps(nb))
     text = book.claims_overview(root, root / "book")
     assert "1 claims: 1 reproduced." in text
-    assert "| 002 | a \\| b | 0.5 | **reproduced** | `cpu`, cpu (2 threads) | {ref}`ch <ch-claims>` |" in text
+    assert "| 002 | a \\| b | m | 0.5 | **reproduced** | `cpu`, cpu (2 threads) | {ref}`ch <ch-claims>` |" in text
 
 
 def test_stage_widget_assets_copies_the_javascript_and_fonts(tmp_path):
@@ -159,3 +159,8 @@ def test_sphinx_fix_drops_exact_duplicate_scripts_only():
     drop_duplicate_scripts(None, "page", "page.html", context, None)
     assert [(s.filename, s.attributes.get("body")) for s in context["script_files"]] == [
         ("a.js", None), (None, "const X = 1"), ("", "const Y = 2")]
+
+
+def test_build_without_the_widget_javascript_names_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="npm ci"):
+        book.stage_widget_assets(tmp_path, search=[tmp_path / "node_modules"])

@@ -76,11 +76,12 @@ def test_a_failing_chapter_is_reported_and_the_others_still_run(tmp_path):
             nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell(body)],
             metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
         nbformat.write(nb, site / "notebooks" / f"{name}.ipynb")
-    result = subprocess.run([sys.executable, "-m", "lsgan_lib", "run", "--profile", "smoke"], cwd=site,
+    result = subprocess.run([sys.executable, "-m", "lsgan_lib", "run", "--profile", "smoke", "--jobs", "2"], cwd=site,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert re.search(r"a_broken: FAILED .*RuntimeError: boom", result.stdout), result.stdout
     assert "b_fine: ok" in result.stdout and "a_broken" in result.stderr
     assert (site / "book" / "b_fine.ipynb").is_file() and not (site / "book" / "a_broken.ipynb").exists()
+    assert "in cell 2 of notebooks/a_broken.ipynb" in result.stdout  # counted in the source, not the executed copy
     failed = json.loads((site / "_build" / "failed" / "a_broken.ipynb").read_text())
     assert any(o.get("output_type") == "error" for c in failed["cells"] for o in c.get("outputs", []))
