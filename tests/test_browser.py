@@ -7,9 +7,7 @@ turns a missing browser into a failure instead of a skip. Full-page screenshots 
 
 import functools
 import http.server
-import json
 import os
-import re
 import shutil
 import subprocess
 import sys
