@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from . import cache
 from .distributions import data_manifold, latent, latent_grid
-from .objectives import objective
+from .objectives import objective, traits
 from .training import (ADAM_EPS, CACHE_KIND, LATENT_GRID_POINTS, GANConfig, GANRun, _run_from_payload, _stream,
                        build_networks, default_device, device_name)
 
@@ -178,9 +178,9 @@ class StackedOptimizer:
 
     def __init__(self, params: list[torch.Tensor], configs: Sequence[GANConfig]):
         device = params[0].device
-        loss = objective(configs[0].objective)
-        self.params, self.kind, self.device = params, loss.optimizer, device
-        self.betas = getattr(loss, "adam_betas", (0.9, 0.999))
+        how = traits(objective(configs[0].objective))
+        self.params, self.kind, self.device = params, how.optimizer, device
+        self.betas = how.adam_betas
         self.lrs = [c.lr for c in configs]
         self.decay, self.every = [c.lr_decay for c in configs], [c.lr_decay_every for c in configs]
         decays = [c.weight_decay for c in configs]
@@ -354,15 +354,16 @@ def _critic_step(loss, generator: StackedFC, critic: StackedFC, optimizer: Stack
     real = members.real()
     with torch.no_grad():
         fake = generator(members.latents())
-    if loss.gradient_penalty:
+    how = traits(loss)
+    if how.gradient_penalty:
         value = loss.critic_loss(critic, real, fake, members.mix())
     else:
         value = loss.critic_loss(critic, real, fake)
     value = _step(value, (generator, critic), optimizer, saved, divergence, iteration, "critic")
-    if loss.clip is not None:
+    if how.clip is not None:
         with torch.no_grad():
             for p in critic.parameters():
-                p.clamp_(-loss.clip, loss.clip)
+                p.clamp_(-how.clip, how.clip)
     return value
 
 
@@ -372,7 +373,7 @@ def _generator_step(loss, generator: StackedFC, critic: StackedFC, optimizer: St
     saved = [generator.buffers.clone(), critic.buffers.clone()]
     critic.requires_grad_(False)
     try:
-        if loss.uses_critic:
+        if traits(loss).uses_critic:
             value = loss.generator_loss(critic, generator(members.latents()))
         else:
             real = members.real()
@@ -411,7 +412,7 @@ def _train_batched(configs: list[GANConfig], device: torch.device, bar) -> tuple
         snapshots.append(samples), grid_images.append(images)
     d_loss = torch.zeros(k, device=device)
     for it in range(1, shape.n_iter + 1):
-        for _ in range(shape.n_critic if loss.uses_critic else 0):
+        for _ in range(shape.n_critic if traits(loss).uses_critic else 0):
             d_loss = _critic_step(loss, generator, critic, opt_d, members, divergence, it)
         for _ in range(shape.n_gen):
             g_loss = _generator_step(loss, generator, critic, opt_g, members, divergence, it)

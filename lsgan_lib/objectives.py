@@ -15,7 +15,8 @@ one run — batches ``(batch, dim)``, a scalar loss — and the batched trainer 
 stacked networks map ``(K, batch, dim)`` to ``(K, batch, 1)``: there every loss has shape ``(K,)``, one per member,
 and the trainer back-propagates their sum, so the members' gradients stay independent.
 
-Besides the two losses an objective says how it is trained (read by both trainers):
+Besides the two losses an objective says how it is trained (both trainers read these through :func:`traits`, which
+gives an object that defines only the two losses the defaults: RMSprop, no clipping, no penalty, a critic):
 
 * ``optimizer`` — ``"rmsprop"`` (lr, α, ε and weight decay from the run's configuration) or ``"adam"`` (lr and
   weight decay from the configuration, ``adam_betas`` from the objective, ε = 1e-8);
@@ -219,6 +220,24 @@ class MinibatchW2:
         if real is None:
             raise ValueError("w2_minibatch_ot's generator loss needs the real batch")
         return minibatch_w2_loss(fake, real)
+
+
+@dataclass(frozen=True)
+class Traits:
+    """How an objective is trained (see the module docstring); what both trainers read."""
+
+    optimizer: str = "rmsprop"
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    clip: float | None = None
+    gradient_penalty: float = 0.0
+    uses_critic: bool = True
+
+
+def traits(loss) -> Traits:
+    """The training traits of an objective object; an object that defines only the two losses trains like minimax
+    (RMSprop, no clipping, no penalty, with a critic)."""
+    default = Traits()
+    return Traits(**{name: getattr(loss, name, getattr(default, name)) for name in Traits.__dataclass_fields__})
 
 
 OBJECTIVES = {o.name: o for o in [Minimax(), NonSaturating(), WGAN(), WGANGP(), LevelSet(), LevelSet("level_set_l1", 1),

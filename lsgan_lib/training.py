@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from . import cache
 from .distributions import data_manifold, latent, latent_grid
 from .nets import PAPER_002_WIDTHS, fc_net
-from .objectives import objective
+from .objectives import objective, traits
 
 CACHE_KIND = "gan"
 LATENT_GRID_POINTS = {1: 400, 2: 41}  # grid points per axis of the latent grids pushed through the generator
@@ -143,9 +143,9 @@ ADAM_EPS = 1e-8
 
 def _optimizer(net: nn.Module, config: GANConfig):
     """The objective's optimizer (RMSprop, or Adam for WGAN-GP) with the configuration's step LR schedule."""
-    loss = objective(config.objective)
-    if loss.optimizer == "adam":
-        opt = torch.optim.Adam(net.parameters(), lr=config.lr, betas=loss.adam_betas, eps=ADAM_EPS,
+    how = traits(objective(config.objective))
+    if how.optimizer == "adam":
+        opt = torch.optim.Adam(net.parameters(), lr=config.lr, betas=how.adam_betas, eps=ADAM_EPS,
                                weight_decay=config.weight_decay)
     else:
         opt = torch.optim.RMSprop(net.parameters(), lr=config.lr, alpha=config.rmsprop_alpha, eps=config.rmsprop_eps,
@@ -185,10 +185,11 @@ def critic_step(loss, critic: nn.Module, optimizer: torch.optim.Optimizer, real:
     optimizer.zero_grad(set_to_none=True)
     value.backward()
     optimizer.step()
-    if getattr(loss, "clip", None) is not None:
+    clip = traits(loss).clip
+    if clip is not None:
         with torch.no_grad():
             for p in critic.parameters():
-                p.clamp_(-loss.clip, loss.clip)
+                p.clamp_(-clip, clip)
     return value.detach()
 
 
@@ -225,6 +226,7 @@ def _train(config: GANConfig, device: torch.device, bar) -> dict:
     data = data_manifold(config.data)
     z = latent(config.latent)
     loss = objective(config.objective)
+    how = traits(loss)
     generator, critic = (net.to(device) for net in build_networks(config))
     opt_g, schedule_g = _optimizer(generator, config)
     opt_d, schedule_d = _optimizer(critic, config)
@@ -241,17 +243,17 @@ def _train(config: GANConfig, device: torch.device, bar) -> dict:
     checked = 0
     d_loss = torch.zeros((), device=device)  # stays 0 for objectives without a critic
     for it in range(1, config.n_iter + 1):
-        for _ in range(config.n_critic if loss.uses_critic else 0):
+        for _ in range(config.n_critic if how.uses_critic else 0):
             real = data.sample(config.batch_size, batches)
             with torch.no_grad():
                 fake = generator(z.sample(config.batch_size, config.latent_dim, batches))
-            mix = _mix(config.batch_size, batches) if loss.gradient_penalty else None
+            mix = _mix(config.batch_size, batches) if how.gradient_penalty else None
             d_loss = critic_step(loss, critic, opt_d, real, fake, mix)
         for _ in range(config.n_gen):
-            real = None if loss.uses_critic else data.sample(config.batch_size, batches)
+            real = None if how.uses_critic else data.sample(config.batch_size, batches)
             g_loss = generator_step(loss, generator, critic, opt_g, z.sample(config.batch_size, config.latent_dim,
                                                                               batches), real)
-        if loss.uses_critic:
+        if how.uses_critic:
             schedule_d.step()
         schedule_g.step()
         losses[it - 1, 0], losses[it - 1, 1] = d_loss, g_loss
