@@ -2,7 +2,8 @@
 
 ``train_gan(GANConfig(...))`` trains one generator/critic pair on a toy distribution, or loads it from the results
 cache when the same configuration was trained before; ``train_runs([...])`` does this for a list of configurations
-under one progress bar. Every random choice flows from ``config.seed``: the networks' initialisation, the data and
+under one progress bar (``lsgan_lib.batched.train_batched`` trains many runs of one architecture shape as one stacked
+model, with the same numbers and the same cache entries). Every random choice flows from ``config.seed``: the networks' initialisation, the data and
 latent batches, and the fixed evaluation latents of the snapshots.
 """
 
