@@ -28,10 +28,10 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lsgan_lib import batched, training  # noqa: E402
-from lsgan_lib.distributions import gaussian_latent, nine_squares  # noqa: E402
-from lsgan_lib.nets import fc_net  # noqa: E402
-from lsgan_lib.training import GANConfig  # noqa: E402
+from lsgan_lib import batched, training
+from lsgan_lib.distributions import gaussian_latent, nine_squares
+from lsgan_lib.nets import fc_net
+from lsgan_lib.training import GANConfig
 
 BATCH = 256
 
@@ -102,14 +102,16 @@ def cpu_name() -> str:
 
 def header(device: torch.device, n_iter: int, warmup: int, repeats: int) -> str:
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    now = datetime.datetime.now(datetime.timezone.utc)
     return "\n".join([
-        f"# Toy GAN training: ms per member-iteration ({datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC)",
+        f"# Toy GAN training: ms per member-iteration ({now:%Y-%m-%d %H:%M} UTC)",
         "",
         f"- machine: {where}; {os.cpu_count()} logical cores; {platform.system()} {platform.release()}",
-        f"- device: {device}; torch {torch.__version__}; torch threads: {torch.get_num_threads()}; "
-        f"python {platform.python_version()}",
-        f"- paper 002's FC net for G and D, batch {BATCH}, one critic + one generator step per iteration, RMSprop; "
-        f"{n_iter} timed iterations per row and repeat, {repeats} repeats (round robin) after {warmup} warm-up iterations",
+        (f"- device: {device}; torch {torch.__version__}; torch threads: {torch.get_num_threads()}; "
+         f"python {platform.python_version()}"),
+        (f"- paper 002's FC net for G and D, batch {BATCH}, one critic + one generator step per iteration, RMSprop; "
+         f"{n_iter} timed iterations per row and repeat, {repeats} repeats (round robin) after {warmup} warm-up "
+         "iterations"),
         "",
     ])
 

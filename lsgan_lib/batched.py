@@ -131,7 +131,7 @@ class StackedFC:
         return torch.baddbmm(self.biases[-1], h, self.weights[-1].transpose(1, 2))
 
     def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
-        """Member ``k`` as the state dict of an ``fc_net`` (``nn.Sequential`` of Linear, BatchNorm1d, ELU), on the CPU."""
+        """Member ``k`` as the state dict of an ``fc_net`` (Linear, BatchNorm1d, ELU, …), on the CPU."""
         state = {}
         for i in range(self.depth):
             state[f"{3 * i}.weight"] = self.weights[i][k].detach().cpu().clone()

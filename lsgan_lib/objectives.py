@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-
 import torch
 from torch.nn import functional as F
 
@@ -112,7 +111,7 @@ def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, mix
 
 
 def level_set_critic_loss(d_real: torch.Tensor, d_fake: torch.Tensor, power: int = 2) -> torch.Tensor:
-    """E[f(x)²] − E[f(G(z))²], Eq. (4) of the level-set paper (``power=1``: E|f(x)| − E|f(G(z))|, the ℓ1 variant).
+    """E[f(x)²] − E[f(G(z))²], Eq. (4) of the level-set paper (``power=1``: E|f(x)| − E|f(G(z))|, ℓ1 variant).
 
     Minimised by the critic: its zero level set should hold the data and generated points should lie far from it."""
     return batch_mean(d_real.abs() ** power) - batch_mean(d_fake.abs() ** power)

@@ -3,8 +3,9 @@
 ``train_gan(GANConfig(...))`` trains one generator/critic pair on a toy distribution, or loads it from the results
 cache when the same configuration was trained before; ``train_runs([...])`` does this for a list of configurations
 under one progress bar (``lsgan_lib.batched.train_batched`` trains many runs of one architecture shape as one stacked
-model, with the same numbers and the same cache entries). Every random choice flows from ``config.seed``: the networks' initialisation, the data and
-latent batches, and the fixed evaluation latents of the snapshots.
+model, with the same numbers up to float rounding and the same cache entries). Every random choice flows from
+``config.seed``: the networks' initialisation, the data and latent batches, and the fixed evaluation latents of the
+snapshots.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ class GANConfig:
     batch 256, one discriminator and one generator batch per iteration, 10,000 iterations, the FC
     20-40-100-200-200-100-40-20 net with batch norm and ELU for both networks. RMSprop's smoothing constant
     (``rmsprop_alpha``), its ε (``rmsprop_eps``) and ``weight_decay`` default to PyTorch's values; the paper's
-    original code used 0.9, 1.0 and 5e-4. ``snapshots`` are the iterations after
+    original code used 0.9, 1.0 and 5e-4. The objective chooses the optimizer: WGAN-GP trains with Adam (its β from
+    the objective, ε 1e-8; the RMSprop fields are then unused), and WGAN (clipping) and WGAN-GP want ``lr`` and
+    ``n_critic`` set to their papers' values (5e-5 and 1e-4, 5 critic steps). ``snapshots`` are the iterations after
     which ``n_eval`` generated samples (from fixed latents) and the image of a latent grid are stored.
     """
 

@@ -115,7 +115,8 @@ def test_stacked_optimizer_matches_torch_optim_per_member(name):
     stacked = [torch.randn(2, 5, 7, requires_grad=True), torch.randn(2, 1, 7, requires_grad=True)]
     singles = [[p[k].detach().clone().requires_grad_(True) for p in stacked] for k in range(2)]
     opt = StackedOptimizer(stacked, configs)
-    torch_opts = [training._optimizer(types.SimpleNamespace(parameters=lambda ps=ps: ps), c) for ps, c in zip(singles, configs)]
+    torch_opts = [training._optimizer(types.SimpleNamespace(parameters=lambda ps=ps: ps), c)
+                  for ps, c in zip(singles, configs)]
     for it in range(1, 7):
         grads = [torch.randn_like(p) for p in stacked]
         for p, g in zip(stacked, grads):
