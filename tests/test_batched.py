@@ -43,6 +43,13 @@ def test_one_member_reproduces_train_gan(name, tmp_path):
     assert member.extra["diverged_at"] is None and not member.from_cache
 
 
+def test_one_member_reproduces_train_gan_with_several_generator_steps(tmp_path):
+    config = small(objective="level_set", n_gen=3, lr_decay_every=2, lr_decay=0.5)
+    single = train_gan(config, progress=False, results_root=tmp_path / "single")
+    (member,) = train_batched([config], progress=False, results_root=tmp_path / "batched")
+    assert_same_run(single, member, exact=False)
+
+
 def test_members_of_a_batch_match_their_single_runs_up_to_rounding(tmp_path):
     configs = [small(seed=s) for s in range(3)]
     runs = train_batched(configs, progress=False, results_root=tmp_path / "batched")
