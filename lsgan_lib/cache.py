@@ -77,18 +77,31 @@ def load_entry(path: Path, config: dict[str, Any]) -> dict[str, Any]:
     return entry["payload"]
 
 
+def lookup(kind: str, config: dict[str, Any], root: Path | None = None) -> dict[str, Any] | None:
+    """The cached payload for ``config``, or ``None`` when there is none or it is corrupt (reported with a warning)."""
+    path = entry_path(kind, config, root)
+    if path.exists():
+        try:
+            return load_entry(path, config)
+        except CorruptCacheEntry as error:
+            warnings.warn(f"results cache: {error}; recomputing and replacing it", stacklevel=3)
+    return None
+
+
+def store(kind: str, config: dict[str, Any], payload: dict[str, Any], root: Path | None = None) -> None:
+    """Save ``payload`` as the cache entry of ``config``."""
+    save_entry(entry_path(kind, config, root), config, payload)
+
+
 def cached(kind: str, config: dict[str, Any], compute: Callable[[], dict[str, Any]], root: Path | None = None
            ) -> tuple[dict[str, Any], bool]:
     """Return ``(payload, hit)``: the cached payload for ``config`` if present and sound, else ``compute()`` (saved).
 
     A corrupt entry is reported with a ``UserWarning`` naming the file and the reason, then recomputed and replaced.
     """
-    path = entry_path(kind, config, root)
-    if path.exists():
-        try:
-            return load_entry(path, config), True
-        except CorruptCacheEntry as error:
-            warnings.warn(f"results cache: {error}; recomputing and replacing it", stacklevel=2)
+    payload = lookup(kind, config, root)
+    if payload is not None:
+        return payload, True
     payload = compute()
-    save_entry(path, config, payload)
+    store(kind, config, payload, root)
     return payload, False

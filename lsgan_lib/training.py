@@ -2,8 +2,10 @@
 
 ``train_gan(GANConfig(...))`` trains one generator/critic pair on a toy distribution, or loads it from the results
 cache when the same configuration was trained before; ``train_runs([...])`` does this for a list of configurations
-under one progress bar. Every random choice flows from ``config.seed``: the networks' initialisation, the data and
-latent batches, and the fixed evaluation latents of the snapshots.
+under one progress bar (``lsgan_lib.batched.train_batched`` trains many runs of one architecture shape as one stacked
+model, with the same numbers up to float rounding and the same cache entries). Every random choice flows from
+``config.seed``: the networks' initialisation, the data and latent batches, and the fixed evaluation latents of the
+snapshots.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from tqdm.auto import tqdm
 from . import cache
 from .distributions import data_manifold, latent, latent_grid
 from .nets import PAPER_002_WIDTHS, fc_net
-from .objectives import objective
+from .objectives import objective, traits
 
 CACHE_KIND = "gan"
 LATENT_GRID_POINTS = {1: 400, 2: 41}  # grid points per axis of the latent grids pushed through the generator
@@ -38,7 +40,9 @@ class GANConfig:
     batch 256, one discriminator and one generator batch per iteration, 10,000 iterations, the FC
     20-40-100-200-200-100-40-20 net with batch norm and ELU for both networks. RMSprop's smoothing constant
     (``rmsprop_alpha``), its ε (``rmsprop_eps``) and ``weight_decay`` default to PyTorch's values; the paper's
-    original code used 0.9, 1.0 and 5e-4. ``snapshots`` are the iterations after
+    original code used 0.9, 1.0 and 5e-4. The objective chooses the optimizer: WGAN-GP trains with Adam (its β from
+    the objective, ε 1e-8; the RMSprop fields are then unused), and WGAN (clipping) and WGAN-GP want ``lr`` and
+    ``n_critic`` set to their papers' values (5e-5 and 1e-4, 5 critic steps). ``snapshots`` are the iterations after
     which ``n_eval`` generated samples (from fixed latents) and the image of a latent grid are stored.
     """
 
@@ -138,9 +142,18 @@ def _stream(seed: int, purpose: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(seed * 1_000_003 + purpose)
 
 
+ADAM_EPS = 1e-8
+
+
 def _optimizer(net: nn.Module, config: GANConfig):
-    opt = torch.optim.RMSprop(net.parameters(), lr=config.lr, alpha=config.rmsprop_alpha, eps=config.rmsprop_eps,
-                              weight_decay=config.weight_decay)
+    """The objective's optimizer (RMSprop, or Adam for WGAN-GP) with the configuration's step LR schedule."""
+    how = traits(objective(config.objective))
+    if how.optimizer == "adam":
+        opt = torch.optim.Adam(net.parameters(), lr=config.lr, betas=how.adam_betas, eps=ADAM_EPS,
+                               weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.RMSprop(net.parameters(), lr=config.lr, alpha=config.rmsprop_alpha, eps=config.rmsprop_eps,
+                                  weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.StepLR(opt, step_size=config.lr_decay_every, gamma=config.lr_decay)
     return opt, schedule
 
@@ -166,26 +179,34 @@ def _check_finite(losses: torch.Tensor, start: int, stop: int, config: GANConfig
             f"({config.describe()}). Lower lr, change the seed, or pick another objective; nothing was cached.")
 
 
-def critic_step(loss, critic: nn.Module, optimizer: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor
-                ) -> torch.Tensor:
-    """One critic update on a real batch ``(batch, dim)`` and a detached generated batch ``(batch, dim)``.
+def critic_step(loss, critic: nn.Module, optimizer: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
+                mix: torch.Tensor | None = None) -> torch.Tensor:
+    """One critic update on a real batch ``(batch, dim)`` and a detached generated batch ``(batch, dim)``; ``mix``
+    ``(batch, 1)`` are the interpolation weights of a gradient penalty. Clips the weights if the objective does.
 
     Returns the loss before the update (a detached scalar tensor)."""
-    value = loss.critic_loss(critic, real, fake)
+    value = loss.critic_loss(critic, real, fake, mix) if mix is not None else loss.critic_loss(critic, real, fake)
     optimizer.zero_grad(set_to_none=True)
     value.backward()
     optimizer.step()
+    clip = traits(loss).clip
+    if clip is not None:
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(-clip, clip)
     return value.detach()
 
 
-def generator_step(loss, generator: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer, z: torch.Tensor
-                   ) -> torch.Tensor:
-    """One generator update on a latent batch ``(batch, latent_dim)``; the critic's weights get no gradient.
+def generator_step(loss, generator: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer, z: torch.Tensor,
+                   real: torch.Tensor | None = None) -> torch.Tensor:
+    """One generator update on a latent batch ``(batch, latent_dim)``; the critic's weights get no gradient. ``real``
+    ``(batch, dim)`` is passed on to objectives without a critic (minibatch OT).
 
     Returns the loss before the update (a detached scalar tensor)."""
     critic.requires_grad_(False)
     try:
-        value = loss.generator_loss(critic, generator(z))
+        fake = generator(z)
+        value = loss.generator_loss(critic, fake) if real is None else loss.generator_loss(critic, fake, real)
         optimizer.zero_grad(set_to_none=True)
         value.backward()
         optimizer.step()
@@ -194,12 +215,22 @@ def generator_step(loss, generator: nn.Module, critic: nn.Module, optimizer: tor
     return value.detach()
 
 
+def _mix(batch_size: int, stream: torch.Generator) -> torch.Tensor:
+    """U(0, 1) interpolation weights ``(batch, 1)`` of a gradient penalty, drawn from the run's batch stream."""
+    return torch.rand((batch_size, 1), generator=stream, device=stream.device)
+
+
 def _train(config: GANConfig, device: torch.device, bar) -> dict:
-    """Train one run and return the cache payload (state dicts, snapshots, losses, timing)."""
+    """Train one run and return the cache payload (state dicts, snapshots, losses, timing).
+
+    The batch stream's draws, per iteration: for each critic step a data batch, a latent batch and (gradient penalty
+    only) the interpolation weights; for each generator step (objectives without a critic only) a data batch, then a
+    latent batch. :mod:`lsgan_lib.batched` repeats exactly this order per member."""
     started = time.perf_counter()
     data = data_manifold(config.data)
     z = latent(config.latent)
     loss = objective(config.objective)
+    how = traits(loss)
     generator, critic = (net.to(device) for net in build_networks(config))
     opt_g, schedule_g = _optimizer(generator, config)
     opt_d, schedule_d = _optimizer(critic, config)
@@ -214,16 +245,21 @@ def _train(config: GANConfig, device: torch.device, bar) -> dict:
         samples, image = _evaluate(generator, z_eval, grid)
         snapshots.append(samples), grid_images.append(image)
     checked = 0
+    d_loss = torch.zeros((), device=device)  # stays 0 for objectives without a critic
     for it in range(1, config.n_iter + 1):
-        for _ in range(config.n_critic):
+        for _ in range(config.n_critic if how.uses_critic else 0):
             real = data.sample(config.batch_size, batches)
             with torch.no_grad():
                 fake = generator(z.sample(config.batch_size, config.latent_dim, batches))
-            d_loss = critic_step(loss, critic, opt_d, real, fake)
+            mix = _mix(config.batch_size, batches) if how.gradient_penalty else None
+            d_loss = critic_step(loss, critic, opt_d, real, fake, mix)
         for _ in range(config.n_gen):
+            real = None if how.uses_critic else data.sample(config.batch_size, batches)
             g_loss = generator_step(loss, generator, critic, opt_g, z.sample(config.batch_size, config.latent_dim,
-                                                                              batches))
-        schedule_d.step(), schedule_g.step()
+                                                                              batches), real)
+        if how.uses_critic:
+            schedule_d.step()
+        schedule_g.step()
         losses[it - 1, 0], losses[it - 1, 1] = d_loss, g_loss
         if it % 100 == 0 or it == config.n_iter or it in config.snapshots:
             _check_finite(losses, checked, it, config)

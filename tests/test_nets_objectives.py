@@ -70,3 +70,89 @@ def test_generator_gradients_point_towards_fooling_the_critic():
 def test_unknown_objective():
     with pytest.raises(KeyError, match="minimax"):
         objectives.objective("wgan-gp-typo")
+
+
+D_REAL = torch.tensor([[1.0], [2.0]])
+D_FAKE = torch.tensor([[-1.0], [0.0]])
+
+
+def test_wasserstein_losses_by_hand():
+    assert objectives.wasserstein_critic_loss(D_REAL, D_FAKE).item() == pytest.approx(-0.5 - 1.5)
+    assert objectives.wasserstein_generator_loss(D_FAKE).item() == pytest.approx(0.5)
+
+
+def test_level_set_losses_by_hand():
+    # Eq. (4): E f(x)^2 - E f(G(z))^2 = (1 + 4)/2 - (1 + 0)/2; the l1 variant: (1 + 2)/2 - (1 + 0)/2
+    assert objectives.level_set_critic_loss(D_REAL, D_FAKE).item() == pytest.approx(2.0)
+    assert objectives.level_set_generator_loss(D_FAKE).item() == pytest.approx(0.5)
+    assert objectives.level_set_critic_loss(D_REAL, D_FAKE, power=1).item() == pytest.approx(1.0)
+    assert objectives.level_set_generator_loss(D_FAKE, power=1).item() == pytest.approx(0.5)
+    critic = objectives.objective("level_set_l1").critic_loss(lambda x: x, D_REAL, D_FAKE)
+    assert critic.item() == pytest.approx(1.0)
+
+
+def test_losses_reduce_per_member_for_stacked_outputs():
+    stacked_real, stacked_fake = torch.stack([D_REAL, 2 * D_REAL]), torch.stack([D_FAKE, D_FAKE])
+    assert objectives.minimax_critic_loss(stacked_real, stacked_fake).shape == (2,)
+    values = objectives.level_set_critic_loss(stacked_real, stacked_fake)
+    assert values.tolist() == pytest.approx([2.0, 10.0 - 0.5])
+
+
+def test_gradient_penalty_of_a_linear_critic_by_hand():
+    # f(x) = 3 x1 + 4 x2 has gradient norm 5 everywhere: penalty = 10 (5 - 1)^2 = 160; f(x) = x2 has norm 1: 0.
+    weights = torch.tensor([[3.0, 4.0], [0.0, 1.0]])
+
+    def critic(x):  # (K, batch, 2) -> (K, batch, 1), member k uses weights[k]
+        return (x * weights[:, None, :]).sum(dim=-1, keepdim=True)
+
+    real, fake, mix = torch.randn(2, 5, 2), torch.randn(2, 5, 2), torch.rand(2, 5, 1)
+    penalty = objectives.gradient_penalty(critic, real, fake, mix, 10.0)
+    assert penalty.tolist() == pytest.approx([160.0, 0.0])
+    single = objectives.gradient_penalty(lambda x: x @ weights[0][:, None], real[0], fake[0], mix[0], 10.0)
+    assert single.item() == pytest.approx(160.0)
+    with pytest.raises(ValueError, match="mix"):
+        objectives.objective("wgan_gp").critic_loss(critic, real, fake)
+
+
+def test_gradient_penalty_pushes_the_critic_gradient_norm_towards_one():
+    w = torch.tensor([[3.0], [4.0]], requires_grad=True)
+    real, fake, mix = torch.randn(4, 2), torch.randn(4, 2), torch.rand(4, 1)
+    objectives.gradient_penalty(lambda x: x @ w, real, fake, mix, 10.0).backward()
+    assert (w.grad > 0).all()  # norm 5 > 1: descending shrinks the weights
+
+
+def test_minibatch_w2_by_hand():
+    fake = torch.tensor([[0.0, 0.0], [1.0, 0.0]], requires_grad=True)
+    real = torch.tensor([[1.1, 0.0], [0.0, 0.2]])
+    # optimal matching: fake 0 -> real 1 (cost 0.04), fake 1 -> real 0 (cost 0.01)
+    assert objectives.optimal_matching(fake, real).tolist() == [1, 0]
+    loss = objectives.objective("w2_minibatch_ot").generator_loss(None, fake, real)
+    assert loss.item() == pytest.approx((0.04 + 0.01) / 2)
+    (grad,) = torch.autograd.grad(loss, fake)
+    assert grad[0, 1] < 0 and grad[1, 0] < 0  # each generated point moves towards its matched real point
+    stacked = objectives.minibatch_w2_loss(torch.stack([fake, fake]).detach(), torch.stack([real, fake.detach()]))
+    assert stacked.tolist() == pytest.approx([0.025, 0.0])
+
+
+@pytest.mark.parametrize("name", ["wgan", "wgan_gp", "level_set", "level_set_l1"])
+def test_new_generator_losses_point_towards_the_critics_goal(name):
+    fake = torch.full((4, 1), 0.5, requires_grad=True)
+    loss = objectives.objective(name).generator_loss(lambda x: x, fake)
+    (grad,) = torch.autograd.grad(loss, fake)
+    if name.startswith("wgan"):
+        assert (grad < 0).all()  # raise the critic's value on generated samples
+    else:
+        assert (grad > 0).all()  # move generated samples onto the zero level set (here: towards 0)
+
+
+def test_wgan_critic_step_clips_the_weights_and_training_traits():
+    from lsgan_lib import training
+
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(2, 8), nn.ELU(), nn.Linear(8, 1))
+    opt = torch.optim.RMSprop(critic.parameters(), lr=1e-2)
+    training.critic_step(objectives.objective("wgan"), critic, opt, torch.randn(16, 2), torch.randn(16, 2))
+    assert all(p.abs().max() <= 0.01 for p in critic.parameters())
+    gp = objectives.objective("wgan_gp")
+    assert (gp.optimizer, gp.adam_betas, gp.gradient_penalty, gp.clip) == ("adam", (0.5, 0.9), 10.0, None)
+    assert not objectives.objective("w2_minibatch_ot").uses_critic

@@ -1,0 +1,167 @@
+"""Benchmark: a toy GAN iteration with a plain PyTorch loop, the library's single-run trainer, and the batched trainer.
+
+    python bench/toy_training.py [--iters N] [--repeats R] [--device cpu|cuda] [--members K ...] [--profile]
+
+The configuration is paper 002's: the FC 20-40-100-200-200-100-40-20 net with batch norm and ELU for both networks,
+batch 256, one critic and one generator step per iteration, RMSprop lr 1e-3 with the step schedule, the minimax
+objective, nine squares with a 2-d Gaussian latent. Every trainer runs ``--iters`` iterations after a warm-up of
+``--warmup`` iterations, then the rows are timed in turn ``--repeats`` times (round robin, so a passing disturbance hits
+every row alike); the table gives the median wall time per member-iteration (one iteration of one GAN), the range
+over the repeats, and the speed-up of the median over the plain loop's median, all measured side by side in this
+process. It is a benchmark that prints a table, not a
+timed test: nothing here passes or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lsgan_lib import batched, training
+from lsgan_lib.distributions import gaussian_latent, nine_squares
+from lsgan_lib.nets import fc_net
+from lsgan_lib.training import GANConfig
+
+BATCH = 256
+
+
+def config(n_iter: int, seed: int = 0) -> GANConfig:
+    """Paper 002's configuration with ``n_iter`` iterations and one snapshot at the end."""
+    return GANConfig(data="nine_squares", latent="gaussian", latent_dim=2, n_iter=n_iter, snapshots=(n_iter,),
+                     seed=seed)
+
+
+def plain_loop(n_iter: int, device: torch.device) -> None:
+    """The reference: the loop as one would write it in a notebook, without the library's trainer."""
+    torch.manual_seed(0)
+    stream = torch.Generator(device=device).manual_seed(0)
+    g, d = fc_net(2, 2).to(device), fc_net(2, 1).to(device)
+    opt_g, opt_d = torch.optim.RMSprop(g.parameters(), lr=1e-3), torch.optim.RMSprop(d.parameters(), lr=1e-3)
+    sched_g = torch.optim.lr_scheduler.StepLR(opt_g, 300, 0.98)
+    sched_d = torch.optim.lr_scheduler.StepLR(opt_d, 300, 0.98)
+    for _ in range(n_iter):
+        real = nine_squares(BATCH, stream)
+        with torch.no_grad():
+            fake = g(gaussian_latent(BATCH, 2, stream))
+        d_loss = F.softplus(-d(real)).mean() + F.softplus(d(fake)).mean()
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        d.requires_grad_(False)
+        g_loss = -F.softplus(d(g(gaussian_latent(BATCH, 2, stream)))).mean()
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        d.requires_grad_(True)
+        sched_d.step(), sched_g.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def library_single(n_iter: int, device: torch.device) -> None:
+    training._train(config(n_iter), device, None)
+
+
+def library_batched(k: int):
+    def run(n_iter: int, device: torch.device) -> None:
+        batched._train_batched([config(n_iter, seed) for seed in range(k)], device, None)
+    return run
+
+
+def seconds(fn, n_iter: int, device: torch.device) -> float:
+    """Wall seconds of ``fn(n_iter, device)``."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    fn(n_iter, device)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - started
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def header(device: torch.device, n_iter: int, warmup: int, repeats: int) -> str:
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return "\n".join([
+        f"# Toy GAN training: ms per member-iteration ({now:%Y-%m-%d %H:%M} UTC)",
+        "",
+        f"- machine: {where}; {os.cpu_count()} logical cores; {platform.system()} {platform.release()}",
+        (f"- device: {device}; torch {torch.__version__}; torch threads: {torch.get_num_threads()}; "
+         f"python {platform.python_version()}"),
+        (f"- paper 002's FC net for G and D, batch {BATCH}, one critic + one generator step per iteration, RMSprop; "
+         f"{n_iter} timed iterations per row and repeat, {repeats} repeats (round robin) after {warmup} warm-up "
+         "iterations"),
+        "",
+    ])
+
+
+def profile(k: int, device: torch.device, n_iter: int = 20) -> str:
+    """The operators that dominate the batched trainer at ``k`` members (self time)."""
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    library_batched(k)(5, device)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with torch_profile(activities=activities) as prof:
+        library_batched(k)(n_iter, device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=15)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--iters", type=int, default=200, help="timed iterations per row (default 200)")
+    parser.add_argument("--warmup", type=int, default=20, help="warm-up iterations per row (default 20)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per row, round robin (default 3)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--members", type=int, nargs="*", default=None,
+                        help="K values of the batched trainer (default 1 4 10, plus 50 100 on a GPU)")
+    parser.add_argument("--profile", action="store_true", help="also print the top operators of the batched trainer")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device) if args.device else training.default_device()
+    members = args.members or ([1, 4, 10, 50, 100] if device.type == "cuda" else [1, 4, 10])
+
+    print(header(device, args.iters, args.warmup, args.repeats))
+    rows = [("plain PyTorch loop (in this benchmark)", 1, plain_loop),
+            ("lsgan_lib.training._train (train_gan)", 1, library_single)]
+    rows += [("lsgan_lib.batched._train_batched", k, library_batched(k)) for k in members]
+    for _, _, fn in rows:
+        fn(args.warmup, device)
+    times = [[] for _ in rows]
+    for _ in range(args.repeats):
+        for j, (_, k, fn) in enumerate(rows):
+            times[j].append(seconds(fn, args.iters, device) / (args.iters * k) * 1e3)
+    print("| trainer | K | ms per member-iteration (median) | range over repeats | speed-up over the plain loop |")
+    print("|---|---:|---:|---:|---:|")
+    plain = statistics.median(times[0])
+    for (name, k, _), ms in zip(rows, times):
+        mid = statistics.median(ms)
+        print(f"| {name} | {k} | {mid:.2f} | {min(ms):.2f}–{max(ms):.2f} | {plain / mid:.2f}× |")
+    if args.profile:
+        print()
+        print(f"Top operators of the batched trainer at K = {members[-1]} (self time):")
+        print(profile(members[-1], device))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,478 @@
+"""Many toy GANs of one architecture shape, trained as one batched model.
+
+``train_batched([GANConfig(...), ...])`` trains K independent runs — seeds × configurations — at once: the K
+generators (and the K critics) are stacked into one model whose linear layers are batched matrix products
+(``torch.baddbmm``) over weights ``(K, out, in)``, whose batch norm keeps statistics per member, and whose optimizer
+(RMSprop, or Adam for WGAN-GP) keeps its state and learning-rate schedule per member. Every member draws its data,
+latent and evaluation batches from its own seed's streams, in the order of the single-run trainer
+(:func:`lsgan_lib.training._train`), and its networks are initialised by :func:`lsgan_lib.training.build_networks`.
+So member k's numbers equal those of ``train_gan(configs[k])`` up to float rounding (different matrix-product kernels
+round differently; the tests check a tight tolerance), and batching does not enter the results-cache key: a member that
+is cached is loaded and not retrained, and a member trained here is a cache hit for ``train_gan`` later.
+
+The members must share the architecture shape and the loop (data dimension, ``latent_dim``, ``widths``,
+``batch_size``, ``n_iter``, ``snapshots``, ``n_eval``, ``n_critic``, ``n_gen``) and the objective; they may differ in
+``seed``, ``data``, ``latent``, ``lr``, ``lr_decay``, ``lr_decay_every``, ``weight_decay`` and the RMSprop constants.
+
+Divergence is handled per member: when a member's loss becomes NaN or infinite it is *frozen* — its parameters,
+optimizer state and batch-norm statistics keep the values they had before that step — reported with a warning and in
+``run.extra["diverged_at"]``, and not cached; the other members go on. (The single-run trainer raises instead.)
+
+Shapes: K members, B = ``batch_size``, d = data dimension, ``latent_dim`` = latent dimension. A stacked net maps
+``(K, n, in_dim)`` to ``(K, n, out_dim)``; per-member losses are ``(K,)``.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from . import cache
+from .distributions import data_manifold, latent, latent_grid
+from .objectives import objective, traits
+from .training import (ADAM_EPS, CACHE_KIND, LATENT_GRID_POINTS, GANConfig, GANRun, _run_from_payload, _stream,
+                       build_networks, default_device, device_name)
+
+SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
+                 "objective")
+BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # nn.BatchNorm1d's defaults, which fc_net uses
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Stacked networks
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+class StackedFC:
+    """K copies of :func:`lsgan_lib.nets.fc_net` with their own weights, evaluated as one model.
+
+    Linear layer i holds ``weights[i]`` ``(K, out, in)`` and ``biases[i]`` ``(K, 1, out)``; hidden layer i's batch norm
+    holds ``bn_weights[i]``, ``bn_biases[i]`` ``(K, 1, width)`` and running statistics ``(K, 1, width)`` that are views
+    into one buffer, so they can be saved and restored in one operation. Batch norm normalises each member's batch on
+    its own (statistics over the ``n`` axis of ``(K, n, width)``), updates running statistics like
+    ``nn.BatchNorm1d`` in training mode (momentum 0.1, unbiased running variance) and uses them in eval mode.
+    """
+
+    def __init__(self, nets: Sequence[nn.Sequential], device: torch.device | str = "cpu"):
+        linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
+        norms = [[m for m in net if isinstance(m, nn.BatchNorm1d)] for net in nets]
+        self.members, self.depth = len(nets), len(linears[0])
+        if len(norms[0]) != self.depth - 1:
+            raise ValueError("StackedFC stacks fc_net(..., batch_norm=True) networks: one batch norm per hidden layer")
+
+        def stack(tensors, shape):
+            return torch.stack([t.detach() for t in tensors]).reshape(shape).to(device).contiguous()
+
+        k = self.members
+        self.weights = [stack([ls[i].weight for ls in linears], (k, -1, linears[0][i].in_features))
+                        for i in range(self.depth)]
+        self.biases = [stack([ls[i].bias for ls in linears], (k, 1, -1)) for i in range(self.depth)]
+        self.bn_weights = [stack([ns[i].weight for ns in norms], (k, 1, -1)) for i in range(self.depth - 1)]
+        self.bn_biases = [stack([ns[i].bias for ns in norms], (k, 1, -1)) for i in range(self.depth - 1)]
+        widths = [n.num_features for n in norms[0]]
+        # Running statistics: layer-major, one contiguous (K * width) block per layer and statistic.
+        self.buffers = torch.zeros(2 * k * sum(widths), device=device)
+        self.running_means, self.running_vars, self._blocks, offset = [], [], [], 0
+        for i, width in enumerate(widths):
+            for target, name in ((self.running_means, "running_mean"), (self.running_vars, "running_var")):
+                view = self.buffers[offset:offset + k * width].view(k, 1, width)
+                view.copy_(stack([getattr(ns[i], name) for ns in norms], (k, 1, width)))
+                target.append(view)
+                self._blocks.append((offset, width))
+                offset += k * width
+        self.batches_tracked = int(norms[0][0].num_batches_tracked) if norms[0] else 0
+        self.training = True
+        for p in self.parameters():
+            p.requires_grad_(True)
+
+    def parameters(self) -> list[torch.Tensor]:
+        """The stacked parameters in the order of ``fc_net(...).parameters()``: weight, bias (, bn weight, bn bias)."""
+        params = []
+        for i in range(self.depth):
+            params += [self.weights[i], self.biases[i]]
+            if i < self.depth - 1:
+                params += [self.bn_weights[i], self.bn_biases[i]]
+        return params
+
+    def requires_grad_(self, flag: bool) -> "StackedFC":
+        for p in self.parameters():
+            p.requires_grad_(flag)
+        return self
+
+    def train(self, mode: bool = True) -> "StackedFC":
+        self.training = mode
+        return self
+
+    def eval(self) -> "StackedFC":
+        return self.train(False)
+
+    def _batch_norm(self, h: torch.Tensor, i: int) -> torch.Tensor:
+        """Per-member batch norm of ``(K, n, width)``: one ``F.batch_norm`` call on the ``(n, K * width)`` layout."""
+        k, n, width = h.shape
+        flat = h.transpose(0, 1).reshape(n, k * width)
+        out = F.batch_norm(flat, self.running_means[i].view(-1), self.running_vars[i].view(-1),
+                           self.bn_weights[i].view(-1), self.bn_biases[i].view(-1), self.training, BN_MOMENTUM, BN_EPS)
+        return out.view(n, k, width).transpose(0, 1)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """``(K, n, in_dim)`` → ``(K, n, out_dim)``; in training mode the running statistics are updated."""
+        h = x
+        for i in range(self.depth - 1):
+            h = F.elu(self._batch_norm(torch.baddbmm(self.biases[i], h, self.weights[i].transpose(1, 2)), i))
+        if self.training and self.depth > 1:
+            self.batches_tracked += 1
+        return torch.baddbmm(self.biases[-1], h, self.weights[-1].transpose(1, 2))
+
+    def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
+        """Member ``k`` as the state dict of an ``fc_net`` (Linear, BatchNorm1d, ELU, …), on the CPU."""
+        state = {}
+        for i in range(self.depth):
+            state[f"{3 * i}.weight"] = self.weights[i][k].detach().cpu().clone()
+            state[f"{3 * i}.bias"] = self.biases[i][k, 0].detach().cpu().clone()
+            if i < self.depth - 1:
+                state[f"{3 * i + 1}.weight"] = self.bn_weights[i][k, 0].detach().cpu().clone()
+                state[f"{3 * i + 1}.bias"] = self.bn_biases[i][k, 0].detach().cpu().clone()
+                state[f"{3 * i + 1}.running_mean"] = self.running_means[i][k, 0].cpu().clone()
+                state[f"{3 * i + 1}.running_var"] = self.running_vars[i][k, 0].cpu().clone()
+                state[f"{3 * i + 1}.num_batches_tracked"] = torch.tensor(self.batches_tracked)
+        return state
+
+    def restore_buffers(self, saved: torch.Tensor, frozen: torch.Tensor) -> None:
+        """Put back the running statistics of the members where ``frozen`` ``(K,)`` is true from ``saved`` (a clone of
+        ``self.buffers``)."""
+        k = self.members
+        for offset, width in self._blocks:
+            now = self.buffers[offset:offset + k * width].view(k, 1, width)
+            before = saved[offset:offset + k * width].view(k, 1, width)
+            now.copy_(torch.where(frozen.view(k, 1, 1), before, now))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Optimizers on stacked parameters, with per-member hyper-parameters
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _per_member(values: Sequence[float], device) -> torch.Tensor:
+    """Per-member hyper-parameters as a float32 ``(K, 1, 1)`` tensor (each value rounded from double, as torch.optim
+    rounds a Python number)."""
+    return torch.tensor(values, dtype=torch.float32, device=device).view(-1, 1, 1)
+
+
+class StackedOptimizer:
+    """RMSprop or Adam applied elementwise to stacked parameters ``(K, …)``, with per-member learning rate, weight
+    decay and (RMSprop) α, ε, and a per-member step schedule ``lr_k · decay_k^⌊t / every_k⌋`` (``StepLR``).
+
+    The formulas and their order of floating-point operations are those of ``torch.optim.RMSprop`` /
+    ``torch.optim.Adam`` (single-tensor implementations, no momentum, not centred, L2 weight decay added to the
+    gradient; ``addcdiv(p, g, a, value=-lr)`` is ``p − (lr·g)/a``), so one member's update is bit-for-bit
+    torch.optim's, whatever the other members' hyper-parameters are (the tests check this). ``step(frozen)`` leaves
+    the parameters and state of members where ``frozen`` ``(K,)`` is true unchanged.
+    """
+
+    def __init__(self, params: list[torch.Tensor], configs: Sequence[GANConfig]):
+        device = params[0].device
+        how = traits(objective(configs[0].objective))
+        self.params, self.kind, self.device = params, how.optimizer, device
+        self.betas = how.adam_betas
+        self.lrs = [c.lr for c in configs]
+        self.decay, self.every = [c.lr_decay for c in configs], [c.lr_decay_every for c in configs]
+        decays = [c.weight_decay for c in configs]
+        self.weight_decay = _per_member(decays, device) if any(decays) else None
+        self.alpha = _per_member([c.rmsprop_alpha for c in configs], device)
+        self.one_minus_alpha = _per_member([1 - c.rmsprop_alpha for c in configs], device)
+        self.eps = _per_member([c.rmsprop_eps for c in configs], device)
+        self.state = [[torch.zeros_like(p) for p in params] for _ in range(2 if self.kind == "adam" else 1)]
+        self.steps = 0
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def schedule_step(self, iteration: int) -> None:
+        """After ``iteration`` (1-based): multiply member k's lr by its decay when ``iteration`` is a multiple of its
+        ``lr_decay_every`` (as ``StepLR.step()`` does, in double precision)."""
+        self.lrs = [lr * g if iteration % every == 0 else lr for lr, g, every in zip(self.lrs, self.decay, self.every)]
+
+    @torch.no_grad()
+    def step(self, frozen: torch.Tensor | None = None) -> None:
+        """One update of every member; members with ``frozen[k]`` keep their parameters and state."""
+        saved = None
+        if frozen is not None:
+            saved = [[t.clone() for t in self.params]] + [[t.clone() for t in s] for s in self.state]
+        self.steps += 1
+        if self.kind == "adam":  # step size lr / (1 − β1^t), in double precision as torch.optim.Adam
+            lr = _per_member([lr / (1 - self.betas[0] ** self.steps) for lr in self.lrs], self.device)
+        else:
+            lr = _per_member(self.lrs, self.device)
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            grad = p.grad if self.weight_decay is None else torch.addcmul(p.grad, self.weight_decay, p)
+            if self.kind == "adam":
+                self._adam(p, grad, self.state[0][i], self.state[1][i], lr)
+            else:
+                self._rmsprop(p, grad, self.state[0][i], lr)
+        if saved is not None:
+            mask = frozen.view(-1, 1, 1)
+            for tensors, before in zip([self.params] + self.state, saved):
+                for t, old in zip(tensors, before):
+                    t.copy_(torch.where(mask, old, t))
+
+    def _rmsprop(self, p: torch.Tensor, grad: torch.Tensor, square_avg: torch.Tensor, lr: torch.Tensor) -> None:
+        square_avg.mul_(self.alpha).addcmul_(self.one_minus_alpha * grad, grad)
+        avg = square_avg.sqrt().add_(self.eps)
+        p.sub_((lr * grad).div_(avg))
+
+    def _adam(self, p: torch.Tensor, grad: torch.Tensor, exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor,
+              step_size: torch.Tensor) -> None:
+        """``step_size`` ``(K, 1, 1)`` is lr / (1 − β1^t) per member."""
+        beta1, beta2 = self.betas
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        bias_correction2_sqrt = (1 - beta2 ** self.steps) ** 0.5
+        denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(ADAM_EPS)
+        p.sub_((step_size * exp_avg).div_(denom))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Per-member random streams
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Members:
+    """Everything per member that is not a network: samplers, random streams, evaluation inputs."""
+
+    configs: list[GANConfig]
+    batches: list[torch.Generator]  # _stream(seed, 0): training batches
+    z_eval: torch.Tensor  # (K, n_eval, latent_dim)
+    grids: torch.Tensor  # (K, grid_points, latent_dim)
+
+    @classmethod
+    def build(cls, configs: list[GANConfig], device: torch.device) -> "_Members":
+        batches, z_eval, grids = [], [], []
+        for c in configs:
+            batches.append(_stream(c.seed, 0, device))
+            evaluation = _stream(c.seed, 1, device)
+            z = latent(c.latent)
+            z_eval.append(z.sample(c.n_eval, c.latent_dim, evaluation))
+            grids.append(latent_grid(c.latent, c.latent_dim, LATENT_GRID_POINTS[min(c.latent_dim, 2)], device)
+                         if c.latent_dim <= 2 else z.sample(LATENT_GRID_POINTS[2] ** 2, c.latent_dim, evaluation))
+        return cls(configs, batches, torch.stack(z_eval), torch.stack(grids))
+
+    def real(self) -> torch.Tensor:
+        """A data batch per member from its own stream: ``(K, B, d)``."""
+        return torch.stack([data_manifold(c.data).sample(c.batch_size, g) for c, g in zip(self.configs, self.batches)])
+
+    def latents(self) -> torch.Tensor:
+        """A latent batch per member from its own stream: ``(K, B, latent_dim)``."""
+        return torch.stack([latent(c.latent).sample(c.batch_size, c.latent_dim, g)
+                            for c, g in zip(self.configs, self.batches)])
+
+    def mix(self) -> torch.Tensor:
+        """Gradient-penalty interpolation weights per member: ``(K, B, 1)``."""
+        return torch.stack([torch.rand((c.batch_size, 1), generator=g, device=g.device)
+                            for c, g in zip(self.configs, self.batches)])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The batched loop
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def check_same_shape(configs: Sequence[GANConfig]) -> None:
+    """Raise ``ValueError`` naming the first field in which the configurations cannot share one batched model."""
+    if not configs:
+        raise ValueError("train_batched needs at least one configuration")
+    dims = {data_manifold(c.data).dim for c in configs}
+    if len(dims) > 1:
+        raise ValueError(f"train_batched: the configurations differ in data dimension ('data': {sorted(dims)}); "
+                         "batch only runs of one architecture shape")
+    for name in SHARED_FIELDS:
+        values = [getattr(c, name) for c in configs]
+        if any(v != values[0] for v in values):
+            raise ValueError(f"train_batched: the configurations differ in {name!r} ({sorted(set(map(str, values)))}); "
+                             "batch only runs of one architecture shape and loop, or train them in separate batches")
+
+
+class _Divergence:
+    """Which members are frozen, and since when. Losses are checked after every step (one host sync per step)."""
+
+    def __init__(self, configs: list[GANConfig], device):
+        self.configs = configs
+        self.frozen = torch.zeros(len(configs), dtype=torch.bool, device=device)
+        self.at: list[int | None] = [None] * len(configs)
+
+    def any(self) -> bool:
+        return any(a is not None for a in self.at)
+
+    def mask(self) -> torch.Tensor | None:
+        """``(K,)`` true for frozen members, or ``None`` when none is frozen."""
+        return self.frozen if self.any() else None
+
+    def check(self, values: torch.Tensor, iteration: int, which: str) -> None:
+        """Freeze the members whose loss ``(K,)`` is not finite (from this step on) and warn about each."""
+        finite = torch.isfinite(values)
+        if bool(finite.all()):
+            return
+        for k in (~finite).nonzero().flatten().tolist():
+            if self.at[k] is None:
+                self.at[k] = iteration
+                self.frozen[k] = True
+                warnings.warn(f"training diverged: the {which} loss of batched member {k} became "
+                              f"{values[k].item()} at iteration {iteration} ({self.configs[k].describe()}); the member "
+                              f"is frozen, reported in run.extra['diverged_at'] and not cached; the others go on.",
+                              RuntimeWarning, stacklevel=4)
+
+
+def _step(loss_value: torch.Tensor, nets: Sequence[StackedFC], optimizer: StackedOptimizer, saved: list[torch.Tensor],
+          divergence: _Divergence, iteration: int, which: str) -> torch.Tensor:
+    """Check the per-member loss ``(K,)``, back-propagate its sum, update the unfrozen members, and put back the batch
+    norm statistics of frozen members (``saved``: the nets' buffers before the step). Returns the detached loss."""
+    divergence.check(loss_value.detach(), iteration, which)
+    frozen = divergence.mask()
+    optimizer.zero_grad()
+    loss_value.sum().backward()
+    optimizer.step(frozen)
+    if frozen is not None:
+        for net, before in zip(nets, saved):
+            net.restore_buffers(before, frozen)
+    return loss_value.detach()
+
+
+def _critic_step(loss, generator: StackedFC, critic: StackedFC, optimizer: StackedOptimizer, members: _Members,
+                 divergence: _Divergence, iteration: int) -> torch.Tensor:
+    """One critic update of every member on ``(K, B, d)`` batches; the draws are the single-run trainer's."""
+    saved = [generator.buffers.clone(), critic.buffers.clone()]
+    real = members.real()
+    with torch.no_grad():
+        fake = generator(members.latents())
+    how = traits(loss)
+    if how.gradient_penalty:
+        value = loss.critic_loss(critic, real, fake, members.mix())
+    else:
+        value = loss.critic_loss(critic, real, fake)
+    value = _step(value, (generator, critic), optimizer, saved, divergence, iteration, "critic")
+    if how.clip is not None:
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(-how.clip, how.clip)
+    return value
+
+
+def _generator_step(loss, generator: StackedFC, critic: StackedFC, optimizer: StackedOptimizer, members: _Members,
+                    divergence: _Divergence, iteration: int) -> torch.Tensor:
+    """One generator update of every member; the critics get no gradient."""
+    saved = [generator.buffers.clone(), critic.buffers.clone()]
+    critic.requires_grad_(False)
+    try:
+        if traits(loss).uses_critic:
+            value = loss.generator_loss(critic, generator(members.latents()))
+        else:
+            real = members.real()
+            value = loss.generator_loss(critic, generator(members.latents()), real)
+        return _step(value, (generator, critic), optimizer, saved, divergence, iteration, "generator")
+    finally:
+        critic.requires_grad_(True)
+
+
+@torch.no_grad()
+def _evaluate(generator: StackedFC, members: _Members) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples ``(K, n_eval, d)`` for the fixed latents and grid images ``(K, grid_points, d)``, in eval mode."""
+    generator.eval()
+    samples, images = generator(members.z_eval), generator(members.grids)
+    generator.train()
+    return samples.cpu(), images.cpu()
+
+
+def _train_batched(configs: list[GANConfig], device: torch.device, bar) -> tuple[list[dict], list[int | None]]:
+    """Train the members together; return one cache payload per member and each member's divergence iteration."""
+    started = time.perf_counter()
+    shape, loss = configs[0], objective(configs[0].objective)
+    pairs = [build_networks(c) for c in configs]
+    generator = StackedFC([g for g, _ in pairs], device)
+    critic = StackedFC([d for _, d in pairs], device)
+    opt_g = StackedOptimizer(generator.parameters(), configs)
+    opt_d = StackedOptimizer(critic.parameters(), configs)
+    members = _Members.build(configs, device)
+    divergence = _Divergence(configs, device)
+
+    k = len(configs)
+    losses = torch.zeros(k, shape.n_iter, 2, device=device)
+    snapshots, grid_images = [], []
+    if 0 in shape.snapshots:
+        samples, images = _evaluate(generator, members)
+        snapshots.append(samples), grid_images.append(images)
+    d_loss = torch.zeros(k, device=device)
+    for it in range(1, shape.n_iter + 1):
+        for _ in range(shape.n_critic if traits(loss).uses_critic else 0):
+            d_loss = _critic_step(loss, generator, critic, opt_d, members, divergence, it)
+        for _ in range(shape.n_gen):
+            g_loss = _generator_step(loss, generator, critic, opt_g, members, divergence, it)
+        opt_d.schedule_step(it), opt_g.schedule_step(it)
+        losses[:, it - 1, 0], losses[:, it - 1, 1] = d_loss, g_loss
+        if it in shape.snapshots:
+            samples, images = _evaluate(generator, members)
+            snapshots.append(samples), grid_images.append(images)
+        if bar is not None and (it % 50 == 0 or it == shape.n_iter):
+            bar.update(50 if it % 50 == 0 else it % 50)
+
+    seconds = (time.perf_counter() - started) / k
+    losses, snapshots, grid_images = losses.cpu(), torch.stack(snapshots, 1), torch.stack(grid_images, 1)
+    for j, at in enumerate(divergence.at):
+        if at is not None:
+            losses[j, at:] = float("nan")  # frozen from iteration `at`: no losses after it
+    payloads = [{
+        "generator": generator.member_state_dict(j),
+        "critic": critic.member_state_dict(j),
+        "snapshot_iters": list(c.snapshots),
+        "snapshots": snapshots[j].clone(),
+        "grid": members.grids[j].cpu().clone(),
+        "grid_images": grid_images[j].clone(),
+        "losses": losses[j].clone(),
+        "device": device_name(device),
+        "seconds": seconds,
+    } for j, c in enumerate(configs)]
+    return payloads, divergence.at
+
+
+def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torch.device | str | None = None,
+                  progress: bool = True, results_root=None, desc: str = "batched training") -> list[GANRun]:
+    """Train (or load from the results cache) K configurations of one architecture shape as one batched model.
+
+    Returns one :class:`~lsgan_lib.training.GANRun` per configuration, in order, exactly as ``train_gan`` would (CPU
+    networks in eval mode, rebuilt as ordinary ``fc_net`` modules). Cached members are loaded and not retrained; the
+    others are trained together and cached under the same key as ``train_gan`` (batching changes numbers only by
+    float rounding). ``run.extra["diverged_at"]`` is ``None``, or the iteration at which the member's loss became
+    non-finite: such a member is frozen there, warned about, and not cached. ``run.seconds`` of a trained member is
+    the batch's wall time divided by the number of members trained.
+    """
+    configs = list(configs)
+    check_same_shape(configs)
+    device = torch.device(device) if device is not None else default_device()
+    payloads = [cache.lookup(CACHE_KIND, c.as_dict(), results_root) for c in configs]
+    todo = [j for j, p in enumerate(payloads) if p is None]
+    diverged: dict[int, int | None] = {}
+    if todo:
+        bar = tqdm(total=configs[0].n_iter, desc=f"{desc} ({len(todo)} runs)", disable=not progress, unit="it")
+        try:
+            trained, at = _train_batched([configs[j] for j in todo], device, bar)
+        finally:
+            bar.close()
+        for j, payload, when in zip(todo, trained, at):
+            payloads[j], diverged[j] = payload, when
+            if when is None:
+                cache.store(CACHE_KIND, configs[j].as_dict(), payload, results_root)
+    runs = []
+    for j, (config, payload) in enumerate(zip(configs, payloads)):
+        run = _run_from_payload(config, payload, from_cache=j not in diverged)
+        run.extra["diverged_at"] = diverged.get(j)
+        runs.append(run)
+    return runs

@@ -1,0 +1,215 @@
+import dataclasses
+import types
+
+import pytest
+import torch
+
+from lsgan_lib import batched, cache, objectives, training
+from lsgan_lib.batched import StackedFC, StackedOptimizer, train_batched
+from lsgan_lib.nets import fc_net
+from lsgan_lib.training import GANConfig, train_gan
+
+# Widths and batch large enough that CPU matrix products take their ordinary kernels (at widths like 8 and out_dim 2
+# a batched product of one matrix can round differently from torch's addmm, which RMSprop then amplifies).
+SMALL = dict(data="nine_squares", latent="uniform", latent_dim=2, n_iter=4, batch_size=64, widths=(20, 20),
+             snapshots=(0, 2, 4), n_eval=50)
+PER_OBJECTIVE = {"wgan": dict(n_critic=2, lr=5e-5), "wgan_gp": dict(n_critic=2, lr=1e-4)}
+
+
+def small(**changes) -> GANConfig:
+    objective = changes.get("objective", "minimax")
+    return GANConfig(**SMALL | PER_OBJECTIVE.get(objective, {}) | changes)
+
+
+def assert_same_run(a, b, exact: bool):
+    check = torch.testing.assert_close if not exact else (lambda x, y: torch.testing.assert_close(x, y, rtol=0, atol=0))
+    check(a.losses, b.losses)
+    check(a.snapshots, b.snapshots)
+    check(a.grid_images, b.grid_images)
+    for net_a, net_b in ((a.generator, b.generator), (a.critic, b.critic)):
+        for (name, x), (_, y) in zip(net_a.state_dict().items(), net_b.state_dict().items()):
+            check(x, y)
+
+
+@pytest.mark.parametrize("name", sorted(objectives.OBJECTIVES))
+def test_one_member_reproduces_train_gan(name, tmp_path):
+    config = small(objective=name)
+    single = train_gan(config, progress=False, results_root=tmp_path / "single")
+    (member,) = train_batched([config], progress=False, results_root=tmp_path / "batched")
+    # Same RNG streams and the same floating-point operations: equal here; allclose is what the design promises.
+    torch.testing.assert_close(single.losses, member.losses, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(single.snapshots, member.snapshots, rtol=1e-6, atol=1e-6)
+    assert_same_run(single, member, exact=False)
+    assert member.extra["diverged_at"] is None and not member.from_cache
+
+
+def test_one_member_reproduces_train_gan_with_several_generator_steps(tmp_path):
+    config = small(objective="level_set", n_gen=3, lr_decay_every=2, lr_decay=0.5)
+    single = train_gan(config, progress=False, results_root=tmp_path / "single")
+    (member,) = train_batched([config], progress=False, results_root=tmp_path / "batched")
+    assert_same_run(single, member, exact=False)
+
+
+def test_members_of_a_batch_match_their_single_runs_up_to_rounding(tmp_path):
+    configs = [small(seed=s) for s in range(3)]
+    runs = train_batched(configs, progress=False, results_root=tmp_path / "batched")
+    for config, run in zip(configs, runs):
+        single = train_gan(config, progress=False, results_root=tmp_path / "single")
+        torch.testing.assert_close(single.losses, run.losses, rtol=1e-4, atol=1e-5)
+
+
+def test_members_are_independent(tmp_path):
+    base = [small(seed=s) for s in range(3)]
+    other = list(base)
+    other[1] = dataclasses.replace(base[1], seed=11, data="spiral", latent="gaussian", lr=3e-3, lr_decay=0.5,
+                                   lr_decay_every=1, weight_decay=5e-4, rmsprop_alpha=0.9, rmsprop_eps=1.0)
+    a = train_batched(base, progress=False, results_root=tmp_path / "a")
+    b = train_batched(other, progress=False, results_root=tmp_path / "b")
+    for i in (0, 2):
+        assert_same_run(a[i], b[i], exact=True)
+    assert not torch.equal(a[1].losses, b[1].losses)
+
+
+def test_configurations_of_different_shapes_are_refused():
+    with pytest.raises(ValueError, match="'widths'"):
+        train_batched([small(), small(widths=(20, 30))], progress=False)
+    with pytest.raises(ValueError, match="'n_critic'"):
+        train_batched([small(), small(n_critic=2)], progress=False)
+    with pytest.raises(ValueError, match="'objective'"):
+        train_batched([small(), small(objective="non_saturating")], progress=False)
+
+
+def test_per_member_gradient_penalty_equals_the_single_run_penalty():
+    torch.manual_seed(0)
+    nets = [fc_net(2, 1, (16, 16)) for _ in range(3)]
+    stacked = StackedFC(nets)
+    real, fake, mix = torch.randn(3, 32, 2), torch.randn(3, 32, 2), torch.rand(3, 32, 1)
+    penalty = objectives.gradient_penalty(stacked, real, fake, mix, 10.0)
+    assert penalty.shape == (3,)
+    penalty.sum().backward()
+    for k, net in enumerate(nets):
+        single = objectives.gradient_penalty(net, real[k], fake[k], mix[k], 10.0)
+        torch.testing.assert_close(penalty[k], single)
+        single.backward()
+        linear_weights = [m.weight for m in net if isinstance(m, torch.nn.Linear)]
+        for stacked_weight, weight in zip(stacked.weights, linear_weights):
+            torch.testing.assert_close(stacked_weight.grad[k], weight.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_stacked_network_and_batch_norm_match_fc_net_in_both_modes():
+    torch.manual_seed(1)
+    nets = [fc_net(2, 3, (8, 16)) for _ in range(2)]
+    stacked = StackedFC(nets)
+    x = torch.randn(2, 40, 2)
+    for _ in range(2):  # training mode updates the running statistics per member
+        out = stacked(x)
+        for k, net in enumerate(nets):
+            torch.testing.assert_close(out[k], net(x[k]))
+    stacked.eval()
+    for k, net in enumerate(nets):
+        net.eval()
+        torch.testing.assert_close(stacked(x)[k], net(x[k]))
+        for name, value in stacked.member_state_dict(k).items():
+            torch.testing.assert_close(value, net.state_dict()[name], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["minimax", "wgan_gp"])
+def test_stacked_optimizer_matches_torch_optim_per_member(name):
+    configs = [small(objective=name, lr=1e-2, lr_decay=0.5, lr_decay_every=2),
+               small(objective=name, lr=3e-3, lr_decay=0.9, lr_decay_every=3, weight_decay=5e-4, rmsprop_alpha=0.9,
+                     rmsprop_eps=1.0)]
+    torch.manual_seed(2)
+    stacked = [torch.randn(2, 5, 7, requires_grad=True), torch.randn(2, 1, 7, requires_grad=True)]
+    singles = [[p[k].detach().clone().requires_grad_(True) for p in stacked] for k in range(2)]
+    opt = StackedOptimizer(stacked, configs)
+    torch_opts = [training._optimizer(types.SimpleNamespace(parameters=lambda ps=ps: ps), c)
+                  for ps, c in zip(singles, configs)]
+    for it in range(1, 7):
+        grads = [torch.randn_like(p) for p in stacked]
+        for p, g in zip(stacked, grads):
+            p.grad = g.clone()
+        opt.step()
+        opt.schedule_step(it)
+        for k, (torch_opt, schedule) in enumerate(torch_opts):
+            for p, g in zip(singles[k], grads):
+                p.grad = g[k].clone()
+            torch_opt.step()
+            schedule.step()
+    for k in range(2):
+        for p, q in zip(stacked, singles[k]):
+            torch.testing.assert_close(p[k], q, rtol=0, atol=0)  # the same operations in the same order
+
+
+def test_a_frozen_member_keeps_its_parameters_and_state():
+    configs = [small(seed=s) for s in range(2)]
+    params = [torch.ones(2, 3, 4, requires_grad=True)]
+    opt = StackedOptimizer(params, configs)
+    params[0].grad = torch.ones(2, 3, 4)
+    opt.step(frozen=torch.tensor([False, True]))
+    assert not torch.equal(params[0][0], torch.ones(3, 4)) and torch.equal(params[0][1], torch.ones(3, 4))
+    assert torch.equal(opt.state[0][0][1], torch.zeros(3, 4))
+
+
+class NaNForMember1AtIteration3(objectives.Minimax):
+    """Minimax, except that member 1's critic loss is NaN from the third critic step on."""
+
+    def __init__(self):
+        super().__init__()
+        object.__setattr__(self, "calls", [0])
+
+    def critic_loss(self, critic, real, fake, mix=None):
+        value = super().critic_loss(critic, real, fake)
+        self.calls[0] += 1
+        if self.calls[0] >= 3:
+            value = value * torch.tensor([1.0, float("nan"), 1.0])
+        return value
+
+
+def test_a_diverging_member_is_frozen_reported_and_not_cached(monkeypatch, tmp_path):
+    configs = [small(seed=s, n_iter=6, snapshots=(0, 2, 3, 6)) for s in range(3)]
+    clean = train_batched(configs, progress=False, results_root=tmp_path / "clean")
+    monkeypatch.setattr(batched, "objective", lambda name: NaNForMember1AtIteration3())
+    with pytest.warns(RuntimeWarning, match=r"member 1 became nan at iteration 3 \(data=nine_squares.*seed=1\)"):
+        runs = train_batched(configs, progress=False, results_root=tmp_path / "nan")
+    assert [r.extra["diverged_at"] for r in runs] == [None, 3, None]
+    for i in (0, 2):
+        assert_same_run(clean[i], runs[i], exact=True)
+        assert cache.entry_path(training.CACHE_KIND, configs[i].as_dict(), tmp_path / "nan").exists()
+    frozen = runs[1]
+    assert not cache.entry_path(training.CACHE_KIND, configs[1].as_dict(), tmp_path / "nan").exists()
+    assert torch.equal(frozen.at(2), clean[1].at(2))
+    assert torch.equal(frozen.at(3), frozen.at(2)) and torch.equal(frozen.at(6), frozen.at(2))  # no change after 2
+    assert torch.isfinite(frozen.losses[:2]).all() and torch.isnan(frozen.losses[2:, 0]).all()
+
+
+def test_cached_members_are_loaded_and_batched_runs_are_cache_hits_for_train_gan(monkeypatch):
+    configs = [small(seed=s) for s in range(3)]
+    first = train_gan(configs[1], progress=False)
+    trained = []
+    real_train = batched._train_batched
+
+    def spy(members, device, bar):
+        trained.append([c.seed for c in members])
+        return real_train(members, device, bar)
+
+    monkeypatch.setattr(batched, "_train_batched", spy)
+    runs = train_batched(configs, progress=False)
+    assert trained == [[0, 2]]
+    assert [r.from_cache for r in runs] == [False, True, False]
+    assert torch.equal(runs[1].final, first.final)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although the run is cached")
+
+    monkeypatch.setattr(training, "_train", no_training)
+    again = train_gan(configs[2], progress=False)
+    assert again.from_cache and torch.equal(again.final, runs[2].final)
+    assert train_batched(configs, progress=False)[0].from_cache and len(trained) == 1
+
+
+def test_returned_networks_are_ordinary_fc_nets_that_reproduce_the_snapshots():
+    (run,) = train_batched([small()], progress=False)
+    assert isinstance(run.generator, torch.nn.Sequential) and not run.generator.training
+    with torch.no_grad():
+        torch.testing.assert_close(run.generator(run.grid), run.grid_images[-1])
+    assert run.snapshots.shape == (3, 50, 2) and run.losses.shape == (4, 2)
