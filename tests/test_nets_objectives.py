@@ -156,3 +156,16 @@ def test_wgan_critic_step_clips_the_weights_and_training_traits():
     gp = objectives.objective("wgan_gp")
     assert (gp.optimizer, gp.adam_betas, gp.gradient_penalty, gp.clip) == ("adam", (0.5, 0.9), 10.0, None)
     assert not objectives.objective("w2_minibatch_ot").uses_critic
+
+
+def test_the_papers_critic_cannot_see_a_shift_of_the_whole_batch():
+    """Paper 002's critic normalises each batch in its first layer (train mode, one batch at a time): moving every
+    sample of a batch by the same vector leaves its outputs unchanged, so the generator gets no gradient to move its
+    samples as a whole. The chapter states this; this test pins it down."""
+    torch.manual_seed(0)
+    critic = fc_net(2, 1)
+    batch = torch.randn(256, 2)
+    assert torch.allclose(critic(batch), critic(batch + torch.tensor([3.0, -2.0])), atol=1e-4)
+    assert not torch.allclose(critic(batch), critic(batch * 2.0), atol=1e-4)  # the shape of the batch does count
+    critic.eval()  # with running statistics (as for the figures) the shift is visible
+    assert not torch.allclose(critic(batch), critic(batch + torch.tensor([3.0, -2.0])), atol=1e-4)
