@@ -35,10 +35,10 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from . import cache
-from .distributions import data_manifold, latent, latent_grid
+from .distributions import data_manifold, latent
 from .objectives import objective, traits
-from .training import (ADAM_EPS, CACHE_KIND, LATENT_GRID_POINTS, GANConfig, GANRun, _run_from_payload, _stream,
-                       build_networks, default_device, device_name)
+from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, _run_from_payload, _stream, build_networks,
+                       default_device, device_name, evaluation_inputs)
 
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
                  "objective")
@@ -260,11 +260,8 @@ class _Members:
         batches, z_eval, grids = [], [], []
         for c in configs:
             batches.append(_stream(c.seed, 0, device))
-            evaluation = _stream(c.seed, 1, device)
-            z = latent(c.latent)
-            z_eval.append(z.sample(c.n_eval, c.latent_dim, evaluation))
-            grids.append(latent_grid(c.latent, c.latent_dim, LATENT_GRID_POINTS[min(c.latent_dim, 2)], device)
-                         if c.latent_dim <= 2 else z.sample(LATENT_GRID_POINTS[2] ** 2, c.latent_dim, evaluation))
+            z, grid = evaluation_inputs(c, device)
+            z_eval.append(z), grids.append(grid)
         return cls(configs, batches, torch.stack(z_eval), torch.stack(grids))
 
     def real(self) -> torch.Tensor:

@@ -220,6 +220,18 @@ def _mix(batch_size: int, stream: torch.Generator) -> torch.Tensor:
     return torch.rand((batch_size, 1), generator=stream, device=stream.device)
 
 
+def evaluation_inputs(config: GANConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed latents of the snapshots ``(n_eval, latent_dim)`` and the latent grid pushed through the generator
+    ``(grid_points, latent_dim)`` (a regular grid for 1-d and 2-d latents, else samples), from the seed's evaluation
+    stream."""
+    evaluation = _stream(config.seed, 1, device)
+    z = latent(config.latent)
+    z_eval = z.sample(config.n_eval, config.latent_dim, evaluation)
+    if config.latent_dim <= 2:
+        return z_eval, latent_grid(config.latent, config.latent_dim, LATENT_GRID_POINTS[config.latent_dim], device)
+    return z_eval, z.sample(LATENT_GRID_POINTS[2] ** 2, config.latent_dim, evaluation)
+
+
 def _train(config: GANConfig, device: torch.device, bar) -> dict:
     """Train one run and return the cache payload (state dicts, snapshots, losses, timing).
 
@@ -234,10 +246,8 @@ def _train(config: GANConfig, device: torch.device, bar) -> dict:
     generator, critic = (net.to(device) for net in build_networks(config))
     opt_g, schedule_g = _optimizer(generator, config)
     opt_d, schedule_d = _optimizer(critic, config)
-    batches, evaluation = _stream(config.seed, 0, device), _stream(config.seed, 1, device)
-    z_eval = z.sample(config.n_eval, config.latent_dim, evaluation)
-    grid = latent_grid(config.latent, config.latent_dim, LATENT_GRID_POINTS[min(config.latent_dim, 2)], device) \
-        if config.latent_dim <= 2 else z.sample(LATENT_GRID_POINTS[2] ** 2, config.latent_dim, evaluation)
+    batches = _stream(config.seed, 0, device)
+    z_eval, grid = evaluation_inputs(config, device)
 
     losses = torch.zeros(config.n_iter, 2, device=device)
     snapshots, grid_images = [], []
