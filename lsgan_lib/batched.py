@@ -41,7 +41,7 @@ from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, _run_from_payloa
                        default_device, device_name, evaluation_inputs)
 
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
-                 "objective")
+                 "objective", "batch_norm", "activation")
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # nn.BatchNorm1d's defaults, which fc_net uses
 
 

@@ -103,6 +103,46 @@ def _distance_plane(x: torch.Tensor) -> torch.Tensor:
     return torch.zeros(x.shape[0], device=x.device, dtype=x.dtype)
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# Gaussian mixtures of the WGAN-GP toy code (Gulrajani et al., gan_toy.py), used by the level-set and the
+# manifold-alignment chapters. Their "support" is taken as the union of the 3σ discs around the centres (the
+# high-quality region of the unrolled-GAN / VEEGAN mode metrics), so precision and mode counts agree.
+# ---------------------------------------------------------------------------------------------------------------------
+
+EIGHT_GAUSSIANS_CENTRES: tuple[tuple[float, float], ...] = tuple(
+    (2 * math.cos(k * math.pi / 4) / 1.414, 2 * math.sin(k * math.pi / 4) / 1.414) for k in range(8))
+EIGHT_GAUSSIANS_STD = 0.02 / 1.414
+TWENTY_FIVE_GAUSSIANS_CENTRES: tuple[tuple[float, float], ...] = tuple(
+    (2 * i / 2.828, 2 * j / 2.828) for i in range(-2, 3) for j in range(-2, 3))
+TWENTY_FIVE_GAUSSIANS_STD = 0.05 / 2.828
+MODE_RADIUS_IN_STD = 3.0
+
+
+def _mixture(n: int, generator: torch.Generator, centres: tuple[tuple[float, ...], ...], std: float) -> torch.Tensor:
+    """Equal-weight isotropic Gaussians: a centre chosen uniformly, plus N(0, std²) noise. Shape ``(n, d)``."""
+    grid = torch.tensor(centres, device=generator.device)
+    idx = torch.randint(len(centres), (n,), generator=generator, device=generator.device)
+    noise = torch.randn((n, grid.shape[1]), generator=generator, device=generator.device)
+    return grid[idx] + std * noise
+
+
+def eight_gaussians(n: int, generator: torch.Generator) -> torch.Tensor:
+    """8 Gaussians: centres 2·(cos kπ/4, sin kπ/4), noise N(0, 0.02²), everything / 1.414. Shape ``(n, 2)``."""
+    return _mixture(n, generator, EIGHT_GAUSSIANS_CENTRES, EIGHT_GAUSSIANS_STD)
+
+
+def twenty_five_gaussians(n: int, generator: torch.Generator) -> torch.Tensor:
+    """25 Gaussians: centres (2i, 2j), i, j ∈ {−2, …, 2}, noise N(0, 0.05²), everything / 2.828. Shape ``(n, 2)``."""
+    return _mixture(n, generator, TWENTY_FIVE_GAUSSIANS_CENTRES, TWENTY_FIVE_GAUSSIANS_STD)
+
+
+def _distance_to_discs(centres: tuple[tuple[float, ...], ...], radius: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    def distance(x: torch.Tensor) -> torch.Tensor:
+        grid = torch.tensor(centres, device=x.device, dtype=x.dtype)
+        return (torch.cdist(x, grid).min(dim=1).values - radius).clamp_min(0.0)
+    return distance
+
+
 @dataclass(frozen=True)
 class DataManifold:
     """A toy data distribution together with the geometry of its support.
@@ -119,6 +159,8 @@ class DataManifold:
     components: int
     bounds: tuple[float, float, float, float]
     dim: int = 2
+    centres: tuple[tuple[float, ...], ...] = ()  # a mixture's mode centres ``(components, dim)``; empty otherwise
+    std: float = 0.0  # a mixture's per-mode standard deviation
 
 
 DATA: dict[str, DataManifold] = {
@@ -131,6 +173,12 @@ DATA: dict[str, DataManifold] = {
                      (-0.4, 1.4, -0.4, 1.4)),
         DataManifold("nine_squares", "nine squares (disconnected)", nine_squares, _distance_nine_squares, 2, 9,
                      (-1.6, 1.6, -1.6, 1.6)),
+        DataManifold("eight_gaussians", "8 Gaussians", eight_gaussians,
+                     _distance_to_discs(EIGHT_GAUSSIANS_CENTRES, MODE_RADIUS_IN_STD * EIGHT_GAUSSIANS_STD), 2, 8,
+                     (-2.0, 2.0, -2.0, 2.0), centres=EIGHT_GAUSSIANS_CENTRES, std=EIGHT_GAUSSIANS_STD),
+        DataManifold("twenty_five_gaussians", "25 Gaussians", twenty_five_gaussians,
+                     _distance_to_discs(TWENTY_FIVE_GAUSSIANS_CENTRES, MODE_RADIUS_IN_STD * TWENTY_FIVE_GAUSSIANS_STD),
+                     2, 25, (-2.0, 2.0, -2.0, 2.0), centres=TWENTY_FIVE_GAUSSIANS_CENTRES, std=TWENTY_FIVE_GAUSSIANS_STD),
     ]
 }
 

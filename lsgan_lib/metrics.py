@@ -48,3 +48,26 @@ def line_coverage_gaussian(eps: float) -> float:
     The baseline a 1-d generated manifold would reach on the Gaussian plane without folding to cover it.
     """
     return float(torch.erf(torch.tensor(eps / 2 ** 0.5)))
+
+
+def mode_statistics(generated: torch.Tensor, centres: torch.Tensor, std: float, radius_in_std: float = 3.0,
+                    min_per_mode: int = 20) -> dict[str, float]:
+    """The unrolled-GAN / VEEGAN mode metrics for a Gaussian mixture with equal isotropic ``std``.
+
+    A generated sample ``(m, d)`` is *high quality* when it lies within ``radius_in_std``·σ of its nearest centre
+    ``(k, d)``; a mode is *covered* when at least ``min_per_mode`` high-quality samples are nearest to it (VEEGAN's
+    rule is 20 of 2,500 samples; scale ``min_per_mode`` with the sample count). Returns ``modes_covered`` (a count),
+    ``high_quality`` (a share in [0, 1]) and ``per_mode`` (the high-quality count of each mode, a list).
+    """
+    if generated.ndim != 2 or centres.ndim != 2 or generated.shape[1] != centres.shape[1]:
+        raise ValueError(f"mode_statistics needs (m, d) samples and (k, d) centres, got {tuple(generated.shape)} and "
+                         f"{tuple(centres.shape)}")
+    if std <= 0 or radius_in_std <= 0 or min_per_mode < 1:
+        raise ValueError(f"mode_statistics needs std > 0, radius_in_std > 0, min_per_mode >= 1; got {std}, "
+                         f"{radius_in_std}, {min_per_mode}")
+    distances = torch.cdist(generated.float(), centres.float())
+    nearest_distance_, nearest = distances.min(dim=1)
+    good = nearest_distance_ <= radius_in_std * std
+    per_mode = torch.bincount(nearest[good], minlength=centres.shape[0])
+    return {"modes_covered": int((per_mode >= min_per_mode).sum()), "high_quality": float(good.float().mean()),
+            "per_mode": per_mode.tolist()}

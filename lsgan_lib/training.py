@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from . import cache
 from .distributions import data_manifold, latent, latent_grid
-from .nets import PAPER_002_WIDTHS, fc_net
+from .nets import ACTIVATIONS, PAPER_002_WIDTHS, fc_net
 from .objectives import objective, traits
 
 CACHE_KIND = "gan"
@@ -44,6 +44,8 @@ class GANConfig:
     the objective, ε 1e-8; the RMSprop fields are then unused), and WGAN (clipping) and WGAN-GP want ``lr`` and
     ``n_critic`` set to their papers' values (5e-5 and 1e-4, 5 critic steps). ``snapshots`` are the iterations after
     which ``n_eval`` generated samples (from fixed latents) and the image of a latent grid are stored.
+    ``batch_norm`` and ``activation`` choose the net's form (:func:`lsgan_lib.nets.fc_net`): ``batch_norm=False,
+    activation="relu", widths=TOY_MLP_WIDTHS`` is the WGAN-GP toy code's MLP.
     """
 
     data: str
@@ -64,6 +66,8 @@ class GANConfig:
     snapshots: tuple[int, ...] = (10_000,)
     n_eval: int = 2_000
     seed: int = 0
+    batch_norm: bool = True
+    activation: str = "elu"
 
     def __post_init__(self):
         data_manifold(self.data), latent(self.latent), objective(self.objective)  # unknown names raise here
@@ -76,6 +80,8 @@ class GANConfig:
             raise ValueError(f"GANConfig needs lr > 0, 0 < lr_decay <= 1, weight_decay >= 0, 0 <= rmsprop_alpha < 1, "
                              f"rmsprop_eps > 0; got lr={self.lr}, lr_decay={self.lr_decay}, weight_decay="
                              f"{self.weight_decay}, rmsprop_alpha={self.rmsprop_alpha}, rmsprop_eps={self.rmsprop_eps}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"GANConfig.activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
         bad = [s for s in self.snapshots if not 0 <= s <= self.n_iter]
         if bad:
             raise ValueError(f"GANConfig.snapshots must lie in [0, n_iter={self.n_iter}], got {bad}")
@@ -83,10 +89,19 @@ class GANConfig:
         object.__setattr__(self, "snapshots", tuple(sorted(set(self.snapshots))))
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields as a dict: the results-cache key. Fields added after results were first published
+        (:data:`LATER_FIELDS`) are left out while they hold their defaults, so those results stay cache hits."""
+        fields = dataclasses.asdict(self)
+        for name, default in LATER_FIELDS.items():
+            if fields[name] == default:
+                del fields[name]
+        return fields
 
     def describe(self) -> str:
         return f"data={self.data}, latent={self.latent}×{self.latent_dim}, objective={self.objective}, seed={self.seed}"
+
+
+LATER_FIELDS: dict[str, object] = {"batch_norm": True, "activation": "elu"}
 
 
 @dataclass
@@ -132,8 +147,8 @@ def build_networks(config: GANConfig) -> tuple[nn.Module, nn.Module]:
     data_dim = data_manifold(config.data).dim
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        generator = fc_net(config.latent_dim, data_dim, config.widths)
-        critic = fc_net(data_dim, 1, config.widths)
+        generator = fc_net(config.latent_dim, data_dim, config.widths, config.batch_norm, config.activation)
+        critic = fc_net(data_dim, 1, config.widths, config.batch_norm, config.activation)
     return generator, critic
 
 

@@ -40,6 +40,28 @@ def test_chamfer_distance_by_hand():
     assert metrics.chamfer_distance(a, a) == 0.0
 
 
+def test_mode_statistics_count_modes_and_high_quality_samples():
+    centres = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    on_first = torch.zeros(30, 2) + 0.01
+    on_second = torch.tensor([[1.0, 0.0]]).repeat(19, 1)  # one short of min_per_mode
+    far = torch.tensor([[0.5, 0.5]]).repeat(51, 1)
+    stats = metrics.mode_statistics(torch.cat([on_first, on_second, far]), centres, std=0.01)
+    assert stats["per_mode"] == [30, 19, 0]
+    assert stats["modes_covered"] == 1
+    assert stats["high_quality"] == pytest.approx(49 / 100)
+    assert metrics.mode_statistics(on_second, centres, std=0.01, min_per_mode=19)["modes_covered"] == 1
+    with pytest.raises(ValueError, match="std > 0"):
+        metrics.mode_statistics(on_first, centres, std=0.0)
+
+
+def test_data_from_a_mixture_covers_every_mode(generator):
+    from lsgan_lib.distributions import data_manifold
+
+    manifold = data_manifold("twenty_five_gaussians")
+    stats = metrics.mode_statistics(manifold.sample(2500, generator), torch.tensor(manifold.centres), manifold.std)
+    assert stats["modes_covered"] == 25 and stats["high_quality"] > 0.97
+
+
 def test_line_coverage_matches_monte_carlo(generator):
     x = torch.randn(200_000, 2, generator=generator)
     empirical = (x[:, 1].abs() <= 0.1).float().mean().item()  # the line y = 0

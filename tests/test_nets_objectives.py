@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from lsgan_lib import objectives
-from lsgan_lib.nets import PAPER_002_WIDTHS, fc_net
+from lsgan_lib.nets import PAPER_002_WIDTHS, TOY_MLP_WIDTHS, fc_net
 
 
 def test_fc_net_is_the_papers_architecture():
@@ -20,6 +20,14 @@ def test_fc_net_is_the_papers_architecture():
 def test_fc_net_rejects_empty_sizes():
     with pytest.raises(ValueError, match="positive"):
         fc_net(0, 2)
+    with pytest.raises(ValueError, match="unknown activation"):
+        fc_net(2, 2, activation="swish")
+
+
+def test_fc_net_as_the_wgan_gp_toy_mlp():
+    net = fc_net(2, 1, TOY_MLP_WIDTHS, batch_norm=False, activation="relu")
+    assert [type(m).__name__ for m in net] == ["Linear", "ReLU"] * 3 + ["Linear"]
+    assert sum(p.numel() for p in net.parameters()) == 2 * 512 + 512 + 2 * (512 * 512 + 512) + 512 + 1
 
 
 def softplus(v):

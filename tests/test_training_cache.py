@@ -116,6 +116,17 @@ def test_train_runs_trains_each_configuration_in_order():
     assert train_runs(configs, progress=False)[1].from_cache
 
 
+def test_net_form_fields_keep_earlier_cache_keys_and_build_the_net():
+    config = GANConfig(data="spiral", n_iter=5, snapshots=(5,))
+    assert "batch_norm" not in config.as_dict() and "activation" not in config.as_dict()  # keys as first published
+    toy = GANConfig(data="spiral", n_iter=5, snapshots=(5,), batch_norm=False, activation="relu", widths=(8, 8))
+    assert toy.as_dict()["batch_norm"] is False and toy.as_dict()["activation"] == "relu"
+    generator, critic = training.build_networks(toy)
+    assert [type(m).__name__ for m in critic] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    with pytest.raises(ValueError, match="activation"):
+        GANConfig(data="spiral", activation="tanh")
+
+
 def test_cache_hash_is_stable_and_sensitive(tmp_path):
     a = {"n_iter": 5, "data": "spiral"}
     assert cache.config_hash(a) == cache.config_hash({"data": "spiral", "n_iter": 5})
