@@ -104,3 +104,38 @@ def metric_bars(ax, labels: Sequence[str], values: torch.Tensor, reference: Sequ
     ax.set_ylim(0, 1.05)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
+
+
+def critic_level_sets(ax, field: torch.Tensor, field_x: torch.Tensor, field_y: torch.Tensor, manifold: DataManifold,
+                      data: torch.Tensor | None = None, generated: torch.Tensor | None = None,
+                      grid_image: torch.Tensor | None = None, latent_dim: int | None = None, title: str = "",
+                      levels: int = 15):
+    """The level-set view of a critic f: filled contours of f over the plane, the zero level set f⁻¹(0) bold.
+
+    ``field`` is ``(P, P)`` with ``field[i, j]`` = f at ``(field_x[j], field_y[i])`` (``(P,)`` each). The colour scale
+    is symmetric about 0 (blue below, red above, white at the zero level set). Data ``(n, 2)``, generated samples
+    ``(m, 2)`` and the image of a latent grid are drawn on top as in :func:`samples_over_data`. Returns the contour
+    set (for a colour bar) and whether a zero level set was drawn (``False`` when f does not change sign in view).
+    """
+    values = field.detach().float()
+    if values.ndim != 2 or values.shape != (len(field_y), len(field_x)):
+        raise ValueError(f"critic_level_sets needs a (len(field_y), len(field_x)) field, got {tuple(values.shape)} "
+                         f"for axes of {len(field_y)} and {len(field_x)} points")
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError("critic_level_sets: the critic's field holds NaN or infinite values (a diverged critic); "
+                         "draw a snapshot from before the divergence")
+    bound = float(values.abs().max()) or 1.0
+    filled = ax.contourf(field_x, field_y, values, levels=torch.linspace(-bound, bound, 2 * levels + 1).tolist(),
+                         cmap=CRITIC_CMAP, alpha=0.85)
+    crosses_zero = float(values.min()) < 0 < float(values.max())
+    if crosses_zero:
+        ax.contour(field_x, field_y, values, levels=[0.0], colors="black", linewidths=1.6)
+    if data is not None or generated is not None:
+        samples_over_data(ax, manifold, data if data is not None else torch.zeros(0, 2),
+                          generated if generated is not None else torch.zeros(0, 2), grid_image, latent_dim, title)
+    else:
+        xmin, xmax, ymin, ymax = manifold.bounds
+        ax.set_xlim(xmin, xmax), ax.set_ylim(ymin, ymax)
+        ax.set_aspect("equal"), ax.set_xticks([]), ax.set_yticks([])
+        ax.set_title(title)
+    return filled, crosses_zero
