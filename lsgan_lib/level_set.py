@@ -418,3 +418,34 @@ def predict_classes(classifier: nn.Module, images: torch.Tensor, chunk: int = 10
     """The predicted class ``(n,)`` of images ``(n, 1, 28, 28)`` in [−1, 1]."""
     device = next(classifier.parameters()).device
     return torch.cat([classifier(part.to(device)).argmax(dim=1).cpu() for part in images.split(chunk)])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Summaries over seeds
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def snapshot_schedule(n_iter: int, count: int) -> tuple[int, ...]:
+    """``count + 1`` evenly spaced snapshot iterations from 0 to ``n_iter`` (both included, no repeats)."""
+    if n_iter < 1 or count < 1:
+        raise ValueError(f"snapshot_schedule needs n_iter >= 1 and count >= 1, got {n_iter} and {count}")
+    return tuple(sorted({round(i * n_iter / count) for i in range(count + 1)}))
+
+
+def mode_summary(samples: Sequence[torch.Tensor], centres: Sequence[Sequence[float]], std: float, min_per_mode: int
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`lsgan_lib.metrics.mode_statistics` over runs: ``(modes covered, high-quality share)``, each ``(runs,)``.
+
+    A run's samples ``(n, 2)`` that hold non-finite values (a diverged generator) cover no mode and have no
+    high-quality sample."""
+    from .metrics import mode_statistics
+
+    grid = torch.tensor(centres)
+    modes, quality = [], []
+    for s in samples:
+        if not bool(torch.isfinite(s).all()):
+            modes.append(0.0), quality.append(0.0)
+            continue
+        stats = mode_statistics(s, grid, std, min_per_mode=min_per_mode)
+        modes.append(float(stats["modes_covered"])), quality.append(stats["high_quality"])
+    return torch.tensor(modes), torch.tensor(quality)
