@@ -133,11 +133,12 @@ def image_grid(ax, images: torch.Tensor, nrow: int = 8, title: str = "") -> None
 def critic_level_sets(ax, field: torch.Tensor, field_x: torch.Tensor, field_y: torch.Tensor, manifold: DataManifold,
                       data: torch.Tensor | None = None, generated: torch.Tensor | None = None,
                       grid_image: torch.Tensor | None = None, latent_dim: int | None = None, title: str = "",
-                      levels: int = 15):
+                      levels: int = 15, centred: bool = True):
     """The level-set view of a critic f: filled contours of f over the plane, the zero level set f⁻¹(0) bold.
 
     ``field`` is ``(P, P)`` with ``field[i, j]`` = f at ``(field_x[j], field_y[i])`` (``(P,)`` each). The colour scale
-    is symmetric about 0 (blue below, red above, white at the zero level set). Data ``(n, 2)``, generated samples
+    is symmetric about 0 (blue below, red above, white at the zero level set); ``centred=False`` spans f's own range
+    instead (for critics whose offset carries no meaning, such as WGAN's). Data ``(n, 2)``, generated samples
     ``(m, 2)`` and the image of a latent grid are drawn on top as in :func:`samples_over_data`. Returns the contour
     set (for a colour bar) and whether a zero level set was drawn (``False`` when f does not change sign in view).
     """
@@ -148,8 +149,14 @@ def critic_level_sets(ax, field: torch.Tensor, field_x: torch.Tensor, field_y: t
     if not bool(torch.isfinite(values).all()):
         raise ValueError("critic_level_sets: the critic's field holds NaN or infinite values (a diverged critic); "
                          "draw a snapshot from before the divergence")
-    bound = float(values.abs().max()) or 1.0
-    filled = ax.contourf(field_x, field_y, values, levels=torch.linspace(-bound, bound, 2 * levels + 1).tolist(),
+    if centred:
+        bound = float(values.abs().max()) or 1.0
+        low, high = -bound, bound
+    else:
+        low, high = float(values.min()), float(values.max())
+        if high - low <= 1e-12 * max(1.0, abs(high)):
+            low, high = low - 1.0, high + 1.0
+    filled = ax.contourf(field_x, field_y, values, levels=torch.linspace(low, high, 2 * levels + 1).tolist(),
                          cmap=CRITIC_CMAP, alpha=0.85)
     crosses_zero = float(values.min()) < 0 < float(values.max())
     if crosses_zero:
