@@ -255,6 +255,11 @@ def test_critic_level_sets_draws_the_zero_level_set_where_f_vanishes():
     assert max(zero_sets[0].get_linewidths()) > 1.0
     _, crosses = plots.critic_level_sets(ax, field.abs() + 1, x, y, eight)  # positive everywhere: no zero set
     assert not crosses
+    filled, _ = plots.critic_level_sets(ax, field + 5, x, y, eight, centred=False)  # a WGAN-like offset critic
+    assert filled.levels[0] == pytest.approx(float(field.min()) + 5) and filled.levels[-1] == pytest.approx(
+        float(field.max()) + 5)
+    filled, _ = plots.critic_level_sets(ax, field + 5, x, y, eight)  # centred: symmetric about 0
+    assert filled.levels[0] == pytest.approx(-filled.levels[-1])
     with pytest.raises(ValueError, match="NaN"):
         plots.critic_level_sets(ax, field * float("nan"), x, y, eight)
     with pytest.raises(ValueError, match="field"):
