@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from . import cache
 from .distributions import data_manifold, latent
+from .nets import ACTIVATIONS
 from .objectives import objective, traits
 from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, _run_from_payload, _stream, build_networks,
                        default_device, device_name, evaluation_inputs)
@@ -43,6 +44,7 @@ from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, _run_from_payloa
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
                  "objective", "batch_norm", "activation")
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # nn.BatchNorm1d's defaults, which fc_net uses
+_ACTIVATION_FUNCTIONS = {nn.ELU: F.elu, nn.ReLU: F.relu, nn.LeakyReLU: F.leaky_relu}  # fc_net's, PyTorch's defaults
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -57,15 +59,23 @@ class StackedFC:
     holds ``bn_weights[i]``, ``bn_biases[i]`` ``(K, 1, width)`` and running statistics ``(K, 1, width)`` that are views
     into one buffer, so they can be saved and restored in one operation. Batch norm normalises each member's batch on
     its own (statistics over the ``n`` axis of ``(K, n, width)``), updates running statistics like
-    ``nn.BatchNorm1d`` in training mode (momentum 0.1, unbiased running variance) and uses them in eval mode.
+    ``nn.BatchNorm1d`` in training mode (momentum 0.1, unbiased running variance) and uses them in eval mode. Nets
+    built with ``batch_norm=False`` (the WGAN-GP toy MLP) stack too; the activation is read from the nets.
     """
 
     def __init__(self, nets: Sequence[nn.Sequential], device: torch.device | str = "cpu"):
         linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
         norms = [[m for m in net if isinstance(m, nn.BatchNorm1d)] for net in nets]
         self.members, self.depth = len(nets), len(linears[0])
-        if len(norms[0]) != self.depth - 1:
-            raise ValueError("StackedFC stacks fc_net(..., batch_norm=True) networks: one batch norm per hidden layer")
+        self.batch_norm = bool(norms[0])
+        if self.batch_norm and len(norms[0]) != self.depth - 1:
+            raise ValueError("StackedFC stacks fc_net networks: one batch norm per hidden layer, or none")
+        kinds = {type(m) for net in nets for m in net if type(m) in _ACTIVATION_FUNCTIONS}
+        if len(kinds) > 1 or (self.depth > 1 and not kinds):
+            raise ValueError(f"StackedFC stacks fc_net networks with one activation of {sorted(ACTIVATIONS)}; "
+                             f"found {sorted(k.__name__ for k in kinds)}")
+        self.activation = _ACTIVATION_FUNCTIONS[kinds.pop()] if kinds else F.elu
+        self._stride = 3 if self.batch_norm else 2  # modules per hidden layer in fc_net's Sequential
 
         def stack(tensors, shape):
             return torch.stack([t.detach() for t in tensors]).reshape(shape).to(device).contiguous()
@@ -74,8 +84,9 @@ class StackedFC:
         self.weights = [stack([ls[i].weight for ls in linears], (k, -1, linears[0][i].in_features))
                         for i in range(self.depth)]
         self.biases = [stack([ls[i].bias for ls in linears], (k, 1, -1)) for i in range(self.depth)]
-        self.bn_weights = [stack([ns[i].weight for ns in norms], (k, 1, -1)) for i in range(self.depth - 1)]
-        self.bn_biases = [stack([ns[i].bias for ns in norms], (k, 1, -1)) for i in range(self.depth - 1)]
+        hidden = range(self.depth - 1) if self.batch_norm else range(0)
+        self.bn_weights = [stack([ns[i].weight for ns in norms], (k, 1, -1)) for i in hidden]
+        self.bn_biases = [stack([ns[i].bias for ns in norms], (k, 1, -1)) for i in hidden]
         widths = [n.num_features for n in norms[0]]
         # Running statistics: layer-major, one contiguous (K * width) block per layer and statistic.
         self.buffers = torch.zeros(2 * k * sum(widths), device=device)
@@ -97,7 +108,7 @@ class StackedFC:
         params = []
         for i in range(self.depth):
             params += [self.weights[i], self.biases[i]]
-            if i < self.depth - 1:
+            if self.batch_norm and i < self.depth - 1:
                 params += [self.bn_weights[i], self.bn_biases[i]]
         return params
 
@@ -125,18 +136,19 @@ class StackedFC:
         """``(K, n, in_dim)`` → ``(K, n, out_dim)``; in training mode the running statistics are updated."""
         h = x
         for i in range(self.depth - 1):
-            h = F.elu(self._batch_norm(torch.baddbmm(self.biases[i], h, self.weights[i].transpose(1, 2)), i))
-        if self.training and self.depth > 1:
+            h = torch.baddbmm(self.biases[i], h, self.weights[i].transpose(1, 2))
+            h = self.activation(self._batch_norm(h, i) if self.batch_norm else h)
+        if self.training and self.batch_norm:
             self.batches_tracked += 1
         return torch.baddbmm(self.biases[-1], h, self.weights[-1].transpose(1, 2))
 
     def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
         """Member ``k`` as the state dict of an ``fc_net`` (Linear, BatchNorm1d, ELU, …), on the CPU."""
-        state = {}
+        state, step = {}, self._stride
         for i in range(self.depth):
-            state[f"{3 * i}.weight"] = self.weights[i][k].detach().cpu().clone()
-            state[f"{3 * i}.bias"] = self.biases[i][k, 0].detach().cpu().clone()
-            if i < self.depth - 1:
+            state[f"{step * i}.weight"] = self.weights[i][k].detach().cpu().clone()
+            state[f"{step * i}.bias"] = self.biases[i][k, 0].detach().cpu().clone()
+            if self.batch_norm and i < self.depth - 1:
                 state[f"{3 * i + 1}.weight"] = self.bn_weights[i][k, 0].detach().cpu().clone()
                 state[f"{3 * i + 1}.bias"] = self.bn_biases[i][k, 0].detach().cpu().clone()
                 state[f"{3 * i + 1}.running_mean"] = self.running_means[i][k, 0].cpu().clone()
@@ -472,4 +484,31 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
         run = _run_from_payload(config, payload, from_cache=j not in diverged)
         run.extra["diverged_at"] = diverged.get(j)
         runs.append(run)
+    return runs
+
+
+def shape_key(config: GANConfig) -> tuple:
+    """What runs must share to be trained as one batched model: the data dimension and :data:`SHARED_FIELDS`."""
+    return (data_manifold(config.data).dim,) + tuple(getattr(config, name) for name in SHARED_FIELDS)
+
+
+def train_sweep(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torch.device | str | None = None,
+                progress: bool = True, results_root=None, desc: str = "sweep") -> list[GANRun]:
+    """Train (or load) a sweep of toy runs — seeds × configurations — batching the runs of one shape together.
+
+    The configurations are grouped by :func:`shape_key`; each group is one :func:`train_batched` call. Returns one
+    :class:`~lsgan_lib.training.GANRun` per configuration, in the order given, with ``run.extra["diverged_at"]`` as
+    :func:`train_batched` sets it (a diverged run is frozen, warned about and not cached; the sweep goes on). The
+    chapters train every seed and configuration sweep through this function.
+    """
+    configs = list(configs)
+    groups: dict[tuple, list[int]] = {}
+    for j, config in enumerate(configs):
+        groups.setdefault(shape_key(config), []).append(j)
+    runs: list[GANRun | None] = [None] * len(configs)
+    for number, members in enumerate(groups.values(), 1):
+        label = f"{desc} {number}/{len(groups)}" if len(groups) > 1 else desc
+        for j, run in zip(members, train_batched([configs[j] for j in members], device, progress, results_root,
+                                                 label)):
+            runs[j] = run
     return runs

@@ -39,3 +39,71 @@ def fc_net(in_dim: int, out_dim: int, widths: Sequence[int] = PAPER_002_WIDTHS, 
         previous = width
     layers.append(nn.Linear(previous, out_dim))
     return nn.Sequential(*layers)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Image networks. Each architecture is one entry of IMAGE_NETS: a builder
+# ``(latent_dim, channels, size, width, critic_norm) -> (generator, critic)`` with
+# generator ``(batch, latent_dim) → (batch, channels, size, size)`` in [−1, 1] (tanh) and
+# critic ``(batch, channels, size, size) → (batch, 1)``.
+# ---------------------------------------------------------------------------------------------------------------------
+
+CRITIC_NORMS = ("batch", "none")  # WGAN-GP's penalty is per sample: its critic takes "none" (Gulrajani et al.)
+
+
+def _critic_norm(kind: str, channels: int) -> list[nn.Module]:
+    if kind not in CRITIC_NORMS:
+        raise ValueError(f"unknown critic_norm {kind!r}; known: {', '.join(CRITIC_NORMS)}")
+    return [nn.BatchNorm2d(channels)] if kind == "batch" else []
+
+
+def dcgan_generator(latent_dim: int, channels: int, size: int, width: int = 64) -> nn.Sequential:
+    """Radford et al.'s DCGAN generator for ``size`` ∈ {28, 32, 64}: ``(batch, latent_dim) → (batch, channels, size,
+    size)``. A projection to a 4×4 (7×7 for 28) map of ``width·2^(k−1)`` channels, then k transposed 4×4 stride-2
+    convolutions halving the channels (BN + ReLU between), the last to ``channels`` with tanh."""
+    if size not in (28, 32, 64):
+        raise ValueError(f"dcgan_generator builds 28, 32 or 64 pixel images, not {size}")
+    start, ups = (7, 2) if size == 28 else (4, {32: 3, 64: 4}[size])
+    maps = width * 2 ** (ups - 1)
+    layers: list[nn.Module] = [nn.Linear(latent_dim, maps * start * start, bias=False), nn.Unflatten(1, (maps, start, start)),
+                               nn.BatchNorm2d(maps), nn.ReLU()]
+    for _ in range(ups - 1):
+        layers += [nn.ConvTranspose2d(maps, maps // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(maps // 2), nn.ReLU()]
+        maps //= 2
+    layers += [nn.ConvTranspose2d(maps, channels, 4, 2, 1), nn.Tanh()]
+    return nn.Sequential(*layers)
+
+
+def dcgan_critic(channels: int, size: int, width: int = 64, critic_norm: str = "batch") -> nn.Sequential:
+    """The DCGAN discriminator mirrored: k strided 4×4 convolutions doubling the channels from ``width`` (LeakyReLU
+    0.2; ``critic_norm`` after all but the first), then a linear output. ``(batch, channels, size, size) → (batch, 1)``;
+    no sigmoid (the objectives take logits)."""
+    if size not in (28, 32, 64):
+        raise ValueError(f"dcgan_critic reads 28, 32 or 64 pixel images, not {size}")
+    end, downs = (7, 2) if size == 28 else (4, {32: 3, 64: 4}[size])
+    layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2)]
+    maps = width
+    for _ in range(downs - 1):
+        layers += [nn.Conv2d(maps, maps * 2, 4, 2, 1), *_critic_norm(critic_norm, maps * 2), nn.LeakyReLU(0.2)]
+        maps *= 2
+    layers += [nn.Flatten(), nn.Linear(maps * end * end, 1)]
+    return nn.Sequential(*layers)
+
+
+def _dcgan(latent_dim: int, channels: int, size: int, width: int, critic_norm: str) -> tuple[nn.Module, nn.Module]:
+    return dcgan_generator(latent_dim, channels, size, width), dcgan_critic(channels, size, width, critic_norm)
+
+
+IMAGE_NETS = {
+    "dcgan": _dcgan,
+}
+
+
+def image_networks(architecture: str, latent_dim: int, channels: int, size: int, width: int,
+                   critic_norm: str = "batch") -> tuple[nn.Module, nn.Module]:
+    """Generator and critic of a registered image architecture (see :data:`IMAGE_NETS`)."""
+    if architecture not in IMAGE_NETS:
+        raise KeyError(f"unknown image architecture {architecture!r}; known: {', '.join(sorted(IMAGE_NETS))}")
+    if latent_dim < 1 or width < 1:
+        raise ValueError(f"image networks need latent_dim >= 1 and width >= 1, got {latent_dim} and {width}")
+    return IMAGE_NETS[architecture](latent_dim, channels, size, width, critic_norm)

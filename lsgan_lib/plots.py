@@ -104,3 +104,27 @@ def metric_bars(ax, labels: Sequence[str], values: torch.Tensor, reference: Sequ
     ax.set_ylim(0, 1.05)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
+
+
+def image_tile(images: torch.Tensor, nrow: int = 8, pad: int = 1) -> torch.Tensor:
+    """Tile images ``(n, C, H, W)`` in [−1, 1] into one picture ``(rows·(H+pad)−pad, nrow·(W+pad)−pad, C)`` in [0, 1],
+    row by row, with white padding. One channel stays one channel (draw it with a grey colormap)."""
+    if images.ndim != 4:
+        raise ValueError(f"image_tile needs images (n, C, H, W), got {tuple(images.shape)}")
+    n, c, h, w = images.shape
+    rows = -(-n // nrow)
+    canvas = torch.ones(c, rows * (h + pad) - pad, nrow * (w + pad) - pad)
+    for i, image in enumerate(images.detach().float().cpu().clamp(-1, 1).add(1).div(2)):
+        r, col = divmod(i, nrow)
+        canvas[:, r * (h + pad): r * (h + pad) + h, col * (w + pad): col * (w + pad) + w] = image
+    return canvas.permute(1, 2, 0)
+
+
+def image_grid(ax, images: torch.Tensor, nrow: int = 8, title: str = "") -> None:
+    """Draw images ``(n, C, H, W)`` in [−1, 1] as a grid of ``nrow`` columns on ``ax`` (grey for one channel)."""
+    tile = image_tile(images, nrow)
+    ax.imshow(tile[..., 0] if tile.shape[-1] == 1 else tile, cmap="gray" if tile.shape[-1] == 1 else None,
+              vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([]), ax.set_yticks([])
+    if title:
+        ax.set_title(title)

@@ -213,3 +213,28 @@ def test_returned_networks_are_ordinary_fc_nets_that_reproduce_the_snapshots():
     with torch.no_grad():
         torch.testing.assert_close(run.generator(run.grid), run.grid_images[-1])
     assert run.snapshots.shape == (3, 50, 2) and run.losses.shape == (4, 2)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+@pytest.mark.parametrize("name", ["wgan", "wgan_gp", "level_set"])
+def test_one_member_without_batch_norm_reproduces_train_gan(name, activation, tmp_path):
+    config = small(objective=name, batch_norm=False, activation=activation, data="eight_gaussians")
+    single = train_gan(config, progress=False, results_root=tmp_path / "single")
+    (member,) = train_batched([config], progress=False, results_root=tmp_path / "batched")
+    assert_same_run(single, member, exact=False)
+    assert [type(m).__name__ for m in member.critic][:2] == ["Linear", {"relu": "ReLU", "leaky_relu": "LeakyReLU"}[
+        activation]]
+
+
+def test_a_sweep_groups_runs_by_shape_and_keeps_their_order(monkeypatch, tmp_path):
+    configs = [small(seed=0), small(seed=0, n_gen=2), small(seed=1), small(seed=1, n_gen=2),
+               small(seed=2, batch_norm=False, activation="relu")]
+    calls = []
+    real = batched.train_batched
+    monkeypatch.setattr(batched, "train_batched", lambda group, *a, **k: calls.append(len(group)) or real(group, *a, **k))
+    runs = batched.train_sweep(configs, progress=False, results_root=tmp_path)
+    assert sorted(calls) == [1, 2, 2]  # three shapes: n_gen 1, n_gen 2, no batch norm
+    assert [r.config for r in runs] == configs
+    for config, run in zip(configs, runs):  # each is the cached single run of its configuration
+        single = train_gan(config, progress=False, results_root=tmp_path)
+        assert single.from_cache and torch.equal(single.losses, run.losses)

@@ -1,0 +1,240 @@
+"""GANs on image datasets (MNIST, CIFAR-10, CelebA): the alternating loop of :mod:`lsgan_lib.training` for image nets.
+
+``train_image_gan(ImageGANConfig(dataset="mnist", objective="level_set", ...))`` trains (or loads from the results
+cache) one run: ``n_critic`` critic steps, then ``n_gen`` generator steps, each on a fresh latent batch, for
+``n_iter`` iterations, with the critic and generator updates of :func:`lsgan_lib.training.critic_step` and
+:func:`~lsgan_lib.training.generator_step`, so every objective of :mod:`lsgan_lib.objectives` works unchanged. The
+objectives see images as flat vectors ``(batch, C·H·W)`` (the nets are wrapped for training), so WGAN-GP's penalty
+takes the gradient's norm over the whole image.
+
+The optimizer is explicit in the configuration (``optimizer``, ``lr``, ``betas``; RMSprop for WGAN with clipping and
+the Level Set GAN's Algorithm 1, Adam for DCGAN and WGAN-GP): image papers fix their own, unlike the toy runs where the
+objective picks it. Losses are recorded every iteration; a non-finite loss raises
+:class:`~lsgan_lib.training.TrainingDiverged` naming the iteration, and nothing is cached.
+
+Shapes: images ``(batch, channels, size, size)`` in [−1, 1]; latents ``(batch, latent_dim)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from . import cache
+from .datasets import SPLITS, load_images
+from .distributions import latent
+from .nets import CRITIC_NORMS, IMAGE_NETS, image_networks
+from .objectives import objective, traits
+from .training import TrainingDiverged, _stream, critic_step, default_device, device_name, generator_step
+
+CACHE_KIND = "image_gan"
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+@dataclass(frozen=True)
+class ImageGANConfig:
+    """Everything that determines an image GAN run (and so its cache key).
+
+    ``n_train`` keeps the first ``n_train`` training images (all when ``None``); ``image_size`` resizes them
+    bilinearly (the dataset's own size when ``None``). ``architecture`` is a key of :data:`lsgan_lib.nets.IMAGE_NETS`
+    and ``width`` its base number of channels. ``snapshots`` are the iterations after which ``n_samples`` images
+    from fixed latents are stored.
+    """
+
+    dataset: str
+    architecture: str = "dcgan"
+    width: int = 64
+    latent_dim: int = 100
+    latent: str = "gaussian"
+    objective: str = "non_saturating"
+    optimizer: str = "adam"
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    rmsprop_alpha: float = 0.99
+    n_critic: int = 1
+    n_gen: int = 1
+    n_iter: int = 1_000
+    batch_size: int = 64
+    n_train: int | None = None
+    image_size: int | None = None
+    critic_norm: str = "batch"
+    snapshots: tuple[int, ...] = ()
+    n_samples: int = 64
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.dataset not in SPLITS:
+            raise ValueError(f"ImageGANConfig.dataset must be one of {sorted(SPLITS)}, got {self.dataset!r}")
+        if self.architecture not in IMAGE_NETS:
+            raise ValueError(f"ImageGANConfig.architecture must be one of {sorted(IMAGE_NETS)}, got "
+                             f"{self.architecture!r}")
+        latent(self.latent), objective(self.objective)  # unknown names raise here
+        if self.optimizer not in OPTIMIZERS or self.critic_norm not in CRITIC_NORMS:
+            raise ValueError(f"ImageGANConfig needs optimizer in {OPTIMIZERS} and critic_norm in {CRITIC_NORMS}, got "
+                             f"{self.optimizer!r} and {self.critic_norm!r}")
+        for name in ("width", "latent_dim", "n_critic", "n_gen", "n_iter", "batch_size", "n_samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"ImageGANConfig.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("n_train", "image_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"ImageGANConfig.{name} must be >= 1 or None, got {getattr(self, name)}")
+        if not (self.lr > 0 and len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)
+                and 0 <= self.rmsprop_alpha < 1):
+            raise ValueError(f"ImageGANConfig needs lr > 0, betas in [0, 1), 0 <= rmsprop_alpha < 1; got lr={self.lr}, "
+                             f"betas={self.betas}, rmsprop_alpha={self.rmsprop_alpha}")
+        bad = [s for s in self.snapshots if not 0 <= s <= self.n_iter]
+        if bad:
+            raise ValueError(f"ImageGANConfig.snapshots must lie in [0, n_iter={self.n_iter}], got {bad}")
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        object.__setattr__(self, "snapshots", tuple(sorted(set(self.snapshots))))
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def describe(self) -> str:
+        return (f"{self.dataset}, {self.architecture}×{self.width}, z={self.latent}×{self.latent_dim}, "
+                f"objective={self.objective}, seed={self.seed}")
+
+
+@dataclass
+class ImageGANRun:
+    """A trained image GAN.
+
+    ``snapshots[i]`` is ``(n_samples, C, H, W)``: images after ``snapshot_iters[i]`` iterations from the same latents
+    ``z_eval`` ``(n_samples, latent_dim)`` at every snapshot; ``losses`` is ``(n_iter, 2)``: the critic and generator
+    loss of each iteration (the last critic and generator step's). The networks are on the CPU in eval mode.
+    """
+
+    config: ImageGANConfig
+    generator: nn.Module
+    critic: nn.Module
+    snapshot_iters: list[int]
+    snapshots: torch.Tensor
+    z_eval: torch.Tensor
+    losses: torch.Tensor
+    device: str
+    seconds: float
+    from_cache: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def at(self, iteration: int) -> torch.Tensor:
+        """The images ``(n_samples, C, H, W)`` stored at snapshot ``iteration``."""
+        return self.snapshots[self.snapshot_iters.index(iteration)]
+
+    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
+        """``n`` new images ``(n, C, H, W)`` from latents drawn with ``seed`` (eval mode, no gradient)."""
+        stream = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            return self.generator(latent(self.config.latent).sample(n, self.config.latent_dim, stream))
+
+
+def training_images(config: ImageGANConfig) -> torch.Tensor:
+    """The training images of ``config`` ``(N, C, size, size)`` in [−1, 1]: the first ``n_train``, resized."""
+    images, _ = load_images(config.dataset, "train", config.n_train)
+    if config.image_size is not None and config.image_size != images.shape[-1]:
+        images = F.interpolate(images, size=(config.image_size, config.image_size), mode="bilinear",
+                               align_corners=False).clamp_(-1, 1)
+    return images
+
+
+def build_image_networks(config: ImageGANConfig, channels: int, size: int) -> tuple[nn.Module, nn.Module]:
+    """Generator and critic of ``config``, initialised from ``config.seed`` without touching the global random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return image_networks(config.architecture, config.latent_dim, channels, size, config.width, config.critic_norm)
+
+
+def _optimizer(net: nn.Module, config: ImageGANConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(net.parameters(), lr=config.lr, betas=config.betas)
+    return torch.optim.RMSprop(net.parameters(), lr=config.lr, alpha=config.rmsprop_alpha)
+
+
+def _train(config: ImageGANConfig, device: torch.device, bar) -> dict:
+    started = time.perf_counter()
+    images = training_images(config).to(device)
+    shape = tuple(images.shape[1:])
+    loss, z = objective(config.objective), latent(config.latent)
+    how = traits(loss)
+    generator, critic = (net.to(device) for net in build_image_networks(config, shape[0], shape[1]))
+    flat_generator = nn.Sequential(generator, nn.Flatten())  # the objectives see (batch, C·H·W)
+    flat_critic = nn.Sequential(nn.Unflatten(1, shape), critic)
+    opt_g, opt_d = _optimizer(generator, config), _optimizer(critic, config)
+    batches = _stream(config.seed, 0, device)
+    z_eval = z.sample(config.n_samples, config.latent_dim, _stream(config.seed, 1, device))
+
+    def evaluate() -> torch.Tensor:
+        generator.eval()
+        with torch.no_grad():
+            out = generator(z_eval).cpu()
+        generator.train()
+        return out
+
+    def real_batch() -> torch.Tensor:
+        index = torch.randint(images.shape[0], (config.batch_size,), generator=batches, device=device)
+        return images[index].flatten(1)
+
+    losses = torch.zeros(config.n_iter, 2, device=device)
+    snapshots = [evaluate()] if 0 in config.snapshots else []
+    d_loss = torch.zeros((), device=device)
+    checked = 0
+    for it in range(1, config.n_iter + 1):
+        for _ in range(config.n_critic if how.uses_critic else 0):
+            real = real_batch()
+            with torch.no_grad():
+                fake = flat_generator(z.sample(config.batch_size, config.latent_dim, batches))
+            mix = (torch.rand((config.batch_size, 1), generator=batches, device=device)
+                   if how.gradient_penalty else None)
+            d_loss = critic_step(loss, flat_critic, opt_d, real, fake, mix)
+        for _ in range(config.n_gen):
+            real = None if how.uses_critic else real_batch()
+            g_loss = generator_step(loss, flat_generator, flat_critic, opt_g,
+                                    z.sample(config.batch_size, config.latent_dim, batches), real)
+        losses[it - 1, 0], losses[it - 1, 1] = d_loss, g_loss
+        if it % 50 == 0 or it == config.n_iter:
+            window = losses[checked:it]
+            if not bool(torch.isfinite(window).all()):
+                row = int((~torch.isfinite(window).all(dim=1)).nonzero()[0, 0])
+                raise TrainingDiverged(
+                    f"training diverged: a loss became {window[row].tolist()} at iteration {checked + row + 1} "
+                    f"({config.describe()}). Lower lr, change the seed, or pick another objective; nothing was cached.")
+            checked = it
+        if it in config.snapshots:
+            snapshots.append(evaluate())
+        if bar is not None and (it % 10 == 0 or it == config.n_iter):
+            bar.update(10 if it % 10 == 0 else it % 10)
+    return {
+        "generator": {k: v.cpu() for k, v in generator.state_dict().items()},
+        "critic": {k: v.cpu() for k, v in critic.state_dict().items()},
+        "snapshot_iters": list(config.snapshots),
+        "snapshots": torch.stack(snapshots) if snapshots else torch.zeros(0, config.n_samples, *shape),
+        "z_eval": z_eval.cpu(),
+        "shape": list(shape),
+        "losses": losses.cpu(),
+        "device": device_name(device),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def train_image_gan(config: ImageGANConfig, device: torch.device | str | None = None, progress: bool = True,
+                    results_root=None) -> ImageGANRun:
+    """Train ``config`` (or load it from the results cache) and return the run with CPU networks in eval mode."""
+    device = torch.device(device) if device is not None else default_device()
+    bar = tqdm(total=config.n_iter, desc=config.describe(), leave=False, disable=not progress, unit="it")
+    try:
+        payload, hit = cache.cached(CACHE_KIND, config.as_dict(), lambda: _train(config, device, bar), results_root)
+    finally:
+        bar.close()
+    channels, size, _ = payload["shape"]
+    generator, critic = build_image_networks(config, channels, size)
+    generator.load_state_dict(payload["generator"]), critic.load_state_dict(payload["critic"])
+    generator.eval(), critic.eval()
+    return ImageGANRun(config=config, generator=generator, critic=critic, snapshot_iters=payload["snapshot_iters"],
+                       snapshots=payload["snapshots"], z_eval=payload["z_eval"], losses=payload["losses"],
+                       device=payload["device"], seconds=float(payload["seconds"]), from_cache=hit)
