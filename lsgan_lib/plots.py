@@ -128,3 +128,19 @@ def image_grid(ax, images: torch.Tensor, nrow: int = 8, title: str = "") -> None
     ax.set_xticks([]), ax.set_yticks([])
     if title:
         ax.set_title(title)
+
+
+def curve_pair(ax, p, q, n_points: int = 4000) -> None:
+    """Draw two curve distributions (:class:`lsgan_lib.geometry.CurveDistribution`, in R²) piece by piece: P in the
+    data colour, Q in the generated colour (dashed), with equal aspect."""
+    import numpy as np
+
+    for dist, colour, style, width in ((p, DATA_COLOR, "-", 2.5), (q, GENERATED_COLOR, "--", 1.2)):
+        for piece, mass in zip(dist.pieces, dist.masses):
+            if mass == 0:
+                continue
+            count = max(2, int(n_points * piece.length / dist.length))
+            xy = piece.points(np.linspace(0.0, piece.length, count))
+            ax.plot(xy[:, 0], xy[:, 1], color=colour, ls=style, lw=width)
+    ax.set_aspect("equal")
+    ax.set_xticks([]), ax.set_yticks([])
