@@ -135,3 +135,19 @@ def circle_statistics(generated: torch.Tensor, distance_to_support: Callable[[to
     per_arc = torch.bincount(bins, minlength=n_arcs)
     return {"modes_covered": int((per_arc >= min_per_arc).sum()), "high_quality": float(good.float().mean()),
             "per_mode": per_arc.tolist()}
+
+
+def jsd_curves(p, q) -> float:
+    """The exact JSD of two distributions on curves (:class:`lsgan_lib.geometry.CurveDistribution`); see
+    :func:`lsgan_lib.geometry.jsd_exact`."""
+    from .geometry import jsd_exact
+
+    return jsd_exact(p, q)
+
+
+def jsd_curves_smoothed(p, q, sigma: float, n_samples: int = 4000, seed: int = 0) -> float:
+    """The JSD of two curve distributions after Gaussian smoothing of width ``sigma`` (Monte Carlo); it tends to
+    :func:`jsd_curves` as σ → 0. See :func:`lsgan_lib.geometry.jsd_smoothed`."""
+    from .geometry import jsd_smoothed
+
+    return jsd_smoothed(p, q, sigma, n_samples=n_samples, seed=seed)

@@ -215,3 +215,11 @@ def test_minimax_gp_adds_the_penalty_and_trains():
     run = train_gan(GANConfig(data="circle_r10", objective="minimax_gp", n_iter=3, batch_size=16, widths=(8,),
                               batch_norm=False, activation="relu", snapshots=(3,), n_eval=10), progress=False)
     assert run.final.shape == (10, 10)
+
+
+def test_metrics_jsd_of_curves_delegates_to_the_exact_and_smoothed_forms():
+    p = G.uniform_on(seg((0, 0), (1, 0)))
+    q = G.uniform_on(seg((0, 0), (0.5, 0)))
+    assert metrics.jsd_curves(p, q) == G.jsd_exact(p, q)
+    assert metrics.jsd_curves_smoothed(p, p.translated((0.0, 1.0)), 0.02, n_samples=300) == pytest.approx(LOG2,
+                                                                                                        abs=1e-3)
