@@ -19,8 +19,8 @@ Shapes: points are ``(m, n)`` with ``n`` the ambient dimension.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -70,7 +70,7 @@ class Segment:
         a, b = np.asarray(self.start), np.asarray(self.end)
         return a + np.asarray(s)[:, None] / self.length * (b - a)
 
-    def transformed(self, matrix: np.ndarray, shift: np.ndarray) -> "Segment":
+    def transformed(self, matrix: np.ndarray, shift: np.ndarray) -> Segment:
         """The image under x ↦ matrix·x + shift (``matrix`` orthogonal ``(n, n)``, ``shift`` ``(n,)``)."""
         return Segment(tuple(matrix @ np.asarray(self.start) + shift), tuple(matrix @ np.asarray(self.end) + shift))
 
@@ -117,7 +117,7 @@ class Arc:
         return (np.asarray(self.centre) + self.radius * (np.cos(phi)[:, None] * np.asarray(self.u)
                                                         + np.sin(phi)[:, None] * np.asarray(self.v)))
 
-    def transformed(self, matrix: np.ndarray, shift: np.ndarray) -> "Arc":
+    def transformed(self, matrix: np.ndarray, shift: np.ndarray) -> Arc:
         """The image under x ↦ matrix·x + shift (``matrix`` orthogonal ``(n, n)``, ``shift`` ``(n,)``)."""
         return Arc(tuple(matrix @ np.asarray(self.centre) + shift), self.radius, self.angle0, self.sweep,
                    tuple(matrix @ np.asarray(self.u)), tuple(matrix @ np.asarray(self.v)))
@@ -268,7 +268,7 @@ class CurveDistribution:
                 out[rows] = p.points(u[rows] * p.length)
         return torch.from_numpy(out)
 
-    def transformed(self, matrix: np.ndarray, shift: Sequence[float] | np.ndarray) -> "CurveDistribution":
+    def transformed(self, matrix: np.ndarray, shift: Sequence[float] | np.ndarray) -> CurveDistribution:
         """The push-forward under the isometry x ↦ matrix·x + shift (densities along the pieces are kept)."""
         matrix = np.asarray(matrix, dtype=np.float64)
         if matrix.shape != (self.dim, self.dim) or not np.allclose(matrix @ matrix.T, np.eye(self.dim), atol=1e-9):
@@ -276,11 +276,11 @@ class CurveDistribution:
         shift = np.asarray(shift, dtype=np.float64).reshape(self.dim)
         return CurveDistribution(tuple(p.transformed(matrix, shift) for p in self.pieces), self.masses, self.label)
 
-    def translated(self, shift: Sequence[float]) -> "CurveDistribution":
+    def translated(self, shift: Sequence[float]) -> CurveDistribution:
         """The support translated by ``shift`` ``(n,)``."""
         return self.transformed(np.eye(self.dim), shift)
 
-    def rotated(self, angle: float, about: Sequence[float] | None = None) -> "CurveDistribution":
+    def rotated(self, angle: float, about: Sequence[float] | None = None) -> CurveDistribution:
         """The support rotated by ``angle`` (radians) in the plane of the first two coordinates, about ``about``."""
         rotation = np.eye(self.dim)
         c, s = math.cos(angle), math.sin(angle)
