@@ -257,3 +257,45 @@ def latent_grid(name: str, dim: int, points_per_axis: int, device: torch.device 
     if dim == 1:
         return axis[:, None]
     return torch.cartesian_prod(axis, axis)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# A circle embedded in R^10 (the manifold-alignment chapter): a 1-d manifold of a 10-d ambient space, the setting of
+# Lui et al.'s Assumption A (k < n). The plane is spanned by u = (1, …, 1)/√10 and v = (1, −1, 1, −1, …)/√10, which
+# are orthonormal and tilted against every coordinate axis.
+# ---------------------------------------------------------------------------------------------------------------------
+
+CIRCLE_R10_DIM = 10
+CIRCLE_R10_RADIUS = 1.0
+
+
+def circle_r10_basis(device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The orthonormal basis ``(2, 10)`` of the circle's plane: rows u and v."""
+    u = torch.ones(CIRCLE_R10_DIM, device=device, dtype=dtype)
+    v = torch.tensor([(-1.0) ** i for i in range(CIRCLE_R10_DIM)], device=device, dtype=dtype)
+    return torch.stack([u, v]) / CIRCLE_R10_DIM ** 0.5
+
+
+def circle_r10(n: int, generator: torch.Generator) -> torch.Tensor:
+    """Uniform on the unit circle in the plane of :func:`circle_r10_basis`, in R^10. Shape ``(n, 10)``."""
+    phi = _uniform((n,), -math.pi, math.pi, generator)
+    coords = CIRCLE_R10_RADIUS * torch.stack([torch.cos(phi), torch.sin(phi)], dim=1)
+    return coords @ circle_r10_basis(generator.device)
+
+
+def circle_r10_angle(x: torch.Tensor) -> torch.Tensor:
+    """The angle in [−π, π] of each point ``(n, 10)`` projected onto the circle's plane: shape ``(n,)``."""
+    coords = x @ circle_r10_basis(x.device, x.dtype).T
+    return torch.atan2(coords[:, 1], coords[:, 0])
+
+
+def _distance_circle_r10(x: torch.Tensor) -> torch.Tensor:
+    """Exact distance to the circle: √(‖x − proj(x)‖² + (‖proj(x)‖ − r)²), proj the projection onto its plane."""
+    basis = circle_r10_basis(x.device, x.dtype)
+    coords = x @ basis.T
+    off_plane = x - coords @ basis
+    return (off_plane.pow(2).sum(dim=1) + (coords.norm(dim=1) - CIRCLE_R10_RADIUS).pow(2)).sqrt()
+
+
+DATA["circle_r10"] = DataManifold("circle_r10", "circle in R^10 (1-d)", circle_r10, _distance_circle_r10, 1, 1,
+                                  (-1.5, 1.5, -1.5, 1.5), dim=CIRCLE_R10_DIM)

@@ -71,3 +71,83 @@ def mode_statistics(generated: torch.Tensor, centres: torch.Tensor, std: float, 
     per_mode = torch.bincount(nearest[good], minlength=centres.shape[0])
     return {"modes_covered": int((per_mode >= min_per_mode).sum()), "high_quality": float(good.float().mean()),
             "per_mode": per_mode.tolist()}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Wasserstein distances between samples (the manifold-alignment chapter). The JSD of curve distributions, exact and
+# Gaussian-smoothed, lives with the curves in :mod:`lsgan_lib.geometry` (``jsd_exact``, ``jsd_smoothed``).
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def optimal_assignment(a: torch.Tensor, b: torch.Tensor, p: float = 2.0) -> torch.Tensor:
+    """The exact optimal transport plan between two equal-size uniform samples ``(m, d)`` for the cost ‖x − y‖^p: a
+    permutation ``(m,)`` with ``a[i]`` sent to ``b[plan[i]]`` (``scipy.optimize.linear_sum_assignment``)."""
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(f"exact OT by assignment needs two (m, d) samples of equal size, got {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+    if p < 1:
+        raise ValueError(f"W_p needs p >= 1, got {p}")
+    cost = torch.cdist(a.detach().double(), b.detach().double()).pow(p).cpu().numpy()
+    rows, cols = linear_sum_assignment(cost)
+    plan = np.empty_like(cols)
+    plan[rows] = cols
+    return torch.as_tensor(plan, device=a.device)
+
+
+def wasserstein(a: torch.Tensor, b: torch.Tensor, p: float = 2.0, power: bool = False) -> torch.Tensor:
+    """W_p between the uniform distributions on two equal-size samples ``(m, d)``, by exact optimal transport.
+
+    Returns W_p (or W_p^p with ``power=True``) as a scalar tensor that carries the graph of ``a`` and ``b``: the plan
+    is held fixed, so autograd gives the gradient of the OT cost (Prop. 4.1's primal form)."""
+    plan = optimal_assignment(a, b, p)
+    cost = (a - b[plan]).norm(dim=1).pow(p).mean()
+    return cost if power else cost.pow(1.0 / p)
+
+
+def wasserstein_1d(a: torch.Tensor, b: torch.Tensor, p: float = 2.0) -> torch.Tensor:
+    """W_p between two equal-size 1-D samples ``(m,)`` in closed form: the sorted samples are matched (the monotone
+    map of 1-D optimal transport)."""
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"wasserstein_1d needs two (m,) samples of equal size, got {tuple(a.shape)}, {tuple(b.shape)}")
+    return (a.sort().values - b.sort().values).abs().pow(p).mean().pow(1.0 / p)
+
+
+def w2_gaussians_1d(mean_a: float, std_a: float, mean_b: float, std_b: float) -> float:
+    """W2 between N(mean_a, std_a²) and N(mean_b, std_b²): √((Δmean)² + (Δstd)²)."""
+    return float(((mean_a - mean_b) ** 2 + (std_a - std_b) ** 2) ** 0.5)
+
+
+def circle_statistics(generated: torch.Tensor, distance_to_support: Callable[[torch.Tensor], torch.Tensor],
+                      angle: Callable[[torch.Tensor], torch.Tensor], eps: float, n_arcs: int = 12,
+                      min_per_arc: int = 20) -> dict[str, float]:
+    """Mode statistics for a circle (no modes): the circle is cut into ``n_arcs`` equal arcs; a generated sample
+    ``(m, d)`` is *on the support* within ``eps`` of the circle, and an arc is *covered* when at least ``min_per_arc``
+    on-support samples fall in it (``angle`` maps samples to their angle in [−π, π)). Returns ``modes_covered`` (arcs
+    covered), ``high_quality`` (the on-support share) and ``per_mode``."""
+    if n_arcs < 1 or min_per_arc < 1 or eps < 0:
+        raise ValueError(f"circle_statistics needs n_arcs >= 1, min_per_arc >= 1, eps >= 0; got {n_arcs}, "
+                         f"{min_per_arc}, {eps}")
+    good = distance_to_support(generated) <= eps
+    bins = ((angle(generated[good]) + torch.pi) / (2 * torch.pi) * n_arcs).long().clamp(0, n_arcs - 1)
+    per_arc = torch.bincount(bins, minlength=n_arcs)
+    return {"modes_covered": int((per_arc >= min_per_arc).sum()), "high_quality": float(good.float().mean()),
+            "per_mode": per_arc.tolist()}
+
+
+def jsd_curves(p, q) -> float:
+    """The exact JSD of two distributions on curves (:class:`lsgan_lib.geometry.CurveDistribution`); see
+    :func:`lsgan_lib.geometry.jsd_exact`."""
+    from .geometry import jsd_exact
+
+    return jsd_exact(p, q)
+
+
+def jsd_curves_smoothed(p, q, sigma: float, n_samples: int = 4000, seed: int = 0) -> float:
+    """The JSD of two curve distributions after Gaussian smoothing of width ``sigma`` (Monte Carlo); it tends to
+    :func:`jsd_curves` as σ → 0. See :func:`lsgan_lib.geometry.jsd_smoothed`."""
+    from .geometry import jsd_smoothed
+
+    return jsd_smoothed(p, q, sigma, n_samples=n_samples, seed=seed)

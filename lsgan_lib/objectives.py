@@ -249,3 +249,22 @@ def objective(name: str):
         return OBJECTIVES[name]
     except KeyError:
         raise KeyError(f"unknown objective {name!r}; known: {', '.join(sorted(OBJECTIVES))}") from None
+
+
+@dataclass(frozen=True)
+class MinimaxGP(Minimax):
+    """The minimax (JSD) GAN of Eq. (1) with Gulrajani et al.'s gradient penalty λ E[(‖∇ logit(x̂)‖ − 1)²] on the
+    discriminator's logit, trained like minimax (RMSprop). Lui et al.'s footnote 5: with this Lipschitz constraint
+    the standard JSD generator "trains as well as the −log D trick"."""
+
+    name: str = "minimax_gp"
+    gradient_penalty: float = 10.0
+
+    def critic_loss(self, critic: Critic, real: torch.Tensor, fake: torch.Tensor, mix=None) -> torch.Tensor:
+        if mix is None:
+            raise ValueError("minimax_gp's critic loss needs the interpolation weights `mix` (batch, 1)")
+        return (minimax_critic_loss(critic(real), critic(fake))
+                + gradient_penalty(critic, real, fake, mix, self.gradient_penalty))
+
+
+OBJECTIVES[MinimaxGP.name] = MinimaxGP()

@@ -170,3 +170,18 @@ def critic_level_sets(ax, field: torch.Tensor, field_x: torch.Tensor, field_y: t
         ax.set_aspect("equal"), ax.set_xticks([]), ax.set_yticks([])
         ax.set_title(title)
     return filled, crosses_zero
+
+def curve_pair(ax, p, q, n_points: int = 4000) -> None:
+    """Draw two curve distributions (:class:`lsgan_lib.geometry.CurveDistribution`, in R²) piece by piece: P in the
+    data colour, Q in the generated colour (dashed), with equal aspect."""
+    import numpy as np
+
+    for dist, colour, style, width in ((p, DATA_COLOR, "-", 2.5), (q, GENERATED_COLOR, "--", 1.2)):
+        for piece, mass in zip(dist.pieces, dist.masses):
+            if mass == 0:
+                continue
+            count = max(2, int(n_points * piece.length / dist.length))
+            xy = piece.points(np.linspace(0.0, piece.length, count))
+            ax.plot(xy[:, 0], xy[:, 1], color=colour, ls=style, lw=width)
+    ax.set_aspect("equal")
+    ax.set_xticks([]), ax.set_yticks([])

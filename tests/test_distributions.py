@@ -13,7 +13,7 @@ MIXTURES = ["eight_gaussians", "twenty_five_gaussians"]
 def test_samples_have_shape_and_lie_on_their_support(name, generator):
     manifold = d.data_manifold(name)
     x = manifold.sample(4000, generator)
-    assert x.shape == (4000, 2) and x.dtype == torch.float32
+    assert x.shape == (4000, manifold.dim) and x.dtype == torch.float32
     assert manifold.distance_to_support(x).max() < 2e-3
 
 
