@@ -122,3 +122,67 @@ def timed(function, *args, **kwargs):
     started = time.perf_counter()
     out = function(*args, **kwargs)
     return out, time.perf_counter() - started
+
+
+FEATURE_CACHE_KIND = "feature_net"
+FEATURE_SIZE = 32  # the substitute feature network reads 32×32 images
+
+
+def substitute_feature_network(n_train: int, steps: int, seed: int = 0) -> tuple[nn.Module, float, dict]:
+    """The Fréchet-distance substitute for FID when Inception-v3's weights are not available: a LeNet-5 trained here
+    on the first ``n_train`` CIFAR-10 training images (32×32, labels) for ``steps`` Adam steps, cached.
+
+    Returns the feature extractor (the 84 features of its F6 layer, ``(n, 3, 32, 32) → (n, 84)``), its accuracy on the
+    first 2,000 CIFAR-10 test images, and the cache key."""
+    from .metrics import accuracy, train_classifier
+    from .nets import lenet5
+
+    key = {"network": "lenet5", "dataset": "cifar10", "n_train": n_train, "steps": steps, "seed": seed,
+           "batch_size": 128, "lr": 1e-3}
+
+    def compute() -> dict:
+        images, labels = load_images("cifar10", "train", n_train)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = lenet5(3, 10)
+        net = train_classifier(net, images, labels, steps, batch_size=128, lr=1e-3, seed=seed)
+        test_images, test_labels = load_images("cifar10", "test", 2000)
+        return {"state": net.state_dict(), "accuracy": accuracy(net, test_images, test_labels)}
+
+    payload, _ = cache.cached(FEATURE_CACHE_KIND, key, compute)
+    net = lenet5(3, 10)
+    net.load_state_dict(payload["state"])
+    return net[:-1].eval(), float(payload["accuracy"]), key
+
+
+def feature_distance(network: nn.Module, images_a: torch.Tensor, images_b: torch.Tensor, size: int | None) -> float:
+    """The Fréchet distance between two image sets ``(n, C, H, W)`` under ``network`` (images resized to ``size``;
+    grey images repeated to three channels)."""
+    from .metrics import frechet_distance, network_features
+
+    def three(images):
+        return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+
+    return frechet_distance(network_features(network, three(images_a), size),
+                            network_features(network, three(images_b), size))
+
+
+def excess_kurtosis(values: torch.Tensor) -> float:
+    """E[(x − μ)⁴]/σ⁴ − 3 of a flat tensor: 0 for a Gaussian, −1.2 for a uniform (Glorot's initialisation)."""
+    x = values.double().flatten()
+    centred = x - x.mean()
+    return float(centred.pow(4).mean() / centred.pow(2).mean().pow(2) - 3)
+
+
+def mnist_classifier_accuracy(train_images: torch.Tensor, train_labels: torch.Tensor, test_images: torch.Tensor,
+                              test_labels: torch.Tensor, steps: int, seed: int = 0) -> float:
+    """The paper's Fig. 9 test: a LeNet-5 trained on ``train_images`` ``(n, 1, H, W)`` (real MNIST or a GAN's
+    reconstructions of it; resized to 32×32) with the real labels, its accuracy on the real test images."""
+    from .metrics import accuracy, train_classifier
+    from .nets import lenet5
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = lenet5(1, 10)
+    net = train_classifier(net, resize(train_images, 32), train_labels, steps, batch_size=64, lr=1e-3, seed=seed)
+    return accuracy(net, resize(test_images, 32), test_labels)
