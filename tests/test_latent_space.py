@@ -233,3 +233,39 @@ def test_cached_inversion_reuses_its_result():
     assert torch.equal(first.z, second.z) and first.seconds == second.seconds
     other = latent_space.cached_inversion({"net": "test"}, "random 5", net, images, 3, steps=21, lr=0.05)
     assert not torch.equal(first.z, other.z)
+
+
+def test_excess_kurtosis_of_known_distributions(generator):
+    assert latent_space.excess_kurtosis(torch.rand(200_000, generator=generator)) == pytest.approx(-1.2, abs=0.02)
+    assert latent_space.excess_kurtosis(torch.randn(200_000, generator=generator)) == pytest.approx(0.0, abs=0.05)
+
+
+def test_mixed_precision_inversion_runs_and_stays_close():
+    torch.manual_seed(5)
+    net = resize_conv_generator(8, 3, 16, 32).eval()
+    images = net(torch.randn(4, 8) * 0.5).detach()
+    full = inversion.invert(net, images, 8, steps=30, lr=0.1)
+    fast = inversion.invert(net, images, 8, steps=30, lr=0.1, amp=True, channels_last=True)
+    assert fast.reconstructions.dtype == torch.float32 and fast.z.shape == (4, 8)
+    assert float(fast.errors.mean()) == pytest.approx(float(full.errors.mean()), rel=0.5)
+    assert next(net.parameters()).is_contiguous()  # the generator is handed back in its own memory format
+
+
+def test_the_wgan_gp_trains_table_1_nets_and_the_autoencoder_shares_them():
+    from lsgan_lib.image_training import build_autoencoder, train_image_gan
+
+    config = latent_space.gan_config("celeba", 8, width=32, image_size=16, n_iter=2, batch_size=4, n_train=16,
+                                     snapshots=(0, 2), n_samples=4)
+    assert (config.objective, config.lr, config.betas, config.n_critic, config.critic_norm) == (
+        "wgan_gp", 1e-4, (0.0, 0.9), 5, "none")
+    try:
+        run = train_image_gan(config, progress=False)
+    except FileNotFoundError as error:
+        pytest.skip(f"no CelebA copy: {error}")
+    assert run.snapshots.shape == (2, 4, 3, 16, 16) and torch.isfinite(run.losses).all()
+    encoder, decoder = build_autoencoder(latent_space.ae_config("celeba", 8, 32, 16, 1, 4, 16), 3, 16)
+    convs = [m for m in run.critic if isinstance(m, nn.Conv2d)]
+    assert [(m.in_channels, m.out_channels, m.stride) for m in encoder if isinstance(m, nn.Conv2d)] == [
+        (m.in_channels, m.out_channels, m.stride) for m in convs]
+    assert encoder[-1].out_features == 8 and type(decoder) is type(run.generator)
+    assert [type(m) for m in decoder] == [type(m) for m in run.generator]
