@@ -238,3 +238,132 @@ def train_image_gan(config: ImageGANConfig, device: torch.device | str | None = 
     return ImageGANRun(config=config, generator=generator, critic=critic, snapshot_iters=payload["snapshot_iters"],
                        snapshots=payload["snapshots"], z_eval=payload["z_eval"], losses=payload["losses"],
                        device=payload["device"], seconds=float(payload["seconds"]), from_cache=hit)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The autoencoder of the latent-space paper (004): encoder = the critic's body with a dim(z) output, decoder = the
+# generator; trained on the mean squared error (Eq. 3) with Adam's default hyperparameters, cached like the GANs.
+# ---------------------------------------------------------------------------------------------------------------------
+
+AUTOENCODER_CACHE_KIND = "autoencoder"
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """Everything that determines an autoencoder run (and so its cache key). The fields mean what they mean in
+    :class:`ImageGANConfig`; the optimizer is Adam with ``lr`` and ``betas`` (PyTorch's defaults: the paper's)."""
+
+    dataset: str
+    architecture: str = "resize_conv"
+    width: int = 64
+    latent_dim: int = 100
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    n_iter: int = 1_000
+    batch_size: int = 64
+    n_train: int | None = None
+    image_size: int | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.dataset not in SPLITS:
+            raise ValueError(f"AutoencoderConfig.dataset must be one of {sorted(SPLITS)}, got {self.dataset!r}")
+        if self.architecture not in IMAGE_NETS:
+            raise ValueError(f"AutoencoderConfig.architecture must be one of {sorted(IMAGE_NETS)}, got "
+                             f"{self.architecture!r}")
+        for name in ("width", "latent_dim", "n_iter", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"AutoencoderConfig.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("n_train", "image_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"AutoencoderConfig.{name} must be >= 1 or None, got {getattr(self, name)}")
+        if not (self.lr > 0 and len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)):
+            raise ValueError(f"AutoencoderConfig needs lr > 0 and betas in [0, 1); got {self.lr}, {self.betas}")
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def describe(self) -> str:
+        return f"AE {self.dataset}, {self.architecture}×{self.width}, dim(z)={self.latent_dim}, seed={self.seed}"
+
+
+@dataclass
+class AutoencoderRun:
+    """A trained autoencoder: ``encoder`` ``(batch, C, H, W) → (batch, latent_dim)``, ``decoder``
+    ``(batch, latent_dim) → (batch, C, H, W)`` (CPU, eval mode); ``losses`` ``(n_iter,)``: the training MSE."""
+
+    config: AutoencoderConfig
+    encoder: nn.Module
+    decoder: nn.Module
+    losses: torch.Tensor
+    device: str
+    seconds: float
+    from_cache: bool = False
+
+    @torch.no_grad()
+    def reconstruct(self, images: torch.Tensor, chunk: int = 512) -> torch.Tensor:
+        """d(e(x)) for images ``(n, C, H, W)``, in eval mode: ``(n, C, H, W)``."""
+        return torch.cat([self.decoder(self.encoder(part)) for part in images.split(chunk)])
+
+
+def build_autoencoder(config: AutoencoderConfig, channels: int, size: int) -> tuple[nn.Module, nn.Module]:
+    """Encoder (the critic of ``config.architecture`` with its last dense layer replaced by one to ``latent_dim``
+    outputs, no normalisation) and decoder (its generator), initialised from ``config.seed``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        decoder, encoder = image_networks(config.architecture, config.latent_dim, channels, size, config.width, "none")
+        last = max(i for i, m in enumerate(encoder) if isinstance(m, nn.Linear))
+        head = nn.Linear(encoder[last].in_features, config.latent_dim)
+        nn.init.xavier_uniform_(head.weight), nn.init.zeros_(head.bias)
+        encoder[last] = head
+    return encoder, decoder
+
+
+def _train_autoencoder(config: AutoencoderConfig, device: torch.device, bar) -> dict:
+    started = time.perf_counter()
+    images, _ = load_images(config.dataset, "train", config.n_train)
+    if config.image_size is not None and config.image_size != images.shape[-1]:
+        images = F.interpolate(images, size=(config.image_size, config.image_size), mode="bilinear",
+                               align_corners=False).clamp_(-1, 1)
+    images = images.to(device)
+    shape = tuple(images.shape[1:])
+    encoder, decoder = (net.to(device) for net in build_autoencoder(config, shape[0], shape[1]))
+    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=config.lr, betas=config.betas)
+    batches = _stream(config.seed, 0, device)
+    losses = torch.zeros(config.n_iter, device=device)
+    for it in range(1, config.n_iter + 1):
+        x = images[torch.randint(images.shape[0], (config.batch_size,), generator=batches, device=device)]
+        loss = (decoder(encoder(x)) - x).pow(2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses[it - 1] = loss.detach()
+        if it % 50 == 0 or it == config.n_iter:
+            if not bool(torch.isfinite(losses[:it]).all()):
+                raise TrainingDiverged(f"autoencoder training diverged: the MSE became non-finite by iteration {it} "
+                                       f"({config.describe()}). Lower lr or change the seed; nothing was cached.")
+        if bar is not None and (it % 10 == 0 or it == config.n_iter):
+            bar.update(10 if it % 10 == 0 else it % 10)
+    return {"encoder": {k: v.cpu() for k, v in encoder.state_dict().items()},
+            "decoder": {k: v.cpu() for k, v in decoder.state_dict().items()},
+            "shape": list(shape), "losses": losses.cpu(), "device": device_name(device),
+            "seconds": time.perf_counter() - started}
+
+
+def train_autoencoder(config: AutoencoderConfig, device: torch.device | str | None = None, progress: bool = True,
+                      results_root=None) -> AutoencoderRun:
+    """Train ``config`` (or load it from the results cache); the returned networks are on the CPU in eval mode."""
+    device = torch.device(device) if device is not None else default_device()
+    bar = tqdm(total=config.n_iter, desc=config.describe(), leave=False, disable=not progress, unit="it")
+    try:
+        payload, hit = cache.cached(AUTOENCODER_CACHE_KIND, config.as_dict(),
+                                    lambda: _train_autoencoder(config, device, bar), results_root)
+    finally:
+        bar.close()
+    channels, size, _ = payload["shape"]
+    encoder, decoder = build_autoencoder(config, channels, size)
+    encoder.load_state_dict(payload["encoder"]), decoder.load_state_dict(payload["decoder"])
+    encoder.eval(), decoder.eval()
+    return AutoencoderRun(config=config, encoder=encoder, decoder=decoder, losses=payload["losses"],
+                          device=payload["device"], seconds=float(payload["seconds"]), from_cache=hit)

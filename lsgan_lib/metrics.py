@@ -151,3 +151,110 @@ def jsd_curves_smoothed(p, q, sigma: float, n_samples: int = 4000, seed: int = 0
     from .geometry import jsd_smoothed
 
     return jsd_smoothed(p, q, sigma, n_samples=n_samples, seed=seed)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Fréchet distance with a pluggable feature network (FID when the feature network is Inception-v3's pool3 layer).
+# ---------------------------------------------------------------------------------------------------------------------
+
+INCEPTION_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"  # pytorch-fid's port of the TF FID Inception weights
+
+
+def gaussian_statistics(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean ``(k,)`` and covariance ``(k, k)`` (unbiased, float64) of features ``(n, k)``, n ≥ 2."""
+    if features.ndim != 2 or features.shape[0] < 2:
+        raise ValueError(f"gaussian_statistics needs features (n >= 2, k), got shape {tuple(features.shape)}")
+    x = features.double()
+    return x.mean(dim=0), torch.cov(x.T).reshape(x.shape[1], x.shape[1])
+
+
+def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
+    """The Fréchet distance between Gaussians fitted to two feature sets ``(n, k)`` and ``(m, k)``:
+    ‖μ_a − μ_b‖² + tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^½) (Heusel et al.; the FID when the features are Inception-v3's)."""
+    import numpy as np
+    from scipy import linalg
+
+    if features_a.shape[1] != features_b.shape[1]:
+        raise ValueError(f"frechet_distance: feature sizes differ, {features_a.shape[1]} vs {features_b.shape[1]}")
+    mu_a, cov_a = gaussian_statistics(features_a)
+    mu_b, cov_b = gaussian_statistics(features_b)
+    root = linalg.sqrtm(cov_a.numpy() @ cov_b.numpy())
+    if not np.isfinite(root).all():  # singular product: the standard FID code's offset
+        offset = np.eye(cov_a.shape[0]) * 1e-6
+        root = linalg.sqrtm((cov_a.numpy() + offset) @ (cov_b.numpy() + offset))
+    root = np.real(root)
+    value = float((mu_a - mu_b).pow(2).sum()) + float(np.trace(cov_a.numpy() + cov_b.numpy() - 2 * root))
+    return max(value, 0.0)
+
+
+@torch.no_grad()
+def network_features(network: torch.nn.Module, images: torch.Tensor, size: int | None = None, chunk: int = 256
+                     ) -> torch.Tensor:
+    """Features ``(n, k)`` of images ``(n, C, H, W)`` under ``network`` (eval mode, CPU), resized bilinearly to
+    ``size``×``size`` first when ``size`` is given."""
+    from torch.nn import functional as F
+
+    network.eval()
+    out = []
+    for part in images.split(chunk):
+        if size is not None and part.shape[-1] != size:
+            part = F.interpolate(part.float(), size=(size, size), mode="bilinear", align_corners=False)
+        out.append(network(part.float()).flatten(1))
+    return torch.cat(out)
+
+
+def standard_fid_network():
+    """pytorch-fid's Inception-v3 (pool3, 2048 features) when the package *and* its weights are present locally, else
+    ``None`` (nothing is downloaded). Its input is 299×299 images in [−1, 1] (it resizes itself)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pytorch_fid") is None:
+        return None
+    from pathlib import Path
+
+    weights = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS
+    if not weights.is_file():
+        return None
+    from pytorch_fid.inception import InceptionV3  # noqa: PLC0415 (optional dependency)
+
+    net = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]], normalize_input=False)
+
+    class _Pool3(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x)[0].flatten(1)
+
+    return _Pool3(net)
+
+
+def train_classifier(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int,
+                     batch_size: int = 128, lr: float = 1e-3, seed: int = 0) -> torch.nn.Module:
+    """Train a classifier ``(batch, C, H, W) → (batch, n_classes)`` with Adam and cross-entropy on ``images``
+    ``(n, C, H, W)`` and ``labels`` ``(n,)`` for ``steps`` minibatch steps (batches drawn from ``seed``); eval mode."""
+    from torch.nn import functional as F
+
+    if images.shape[0] != labels.shape[0] or images.shape[0] < 1 or steps < 1:
+        raise ValueError(f"train_classifier needs as many labels as images (>= 1) and steps >= 1; got "
+                         f"{images.shape[0]} images, {labels.shape[0]} labels, {steps} steps")
+    stream = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(network.parameters(), lr=lr)
+    network.train()
+    for _ in range(steps):
+        index = torch.randint(images.shape[0], (min(batch_size, images.shape[0]),), generator=stream)
+        loss = F.cross_entropy(network(images[index].float()), labels[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return network.eval()
+
+
+@torch.no_grad()
+def accuracy(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, chunk: int = 1024) -> float:
+    """Share of ``images`` ``(n, C, H, W)`` whose arg-max class is the label ``(n,)``."""
+    network.eval()
+    right = sum(int((network(x.float()).argmax(dim=1) == y).sum()) for x, y in zip(images.split(chunk),
+                                                                                 labels.split(chunk)))
+    return right / images.shape[0]

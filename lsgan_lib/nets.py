@@ -107,3 +107,93 @@ def image_networks(architecture: str, latent_dim: int, channels: int, size: int,
     if latent_dim < 1 or width < 1:
         raise ValueError(f"image networks need latent_dim >= 1 and width >= 1, got {latent_dim} and {width}")
     return IMAGE_NETS[architecture](latent_dim, channels, size, width, critic_norm)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The latent-space paper's (004) Table 1: a resize-convolution generator and a strided critic, 5×5 kernels, Glorot
+# initialisation. ``width`` is the number of maps at 4×4 of the 64-pixel net (the paper: 2048); the 32-pixel net (the
+# paper's CIFAR-10 variant) has one up- and one down-block fewer and starts at width/2 (the paper: 1024). Every block
+# halves (generator) or doubles (critic) the maps, so the last generator block has width/16 maps (the paper: 128) and
+# the critic's first block width/8 (the paper: 256).
+# ---------------------------------------------------------------------------------------------------------------------
+
+RESIZE_CONV_SIZES = (16, 32, 64)
+
+
+def _resize_conv_blocks(size: int, width: int) -> int:
+    """The number of up-blocks (= down-blocks) of Table 1's nets for ``size`` pixels; checks the width."""
+    if size not in RESIZE_CONV_SIZES:
+        raise ValueError(f"the resize-conv nets of Table 1 build {RESIZE_CONV_SIZES} pixel images, not {size}; resize "
+                         "the data (ImageGANConfig.image_size)")
+    if width < 16 or width % 16:
+        raise ValueError(f"the resize-conv nets need a width divisible by 16 (width/16 maps in the last block), "
+                         f"got {width}")
+    return {16: 2, 32: 3, 64: 4}[size]
+
+
+def glorot_init(net: nn.Module) -> nn.Module:
+    """Glorot (Xavier) uniform weights and zero biases for every convolution and dense layer of ``net`` (in place)."""
+    for module in net.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    return net
+
+
+def resize_conv_generator(latent_dim: int, channels: int, size: int, width: int = 2048) -> nn.Sequential:
+    """Table 1's generator: ``(batch, latent_dim) → (batch, channels, size, size)`` in [−1, 1].
+
+    Dense/BN/ReLU to a 4×4 map of ``width·2^(k−4)`` channels (k = log2(size/4) blocks), then k blocks of
+    [nearest-neighbour resize ×2, 5×5 conv halving the maps, BN, ReLU], then a 5×5 conv to ``channels`` and tanh.
+    """
+    blocks = _resize_conv_blocks(size, width)
+    maps = width // 2 ** (4 - blocks)
+    layers: list[nn.Module] = [nn.Linear(latent_dim, maps * 16), nn.Unflatten(1, (maps, 4, 4)), nn.BatchNorm2d(maps),
+                               nn.ReLU()]
+    for _ in range(blocks):
+        layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(maps, maps // 2, 5, padding=2),
+                   nn.BatchNorm2d(maps // 2), nn.ReLU()]
+        maps //= 2
+    layers += [nn.Conv2d(maps, channels, 5, padding=2), nn.Tanh()]
+    return glorot_init(nn.Sequential(*layers))
+
+
+def resize_conv_critic(channels: int, size: int, width: int = 2048, critic_norm: str = "none", out_dim: int = 1
+                       ) -> nn.Sequential:
+    """Table 1's discriminator: ``(batch, channels, size, size) → (batch, out_dim)``.
+
+    k blocks of [strided 5×5 conv (halves the size, maps width/8, width/4, …), LReLU, 5×5 conv, LReLU], then a dense
+    output. LeakyReLU slope 0.2 (the paper does not state it; Gulrajani et al.'s code). ``critic_norm="none"`` is the
+    paper's (no normalisation); ``out_dim = dim(z)`` makes it the autoencoder's encoder.
+    """
+    blocks = _resize_conv_blocks(size, width)
+    layers: list[nn.Module] = []
+    previous, maps = channels, width // 8
+    for _ in range(blocks):
+        layers += [nn.Conv2d(previous, maps, 5, stride=2, padding=2), *_critic_norm(critic_norm, maps),
+                   nn.LeakyReLU(0.2), nn.Conv2d(maps, maps, 5, padding=2), *_critic_norm(critic_norm, maps),
+                   nn.LeakyReLU(0.2)]
+        previous, maps = maps, maps * 2
+    layers += [nn.Flatten(), nn.Linear(previous * 16, out_dim)]
+    return glorot_init(nn.Sequential(*layers))
+
+
+def _resize_conv(latent_dim: int, channels: int, size: int, width: int, critic_norm: str
+                 ) -> tuple[nn.Module, nn.Module]:
+    return resize_conv_generator(latent_dim, channels, size, width), resize_conv_critic(channels, size, width,
+                                                                                        critic_norm)
+
+
+IMAGE_NETS["resize_conv"] = _resize_conv
+
+
+def lenet5(channels: int = 1, n_classes: int = 10) -> nn.Sequential:
+    """LeCun et al.'s LeNet-5 for 32×32 inputs: ``(batch, channels, 32, 32) → (batch, n_classes)`` logits.
+
+    conv 5×5 → 6 maps, tanh, avg-pool 2, conv 5×5 → 16, tanh, avg-pool 2, dense 120, tanh, dense 84, tanh, dense out.
+    ``net[:-1]`` gives the 84 features of the F6 layer.
+    """
+    return nn.Sequential(nn.Conv2d(channels, 6, 5), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Tanh(),
+                         nn.AvgPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(),
+                         nn.Linear(84, n_classes))

@@ -185,3 +185,45 @@ def curve_pair(ax, p, q, n_points: int = 4000) -> None:
             ax.plot(xy[:, 0], xy[:, 1], color=colour, ls=style, lw=width)
     ax.set_aspect("equal")
     ax.set_xticks([]), ax.set_yticks([])
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The latent-space chapter (paper 004): reconstruction columns, weight histograms, loss surfaces, curves over dim(z).
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def reconstruction_columns(ax, ground_truth: torch.Tensor, columns: Sequence[torch.Tensor], labels: Sequence[str],
+                           title: str = "") -> None:
+    """The paper's Figs. 5, 7, 8, 12: one row per image, the ground truth ``(n, C, H, W)`` in the first column, then
+    one column per entry of ``columns`` (each ``(n, C, H, W)``, e.g. one per dim(z)), labelled by ``labels``."""
+    if len(columns) != len(labels):
+        raise ValueError(f"reconstruction_columns needs one label per column, got {len(columns)} and {len(labels)}")
+    n, ncol = ground_truth.shape[0], 1 + len(columns)
+    stacked = torch.stack([ground_truth, *[c[:n] for c in columns]], dim=1).flatten(0, 1)  # row-major: image, column
+    image_grid(ax, stacked, nrow=ncol, title=title)
+    width = ground_truth.shape[-1] + 1
+    ax.set_xticks([width * i + width / 2 - 1 for i in range(ncol)], ["GT", *labels], fontsize=7)
+
+
+def weight_histograms(ax, layers: Sequence[tuple[str, torch.Tensor]], title: str = "", bins: int = 60) -> None:
+    """The paper's Fig. 1: one density histogram per layer's flattened weights, standardised per layer
+    (w / std(w)) so layers of different scale share one axis, with the standard normal density for reference."""
+    import math
+
+    grid = torch.linspace(-4, 4, 200)
+    for name, weights in layers:
+        w = weights.float()
+        ax.hist((w / w.std()).clamp(-4, 4).numpy(), bins=bins, density=True, histtype="step", lw=0.8, label=name)
+    ax.plot(grid, torch.exp(-grid ** 2 / 2) / math.sqrt(2 * math.pi), color="black", lw=1.2, ls="--",
+            label="N(0, 1)")
+    ax.set_xlabel("weight / std of its layer")
+    ax.set_title(title)
+
+
+def loss_surface_plot(ax, surface, title: str = "") -> None:
+    """The paper's Fig. 2: filled contours of f(a, b); z₀ at (0, 0) and z* at (1, 0) marked."""
+    contour = ax.contourf(surface.a.numpy(), surface.b.numpy(), surface.values.T.numpy(), levels=20, cmap="viridis")
+    ax.plot([0], [0], "o", color="white", ms=4, label="z₀")
+    ax.plot([1], [0], "*", color=GENERATED_COLOR, ms=8, label="z*")
+    ax.set_xlabel("a (towards z*)"), ax.set_ylabel("b (orthogonal)")
+    ax.set_title(title)
+    ax.figure.colorbar(contour, ax=ax, fraction=0.046, pad=0.04)
