@@ -382,14 +382,19 @@ WIDGET_ASSETS = [
     ("requirejs", ["require.js"], "."),
     ("@jupyter-widgets/html-manager/dist", ["embed-amd.js"], "."),
     ("@jupyter-widgets/html-manager/dist", FONTS, "widget-fonts"),
+    ("mathjax/es5", ["tex-mml-chtml.js"], "mathjax"),
 ]
+# Folders copied whole: what MathJax loads at run time relative to its script (fonts, the TeX extensions it autoloads,
+# the menu, the accessibility explorer and its speech engine). _config.yml points Sphinx's mathjax_path at the script.
+WIDGET_ASSET_TREES = [("mathjax/es5/" + folder, "mathjax/" + folder)
+                      for folder in ("input", "output", "a11y", "ui", "sre", "adaptors")]
 
 
 def stage_widget_assets(root: Path, search: list[Path] | None = None) -> Path:
-    """Copy require.js and the widget manager from ``node_modules`` into ``<root>/_build/widget-assets``.
+    """Copy require.js, the widget manager and MathJax from ``node_modules`` into ``<root>/_build/widget-assets``.
 
-    ``_config.yml`` serves that folder as static files and points ``nb_ipywidgets_js`` at it, so sliders and progress
-    bars render without internet. ``node_modules`` is looked for in ``search`` (default: ``root``, then the project
+    ``_config.yml`` serves that folder as static files and points ``nb_ipywidgets_js`` and ``mathjax_path`` at it, so
+    sliders, progress bars and equations render without internet. ``node_modules`` is looked for in ``search`` (default: ``root``, then the project
     holding this package).
     """
     candidates = search or [root / "node_modules", Path(__file__).resolve().parent.parent / "node_modules"]
@@ -407,6 +412,11 @@ def stage_widget_assets(root: Path, search: list[Path] | None = None) -> Path:
         for pattern in patterns:
             for file in (modules / folder).glob(pattern):
                 shutil.copy2(file, target / destination / file.name)
+    for folder, destination in WIDGET_ASSET_TREES:
+        if not (modules / folder).is_dir():
+            raise FileNotFoundError(f"{modules / folder} is missing: node_modules is older than package.json. Fix: run "
+                                    f"`npm ci` in the project root (`make setup` does it).")
+        shutil.copytree(modules / folder, target / destination)
     shutil.copy2(Path(__file__).resolve().parent.parent / "book_assets" / "widgets-config.js", target)
     return target
 

@@ -146,6 +146,10 @@ def test_stage_widget_assets_copies_the_javascript_and_fonts(tmp_path):
     names = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
     assert {"require.js", "embed-amd.js", "widgets-config.js"} <= names
     assert any(n.startswith("widget-fonts/") and n.endswith(".woff2") for n in names)
+    # MathJax and what it loads at run time: its fonts and the TeX extensions it autoloads
+    assert "mathjax/tex-mml-chtml.js" in names
+    assert any(n.startswith("mathjax/output/chtml/fonts/woff-v2/") for n in names)
+    assert "mathjax/input/tex/extensions/color.js" in names
 
 
 def test_sphinx_fix_drops_exact_duplicate_scripts_only():

@@ -73,9 +73,9 @@ def browser():
 
 def visit(browser, url):
     """Load ``url``; return the page and what happened: local responses, failed requests, outside requests, console
-    errors. Requests that leave this machine are blocked (the book must work offline) and recorded."""
+    errors, every URL requested. Requests that leave this machine are blocked (the book must work offline) and recorded."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    seen = {"bad": [], "failed": [], "outside": [], "errors": []}
+    seen = {"bad": [], "failed": [], "outside": [], "errors": [], "all": []}
     host = urlparse(url).netloc
 
     def route(r):
@@ -86,6 +86,7 @@ def visit(browser, url):
             r.abort()
 
     page.route("**/*", route)
+    page.on("request", lambda r: seen["all"].append(r.url))
     page.on("response", lambda r: r.status >= 400 and seen["bad"].append((r.status, r.url)))
     page.on("requestfailed", lambda r: urlparse(r.url).netloc == host and seen["failed"].append((r.url, r.failure)))
     page.on("console", lambda m: m.type == "error" and seen["errors"].append(m.text))
@@ -154,15 +155,34 @@ def test_chapter_pages_show_figures_claims_and_a_working_slider(chapter, site, s
 
 def test_claims_overview_lists_every_chapters_claims(site, server, browser):
     page, _ = visit(browser, f"{server}/book/claims.html")
-    text = " ".join(page.inner_text("main").split())
+
+    def plain(value: str) -> str:  # Sphinx's smart quotes turn ' and " into typographic ones
+        for fancy, ascii_ in (("\u2018", "'"), ("\u2019", "'"), ("\u201c", '"'), ("\u201d", '"')):
+            value = value.replace(fancy, ascii_)
+        return " ".join(value.split())
+
+    text = plain(page.inner_text("main"))
     executed = [c for c in book.chapters(ROOT) if (ROOT / "book" / f"{c}.ipynb").exists()]
     assert executed
     for chapter in executed:
         claims = book.chapter_claims(ROOT / "book" / f"{chapter}.ipynb")
         assert claims, chapter
         for claim in claims:
-            assert " ".join(claim["claim"].split()) in text, claim["claim"]
+            assert plain(claim["claim"]) in text, claim["claim"]
     links = page.eval_on_selector_all("main a", "as => as.map(a => a.getAttribute('href'))")
     for chapter in executed:
         assert any(href and href.endswith(f"{chapter}.html#{book.claims_label(chapter)}") for href in links), links
     page.close()
+
+
+def test_equations_render_offline_with_the_shipped_mathjax(site, server, browser):
+    html = site / "_build" / "html"
+    with_math = [name for name in html_pages(site) if 'class="math' in (html / name).read_text()]
+    assert with_math, "no page has an equation: this test would check nothing"
+    for name in with_math:
+        page, seen = visit(browser, f"{server}/{name}")
+        assert any("_static/mathjax/tex-mml-chtml.js" in url for url in seen["all"]), (name, "MathJax not loaded")
+        page.wait_for_selector("mjx-container", timeout=15_000)
+        assert page.locator("mjx-container").count() >= page.locator("div.math, span.math").count()
+        assert not page.locator("mjx-merror").count(), (name, "MathJax reported a TeX error")
+        page.close()
