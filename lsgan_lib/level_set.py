@@ -20,7 +20,6 @@ networks live in :mod:`lsgan_lib.objectives` and :mod:`lsgan_lib.training`; this
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -30,10 +29,9 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from . import cache
-from .distributions import data_manifold, latent
+from .distributions import data_manifold
 from .objectives import objective, traits
-from .training import (GANConfig, GANRun, _evaluate, _mix, _optimizer, _stream, build_networks, critic_step,
-                       default_device, device_name, evaluation_inputs, generator_step)
+from .training import GANConfig, GANRun, _train, build_networks, default_device
 
 CACHE_KIND = "level_set_toy"
 FIELD_POINTS = 81  # points per axis of the plane grid on which the critic's values are stored at each snapshot
@@ -93,77 +91,16 @@ def critic_field(critic: nn.Module, points: torch.Tensor, side: int) -> torch.Te
 
 
 def _train_with_fields(config: GANConfig, device: torch.device, bar, field_points: int) -> dict:
-    """Algorithm 1 (or any objective of the toy loop), storing the critic's field at every snapshot.
-
-    The random draws are those of :func:`lsgan_lib.training._train`, in the same order: per critic step a data batch,
-    a latent batch and (gradient penalty only) interpolation weights; per generator step a latent batch. A non-finite
-    loss stops the run (``diverged_at``) instead of raising."""
-    started = time.perf_counter()
-    data = data_manifold(config.data)
-    z = latent(config.latent)
-    loss = objective(config.objective)
-    how = traits(loss)
-    if not how.uses_critic:
+    """Algorithm 1 (or any objective of the toy loop with a critic): :func:`lsgan_lib.training._train`, storing the
+    critic's field on the plane grid at every snapshot and recording a non-finite loss (``diverged_at``) instead of
+    raising."""
+    if not traits(objective(config.objective)).uses_critic:
         raise ValueError(f"train_level_set draws the critic's level sets; objective {config.objective!r} has no critic")
-    generator, critic = (net.to(device) for net in build_networks(config))
-    opt_g, schedule_g = _optimizer(generator, config)
-    opt_d, schedule_d = _optimizer(critic, config)
-    batches = _stream(config.seed, 0, device)
-    z_eval, grid = evaluation_inputs(config, device)
-    field_x, field_y, plane = plane_grid(data.bounds, field_points)
+    field_x, field_y, plane = plane_grid(data_manifold(config.data).bounds, field_points)
     plane = plane.to(device)
-
-    losses = torch.full((config.n_iter, 2), float("nan"), device=device)
-    snapshots, grid_images, fields = [], [], []
-
-    def snapshot():
-        samples, image = _evaluate(generator, z_eval, grid)
-        snapshots.append(samples), grid_images.append(image), fields.append(critic_field(critic, plane, field_points))
-
-    if 0 in config.snapshots:
-        snapshot()
-    diverged_at = None
-    for it in range(1, config.n_iter + 1):
-        for _ in range(config.n_critic):
-            real = data.sample(config.batch_size, batches)
-            with torch.no_grad():
-                fake = generator(z.sample(config.batch_size, config.latent_dim, batches))
-            mix = _mix(config.batch_size, batches) if how.gradient_penalty else None
-            d_loss = critic_step(loss, critic, opt_d, real, fake, mix)
-        for _ in range(config.n_gen):
-            g_loss = generator_step(loss, generator, critic, opt_g, z.sample(config.batch_size, config.latent_dim,
-                                                                              batches))
-        schedule_d.step(), schedule_g.step()
-        losses[it - 1, 0], losses[it - 1, 1] = d_loss, g_loss
-        if not bool(torch.isfinite(losses[it - 1]).all()):
-            diverged_at = it
-            losses[it - 1:] = float("nan")
-            break
-        if it in config.snapshots:
-            snapshot()
-        if bar is not None and (it % 50 == 0 or it == config.n_iter):
-            bar.update(50 if it % 50 == 0 else it % 50)
-    if bar is not None and diverged_at is not None:
-        bar.update(config.n_iter - ((diverged_at - 1) // 50) * 50)
-    reached = len(snapshots)
-    while len(snapshots) < len(config.snapshots):  # a diverged run repeats its last good snapshot
-        snapshots.append(snapshots[-1]), grid_images.append(grid_images[-1]), fields.append(fields[-1])
-    return {
-        "generator": {k: v.cpu() for k, v in generator.state_dict().items()},
-        "critic": {k: v.cpu() for k, v in critic.state_dict().items()},
-        "snapshot_iters": list(config.snapshots),
-        "snapshots": torch.stack(snapshots),
-        "grid": grid.cpu(),
-        "grid_images": torch.stack(grid_images),
-        "losses": losses.cpu(),
-        "device": device_name(device),
-        "seconds": time.perf_counter() - started,
-        "fields": torch.stack(fields),
-        "field_x": field_x,
-        "field_y": field_y,
-        "diverged_at": -1 if diverged_at is None else diverged_at,
-        "reached": reached,
-    }
+    payload = _train(config, device, bar, record_divergence=True,
+                     snapshot_extra=lambda generator, critic: {"fields": critic_field(critic, plane, field_points)})
+    return payload | {"field_x": field_x, "field_y": field_y}
 
 
 def _from_payload(config: GANConfig, payload: dict, hit: bool) -> LevelSetRun:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -247,12 +247,20 @@ def evaluation_inputs(config: GANConfig, device: torch.device) -> tuple[torch.Te
     return z_eval, z.sample(LATENT_GRID_POINTS[2] ** 2, config.latent_dim, evaluation)
 
 
-def _train(config: GANConfig, device: torch.device, bar) -> dict:
+def _train(config: GANConfig, device: torch.device, bar,
+           snapshot_extra: Callable[[nn.Module, nn.Module], dict[str, torch.Tensor]] | None = None,
+           record_divergence: bool = False) -> dict:
     """Train one run and return the cache payload (state dicts, snapshots, losses, timing).
 
     The batch stream's draws, per iteration: for each critic step a data batch, a latent batch and (gradient penalty
     only) the interpolation weights; for each generator step (objectives without a critic only) a data batch, then a
-    latent batch. :mod:`lsgan_lib.batched` repeats exactly this order per member."""
+    latent batch. :mod:`lsgan_lib.batched` repeats exactly this order per member.
+
+    ``snapshot_extra(generator, critic)`` returns more tensors to store at every snapshot; each name is stacked over the
+    snapshots into the payload (the level-set chapter stores the critic's field this way). With ``record_divergence``
+    a non-finite loss ends the run instead of raising :class:`TrainingDiverged`: the losses from that iteration on are
+    NaN, the remaining snapshots repeat the last one taken, and the payload says ``diverged_at`` (the iteration, or −1)
+    and ``reached`` (the number of snapshots taken before it)."""
     started = time.perf_counter()
     data = data_manifold(config.data)
     z = latent(config.latent)
@@ -265,11 +273,17 @@ def _train(config: GANConfig, device: torch.device, bar) -> dict:
     z_eval, grid = evaluation_inputs(config, device)
 
     losses = torch.zeros(config.n_iter, 2, device=device)
-    snapshots, grid_images = [], []
-    if 0 in config.snapshots:
+    snapshots, grid_images, extras = [], [], []
+
+    def snapshot():
         samples, image = _evaluate(generator, z_eval, grid)
         snapshots.append(samples), grid_images.append(image)
-    checked = 0
+        if snapshot_extra is not None:
+            extras.append(snapshot_extra(generator, critic))
+
+    if 0 in config.snapshots:
+        snapshot()
+    checked, diverged_at = 0, None
     d_loss = torch.zeros((), device=device)  # stays 0 for objectives without a critic
     for it in range(1, config.n_iter + 1):
         for _ in range(config.n_critic if how.uses_critic else 0):
@@ -286,25 +300,39 @@ def _train(config: GANConfig, device: torch.device, bar) -> dict:
             schedule_d.step()
         schedule_g.step()
         losses[it - 1, 0], losses[it - 1, 1] = d_loss, g_loss
-        if it % 100 == 0 or it == config.n_iter or it in config.snapshots:
+        if record_divergence and not bool(torch.isfinite(losses[it - 1]).all()):
+            diverged_at = it
+            losses[it - 1:] = float("nan")
+            if bar is not None:
+                bar.update(config.n_iter - ((it - 1) // 50) * 50)
+            break
+        if not record_divergence and (it % 100 == 0 or it == config.n_iter or it in config.snapshots):
             _check_finite(losses, checked, it, config)
             checked = it
         if it in config.snapshots:
-            samples, image = _evaluate(generator, z_eval, grid)
-            snapshots.append(samples), grid_images.append(image)
+            snapshot()
         if bar is not None and (it % 50 == 0 or it == config.n_iter):
             bar.update(50 if it % 50 == 0 else it % 50)
-    return {
+    payload = {
         "generator": {k: v.cpu() for k, v in generator.state_dict().items()},
         "critic": {k: v.cpu() for k, v in critic.state_dict().items()},
         "snapshot_iters": list(config.snapshots),
-        "snapshots": torch.stack(snapshots),
+        "snapshots": None,
         "grid": grid.cpu(),
-        "grid_images": torch.stack(grid_images),
+        "grid_images": None,
         "losses": losses.cpu(),
         "device": device_name(device),
         "seconds": time.perf_counter() - started,
     }
+    if record_divergence:
+        payload["diverged_at"], payload["reached"] = -1 if diverged_at is None else diverged_at, len(snapshots)
+        while len(snapshots) < len(config.snapshots):  # a diverged run repeats its last snapshot
+            snapshots.append(snapshots[-1]), grid_images.append(grid_images[-1])
+            extras.extend(extras[-1:])
+    payload["snapshots"], payload["grid_images"] = torch.stack(snapshots), torch.stack(grid_images)
+    for name in extras[0] if extras else ():
+        payload[name] = torch.stack([extra[name] for extra in extras])
+    return payload
 
 
 def device_name(device: torch.device | str | None = None) -> str:

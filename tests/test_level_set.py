@@ -119,15 +119,15 @@ def test_algorithm_1_loop_matches_the_toy_trainer_and_stores_the_critic_field():
 
 def test_algorithm_1_takes_n_gen_generator_steps_per_critic_step(monkeypatch):
     calls = []
-    original_c, original_g = ls.critic_step, ls.generator_step
-    monkeypatch.setattr(ls, "critic_step", lambda *a, **k: calls.append("c") or original_c(*a, **k))
-    monkeypatch.setattr(ls, "generator_step", lambda *a, **k: calls.append("g") or original_g(*a, **k))
+    original_c, original_g = training.critic_step, training.generator_step  # the loop is training._train's
+    monkeypatch.setattr(training, "critic_step", lambda *a, **k: calls.append("c") or original_c(*a, **k))
+    monkeypatch.setattr(training, "generator_step", lambda *a, **k: calls.append("g") or original_g(*a, **k))
     ls.train_level_set(tiny(n_iter=2, snapshots=(2,), n_gen=3), field_points=5, progress=False)
     assert "".join(calls) == "cggg" * 2
 
 
 def test_an_explosion_of_L_is_recorded_and_cached_not_raised(monkeypatch):
-    original = ls.critic_step
+    original = training.critic_step
     count = {"n": 0}
 
     def exploding(*args, **kwargs):
@@ -135,13 +135,13 @@ def test_an_explosion_of_L_is_recorded_and_cached_not_raised(monkeypatch):
         value = original(*args, **kwargs)
         return torch.tensor(float("inf")) if count["n"] == 4 else value
 
-    monkeypatch.setattr(ls, "critic_step", exploding)
+    monkeypatch.setattr(training, "critic_step", exploding)
     run = ls.train_level_set(tiny(), field_points=5, progress=False)
     assert run.diverged_at == 4 and run.reached == 2  # snapshots 0 and 3 were taken
     assert torch.isnan(run.losses[3:]).all() and torch.isfinite(run.losses[:3]).all()
     torch.testing.assert_close(run.run.snapshots[2], run.run.snapshots[1])  # the last good snapshot repeats
     assert ls.loss_explosion(run.losses, 1e3)["diverged"]
-    monkeypatch.setattr(ls, "critic_step", original)
+    monkeypatch.setattr(training, "critic_step", original)
     cached = ls.train_level_set(tiny(), field_points=5, progress=False)
     assert cached.run.from_cache and cached.diverged_at == 4
 
