@@ -37,6 +37,25 @@ CACHE_KIND = "image_gan"
 OPTIMIZERS = ("adam", "rmsprop")
 
 
+def _check_image_config(config, positive: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` naming the first bad field shared by the image configurations (dataset, architecture, the
+    ``positive`` counts, ``n_train``, ``image_size``, ``lr``, ``betas``); normalise ``betas`` to a tuple of floats."""
+    kind = type(config).__name__
+    if config.dataset not in SPLITS:
+        raise ValueError(f"{kind}.dataset must be one of {sorted(SPLITS)}, got {config.dataset!r}")
+    if config.architecture not in IMAGE_NETS:
+        raise ValueError(f"{kind}.architecture must be one of {sorted(IMAGE_NETS)}, got {config.architecture!r}")
+    for name in positive:
+        if getattr(config, name) < 1:
+            raise ValueError(f"{kind}.{name} must be >= 1, got {getattr(config, name)}")
+    for name in ("n_train", "image_size"):
+        if getattr(config, name) is not None and getattr(config, name) < 1:
+            raise ValueError(f"{kind}.{name} must be >= 1 or None, got {getattr(config, name)}")
+    if not (config.lr > 0 and len(config.betas) == 2 and all(0 <= b < 1 for b in config.betas)):
+        raise ValueError(f"{kind} needs lr > 0 and betas in [0, 1); got lr={config.lr}, betas={config.betas}")
+    object.__setattr__(config, "betas", tuple(float(b) for b in config.betas))
+
+
 @dataclass(frozen=True)
 class ImageGANConfig:
     """Everything that determines an image GAN run (and so its cache key).
@@ -69,29 +88,16 @@ class ImageGANConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.dataset not in SPLITS:
-            raise ValueError(f"ImageGANConfig.dataset must be one of {sorted(SPLITS)}, got {self.dataset!r}")
-        if self.architecture not in IMAGE_NETS:
-            raise ValueError(f"ImageGANConfig.architecture must be one of {sorted(IMAGE_NETS)}, got "
-                             f"{self.architecture!r}")
+        _check_image_config(self, ("width", "latent_dim", "n_critic", "n_gen", "n_iter", "batch_size", "n_samples"))
         latent(self.latent), objective(self.objective)  # unknown names raise here
         if self.optimizer not in OPTIMIZERS or self.critic_norm not in CRITIC_NORMS:
             raise ValueError(f"ImageGANConfig needs optimizer in {OPTIMIZERS} and critic_norm in {CRITIC_NORMS}, got "
                              f"{self.optimizer!r} and {self.critic_norm!r}")
-        for name in ("width", "latent_dim", "n_critic", "n_gen", "n_iter", "batch_size", "n_samples"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"ImageGANConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("n_train", "image_size"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"ImageGANConfig.{name} must be >= 1 or None, got {getattr(self, name)}")
-        if not (self.lr > 0 and len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)
-                and 0 <= self.rmsprop_alpha < 1):
-            raise ValueError(f"ImageGANConfig needs lr > 0, betas in [0, 1), 0 <= rmsprop_alpha < 1; got lr={self.lr}, "
-                             f"betas={self.betas}, rmsprop_alpha={self.rmsprop_alpha}")
+        if not 0 <= self.rmsprop_alpha < 1:
+            raise ValueError(f"ImageGANConfig needs 0 <= rmsprop_alpha < 1, got {self.rmsprop_alpha}")
         bad = [s for s in self.snapshots if not 0 <= s <= self.n_iter]
         if bad:
             raise ValueError(f"ImageGANConfig.snapshots must lie in [0, n_iter={self.n_iter}], got {bad}")
-        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
         object.__setattr__(self, "snapshots", tuple(sorted(set(self.snapshots))))
 
     def as_dict(self) -> dict:
@@ -134,7 +140,7 @@ class ImageGANRun:
             return self.generator(latent(self.config.latent).sample(n, self.config.latent_dim, stream))
 
 
-def training_images(config: ImageGANConfig) -> torch.Tensor:
+def training_images(config: ImageGANConfig | AutoencoderConfig) -> torch.Tensor:
     """The training images of ``config`` ``(N, C, size, size)`` in [−1, 1]: the first ``n_train``, resized."""
     images, _ = load_images(config.dataset, "train", config.n_train)
     if config.image_size is not None and config.image_size != images.shape[-1]:
@@ -266,20 +272,7 @@ class AutoencoderConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.dataset not in SPLITS:
-            raise ValueError(f"AutoencoderConfig.dataset must be one of {sorted(SPLITS)}, got {self.dataset!r}")
-        if self.architecture not in IMAGE_NETS:
-            raise ValueError(f"AutoencoderConfig.architecture must be one of {sorted(IMAGE_NETS)}, got "
-                             f"{self.architecture!r}")
-        for name in ("width", "latent_dim", "n_iter", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"AutoencoderConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("n_train", "image_size"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"AutoencoderConfig.{name} must be >= 1 or None, got {getattr(self, name)}")
-        if not (self.lr > 0 and len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)):
-            raise ValueError(f"AutoencoderConfig needs lr > 0 and betas in [0, 1); got {self.lr}, {self.betas}")
-        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        _check_image_config(self, ("width", "latent_dim", "n_iter", "batch_size"))
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -322,11 +315,7 @@ def build_autoencoder(config: AutoencoderConfig, channels: int, size: int) -> tu
 
 def _train_autoencoder(config: AutoencoderConfig, device: torch.device, bar) -> dict:
     started = time.perf_counter()
-    images, _ = load_images(config.dataset, "train", config.n_train)
-    if config.image_size is not None and config.image_size != images.shape[-1]:
-        images = F.interpolate(images, size=(config.image_size, config.image_size), mode="bilinear",
-                               align_corners=False).clamp_(-1, 1)
-    images = images.to(device)
+    images = training_images(config).to(device)
     shape = tuple(images.shape[1:])
     encoder, decoder = (net.to(device) for net in build_autoencoder(config, shape[0], shape[1]))
     optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=config.lr, betas=config.betas)
