@@ -24,13 +24,14 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lsgan_lib import batched, training
 from lsgan_lib.distributions import gaussian_latent, nine_squares
-from lsgan_lib.nets import fc_net
+from lsgan_lib.nets import PAPER_002_WIDTHS
 from lsgan_lib.training import GANConfig
 
 BATCH = 256
@@ -42,11 +43,21 @@ def config(n_iter: int, seed: int = 0) -> GANConfig:
                      seed=seed)
 
 
+def plain_net(in_dim: int, out_dim: int) -> nn.Sequential:
+    """Paper 002's net as one writes it with torch.nn alone (PyTorch's own nn.ELU, not the library's fast ELU)."""
+    layers: list[nn.Module] = []
+    previous = in_dim
+    for width in PAPER_002_WIDTHS:
+        layers += [nn.Linear(previous, width), nn.BatchNorm1d(width), nn.ELU()]
+        previous = width
+    return nn.Sequential(*layers, nn.Linear(previous, out_dim))
+
+
 def plain_loop(n_iter: int, device: torch.device) -> None:
-    """The reference: the loop as one would write it in a notebook, without the library's trainer."""
+    """The reference: the loop as one would write it in a notebook, without the library's trainer or nets."""
     torch.manual_seed(0)
     stream = torch.Generator(device=device).manual_seed(0)
-    g, d = fc_net(2, 2).to(device), fc_net(2, 1).to(device)
+    g, d = plain_net(2, 2).to(device), plain_net(2, 1).to(device)
     opt_g, opt_d = torch.optim.RMSprop(g.parameters(), lr=1e-3), torch.optim.RMSprop(d.parameters(), lr=1e-3)
     sched_g = torch.optim.lr_scheduler.StepLR(opt_g, 300, 0.98)
     sched_d = torch.optim.lr_scheduler.StepLR(opt_d, 300, 0.98)

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from . import cache
 from .distributions import data_manifold, latent
-from .nets import ACTIVATIONS
+from .nets import ACTIVATIONS, FastELU, fast_elu
 from .objectives import objective, traits
 from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, _run_from_payload, _stream, build_networks,
                        default_device, device_name, evaluation_inputs)
@@ -44,7 +44,8 @@ from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, _run_from_payloa
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
                  "objective", "batch_norm", "activation")
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # nn.BatchNorm1d's defaults, which fc_net uses
-_ACTIVATION_FUNCTIONS = {nn.ELU: F.elu, nn.ReLU: F.relu, nn.LeakyReLU: F.leaky_relu}  # fc_net's, PyTorch's defaults
+# fc_net's activations (PyTorch's defaults), as functions of the stacked activations
+_ACTIVATION_FUNCTIONS = {FastELU: fast_elu, nn.ELU: F.elu, nn.ReLU: F.relu, nn.LeakyReLU: F.leaky_relu}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -74,7 +75,7 @@ class StackedFC:
         if len(kinds) > 1 or (self.depth > 1 and not kinds):
             raise ValueError(f"StackedFC stacks fc_net networks with one activation of {sorted(ACTIVATIONS)}; "
                              f"found {sorted(k.__name__ for k in kinds)}")
-        self.activation = _ACTIVATION_FUNCTIONS[kinds.pop()] if kinds else F.elu
+        self.activation = _ACTIVATION_FUNCTIONS[kinds.pop()] if kinds else fast_elu
         self._stride = 3 if self.batch_norm else 2  # modules per hidden layer in fc_net's Sequential
 
         def stack(tensors, shape):

@@ -8,12 +8,48 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import torch
 from torch import nn
 
 PAPER_002_WIDTHS: tuple[int, ...] = (20, 40, 100, 200, 200, 100, 40, 20)
 TOY_MLP_WIDTHS: tuple[int, ...] = (512, 512, 512)  # Gulrajani et al.'s toy code (gan_toy.py), ReLU, no batch norm
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {"elu": nn.ELU, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU}
+
+
+class _ELUFunction(torch.autograd.Function):
+    """ELU (α = 1) as max(x, exp(min(x, 0)) − 1), with PyTorch's own ELU backward computed from the output."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        y = torch.maximum(x, torch.clamp(x, max=0).exp_().sub_(1))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.elu_backward(grad, 1.0, 1.0, 1.0, True, y)
+
+
+def fast_elu(x: torch.Tensor) -> torch.Tensor:
+    """ELU with α = 1, elementwise on any shape. PyTorch's CPU ELU evaluates ``expm1``, which is slow on these machines
+    (2.6 ms forward for a (10, 256, 200) tensor); this form takes 0.7–1.0 ms forward and backward and agrees with
+    ``F.elu`` to within 6e-8 in values and gradients (bench/README.md). Both toy trainers use it through
+    :class:`FastELU`, so their numbers stay equal to each other."""
+    return _ELUFunction.apply(x)
+
+
+class FastELU(nn.ELU):
+    """``nn.ELU()`` (α = 1) computed by :func:`fast_elu`: the activation of :func:`fc_net`'s ``"elu"``."""
+
+    def __init__(self):
+        super().__init__(alpha=1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return fast_elu(x)
+
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"elu": FastELU, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU}
 
 
 def fc_net(in_dim: int, out_dim: int, widths: Sequence[int] = PAPER_002_WIDTHS, batch_norm: bool = True,

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from lsgan_lib import objectives
-from lsgan_lib.nets import PAPER_002_WIDTHS, TOY_MLP_WIDTHS, fc_net
+from lsgan_lib.nets import PAPER_002_WIDTHS, TOY_MLP_WIDTHS, fast_elu, fc_net
 
 
 def test_fc_net_is_the_papers_architecture():
@@ -22,6 +22,16 @@ def test_fc_net_rejects_empty_sizes():
         fc_net(0, 2)
     with pytest.raises(ValueError, match="unknown activation"):
         fc_net(2, 2, activation="swish")
+
+
+def test_fast_elu_is_elu_in_values_and_gradients():
+    x = torch.cat([torch.linspace(-30, 5, 1001), torch.randn(4000) * 3, torch.tensor([0.0, -0.0, 1e-8, -1e-8])])
+    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    torch.nn.functional.elu(a).backward(torch.ones_like(a))
+    fast_elu(b).backward(torch.ones_like(b))
+    torch.testing.assert_close(fast_elu(x), torch.nn.functional.elu(x), rtol=0, atol=1e-7)
+    torch.testing.assert_close(b.grad, a.grad, rtol=0, atol=1e-7)
+    assert isinstance(fc_net(2, 1)[2], nn.ELU)  # fc_net's "elu" is an nn.ELU computed by fast_elu
 
 
 def test_fc_net_as_the_wgan_gp_toy_mlp():
