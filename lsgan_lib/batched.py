@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -43,6 +43,9 @@ from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, _run_from_payloa
 
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
                  "objective", "batch_norm", "activation")
+# What a GANRun is built from; any other payload entry (a chapter's extras) lands in run.extra.
+RUN_PAYLOAD_KEYS = {"generator", "critic", "snapshot_iters", "snapshots", "grid", "grid_images", "losses", "device",
+                    "seconds"}
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # nn.BatchNorm1d's defaults, which fc_net uses
 # fc_net's activations (PyTorch's defaults), as functions of the stacked activations
 _ACTIVATION_FUNCTIONS = {FastELU: fast_elu, nn.ELU: F.elu, nn.ReLU: F.relu, nn.LeakyReLU: F.leaky_relu}
@@ -315,8 +318,8 @@ def check_same_shape(configs: Sequence[GANConfig]) -> None:
 class _Divergence:
     """Which members are frozen, and since when. Losses are checked after every step (one host sync per step)."""
 
-    def __init__(self, configs: list[GANConfig], device):
-        self.configs = configs
+    def __init__(self, configs: list[GANConfig], device, recorded: bool = False):
+        self.configs, self.recorded = configs, recorded
         self.frozen = torch.zeros(len(configs), dtype=torch.bool, device=device)
         self.at: list[int | None] = [None] * len(configs)
 
@@ -336,9 +339,10 @@ class _Divergence:
             if self.at[k] is None:
                 self.at[k] = iteration
                 self.frozen[k] = True
+                fate = "cached as a result" if self.recorded else "not cached"
                 warnings.warn(f"training diverged: the {which} loss of batched member {k} became "
                               f"{values[k].item()} at iteration {iteration} ({self.configs[k].describe()}); the member "
-                              f"is frozen, reported in run.extra['diverged_at'] and not cached; the others go on.",
+                              f"is frozen, reported in run.extra['diverged_at'] and {fate}; the others go on.",
                               RuntimeWarning, stacklevel=4)
 
 
@@ -402,8 +406,16 @@ def _evaluate(generator: StackedFC, members: _Members) -> tuple[torch.Tensor, to
     return samples.cpu(), images.cpu()
 
 
-def _train_batched(configs: list[GANConfig], device: torch.device, bar) -> tuple[list[dict], list[int | None]]:
-    """Train the members together; return one cache payload per member and each member's divergence iteration."""
+def _train_batched(configs: list[GANConfig], device: torch.device, bar,
+                   snapshot_extra: Callable[[StackedFC, StackedFC], dict[str, torch.Tensor]] | None = None,
+                   record_divergence: bool = False) -> tuple[list[dict], list[int | None]]:
+    """Train the members together; return one cache payload per member and each member's divergence iteration.
+
+    ``snapshot_extra`` and ``record_divergence`` are those of :func:`lsgan_lib.training._train`, for stacked nets:
+    ``snapshot_extra(generator, critic)`` returns tensors ``(K, ...)`` stored per member at every snapshot; with
+    ``record_divergence`` a diverged member's losses are NaN from the iteration that diverged, its remaining snapshots
+    repeat the last one taken before it, and its payload says ``diverged_at`` and ``reached``. (Its networks are those
+    before the step that diverged: the member was frozen there. The single-run trainer's are those after it.)"""
     started = time.perf_counter()
     shape, loss = configs[0], objective(configs[0].objective)
     pairs = [build_networks(c) for c in configs]
@@ -412,14 +424,20 @@ def _train_batched(configs: list[GANConfig], device: torch.device, bar) -> tuple
     opt_g = StackedOptimizer(generator.parameters(), configs)
     opt_d = StackedOptimizer(critic.parameters(), configs)
     members = _Members.build(configs, device)
-    divergence = _Divergence(configs, device)
+    divergence = _Divergence(configs, device, recorded=record_divergence)
 
     k = len(configs)
     losses = torch.zeros(k, shape.n_iter, 2, device=device)
-    snapshots, grid_images = [], []
-    if 0 in shape.snapshots:
+    snapshots, grid_images, extras = [], [], []
+
+    def snapshot():
         samples, images = _evaluate(generator, members)
         snapshots.append(samples), grid_images.append(images)
+        if snapshot_extra is not None:
+            extras.append({name: value.cpu() for name, value in snapshot_extra(generator, critic).items()})
+
+    if 0 in shape.snapshots:
+        snapshot()
     d_loss = torch.zeros(k, device=device)
     for it in range(1, shape.n_iter + 1):
         for _ in range(shape.n_critic if traits(loss).uses_critic else 0):
@@ -429,16 +447,25 @@ def _train_batched(configs: list[GANConfig], device: torch.device, bar) -> tuple
         opt_d.schedule_step(it), opt_g.schedule_step(it)
         losses[:, it - 1, 0], losses[:, it - 1, 1] = d_loss, g_loss
         if it in shape.snapshots:
-            samples, images = _evaluate(generator, members)
-            snapshots.append(samples), grid_images.append(images)
+            snapshot()
         if bar is not None and (it % 50 == 0 or it == shape.n_iter):
             bar.update(50 if it % 50 == 0 else it % 50)
 
     seconds = (time.perf_counter() - started) / k
     losses, snapshots, grid_images = losses.cpu(), torch.stack(snapshots, 1), torch.stack(grid_images, 1)
+    stacked_extras = {name: torch.stack([extra[name] for extra in extras], 1) for name in (extras[0] if extras else ())}
+    reached = [len(shape.snapshots)] * k
     for j, at in enumerate(divergence.at):
-        if at is not None:
+        if at is None:
+            continue
+        if not record_divergence:
             losses[j, at:] = float("nan")  # frozen from iteration `at`: no losses after it
+            continue
+        losses[j, at - 1:] = float("nan")  # as the single-run trainer records it: nothing from iteration `at` on
+        reached[j] = sum(1 for s in shape.snapshots if s < at)
+        if 0 < reached[j] < len(shape.snapshots):  # the remaining snapshots repeat the last one taken before `at`
+            for stack in (snapshots, grid_images, *stacked_extras.values()):
+                stack[j, reached[j]:] = stack[j, reached[j] - 1]
     payloads = [{
         "generator": generator.member_state_dict(j),
         "critic": critic.member_state_dict(j),
@@ -449,12 +476,18 @@ def _train_batched(configs: list[GANConfig], device: torch.device, bar) -> tuple
         "losses": losses[j].clone(),
         "device": device_name(device),
         "seconds": seconds,
+        **{name: stack[j].clone() for name, stack in stacked_extras.items()},
+        **({"diverged_at": -1 if divergence.at[j] is None else divergence.at[j], "reached": reached[j]}
+           if record_divergence else {}),
     } for j, c in enumerate(configs)]
     return payloads, divergence.at
 
 
 def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torch.device | str | None = None,
-                  progress: bool = True, results_root=None, desc: str = "batched training") -> list[GANRun]:
+                  progress: bool = True, results_root=None, desc: str = "batched training", *,
+                  snapshot_extra: Callable[[StackedFC, StackedFC], dict[str, torch.Tensor]] | None = None,
+                  record_divergence: bool = False, cache_kind: str = CACHE_KIND,
+                  cache_key: Callable[[GANConfig], dict] | None = None) -> list[GANRun]:
     """Train (or load from the results cache) K configurations of one architecture shape as one batched model.
 
     Returns one :class:`~lsgan_lib.training.GANRun` per configuration, in order, exactly as ``train_gan`` would (CPU
@@ -463,27 +496,37 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
     float rounding). ``run.extra["diverged_at"]`` is ``None``, or the iteration at which the member's loss became
     non-finite: such a member is frozen there, warned about, and not cached. ``run.seconds`` of a trained member is
     the batch's wall time divided by the number of members trained.
+
+    For chapters that store more per run (the level-set chapter's critic fields): ``snapshot_extra`` and
+    ``record_divergence`` as in :func:`_train_batched` (a recorded diverged member is cached, as a result), under
+    ``cache_kind`` and ``cache_key(config)`` (default ``config.as_dict()``). Payload entries beyond a ``GANRun``'s
+    fields land in ``run.extra``.
     """
     configs = list(configs)
     check_same_shape(configs)
     device = torch.device(device) if device is not None else default_device()
-    payloads = [cache.lookup(CACHE_KIND, c.as_dict(), results_root) for c in configs]
+    key = cache_key or GANConfig.as_dict
+    payloads = [cache.lookup(cache_kind, key(c), results_root) for c in configs]
     todo = [j for j, p in enumerate(payloads) if p is None]
     diverged: dict[int, int | None] = {}
     if todo:
         bar = tqdm(total=configs[0].n_iter, desc=f"{desc} ({len(todo)} runs)", disable=not progress, unit="it")
         try:
-            trained, at = _train_batched([configs[j] for j in todo], device, bar)
+            trained, at = _train_batched([configs[j] for j in todo], device, bar, snapshot_extra, record_divergence)
         finally:
             bar.close()
         for j, payload, when in zip(todo, trained, at):
             payloads[j], diverged[j] = payload, when
-            if when is None:
-                cache.store(CACHE_KIND, configs[j].as_dict(), payload, results_root)
+            if when is None or record_divergence:
+                cache.store(cache_kind, key(configs[j]), payload, results_root)
     runs = []
     for j, (config, payload) in enumerate(zip(configs, payloads)):
         run = _run_from_payload(config, payload, from_cache=j not in diverged)
-        run.extra["diverged_at"] = diverged.get(j)
+        run.extra.update({name: payload[name] for name in payload.keys() - RUN_PAYLOAD_KEYS})
+        if "diverged_at" in payload:  # recorded (and perhaps cached) divergence: -1 for none
+            run.extra["diverged_at"] = None if int(payload["diverged_at"]) < 0 else int(payload["diverged_at"])
+        else:
+            run.extra["diverged_at"] = diverged.get(j)
         runs.append(run)
     return runs
 
@@ -494,13 +537,14 @@ def shape_key(config: GANConfig) -> tuple:
 
 
 def train_sweep(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torch.device | str | None = None,
-                progress: bool = True, results_root=None, desc: str = "sweep") -> list[GANRun]:
+                progress: bool = True, results_root=None, desc: str = "sweep", **options) -> list[GANRun]:
     """Train (or load) a sweep of toy runs — seeds × configurations — batching the runs of one shape together.
 
     The configurations are grouped by :func:`shape_key`; each group is one :func:`train_batched` call. Returns one
     :class:`~lsgan_lib.training.GANRun` per configuration, in the order given, with ``run.extra["diverged_at"]`` as
     :func:`train_batched` sets it (a diverged run is frozen, warned about and not cached; the sweep goes on). The
-    chapters train every seed and configuration sweep through this function.
+    chapters train every seed and configuration sweep through this function. ``options`` go to :func:`train_batched`
+    (``snapshot_extra``, ``record_divergence``, ``cache_kind``, ``cache_key``).
     """
     configs = list(configs)
     groups: dict[tuple, list[int]] = {}
@@ -510,6 +554,6 @@ def train_sweep(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torc
     for number, members in enumerate(groups.values(), 1):
         label = f"{desc} {number}/{len(groups)}" if len(groups) > 1 else desc
         for j, run in zip(members, train_batched([configs[j] for j in members], device, progress, results_root,
-                                                 label)):
+                                                 label, **options)):
             runs[j] = run
     return runs

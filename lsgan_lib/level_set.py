@@ -9,7 +9,8 @@ networks live in :mod:`lsgan_lib.objectives` and :mod:`lsgan_lib.training`; this
   order, so a run that stays finite has the same numbers as ``train_gan``), which additionally stores the critic's
   values on a grid over the plane at every snapshot (the level-set view), and *records* an explosion of L instead
   of raising: a run whose loss becomes non-finite stops there, keeps what it had, and is cached with
-  ``diverged_at`` set, so the chapter can count divergences over seeds;
+  ``diverged_at`` set, so the chapter can count divergences over seeds; :func:`train_level_set_runs` trains a sweep
+  of them batched (:func:`lsgan_lib.batched.train_sweep`) under the same cache keys;
 * :func:`loss_explosion` — max |L| and whether a run diverged;
 * :func:`jacobian_determinants` and :func:`contraction_at_centres` — Fig. 1's "contracts the grid at the centres";
 * :func:`orientation_consistency` — Fig. 1's "preserves the local structure of the grid" (no folds);
@@ -31,6 +32,7 @@ from tqdm.auto import tqdm
 from . import cache
 from .distributions import data_manifold
 from .objectives import objective, traits
+from .batched import StackedFC, train_sweep
 from .training import GANConfig, GANRun, _train, build_networks, default_device
 
 CACHE_KIND = "level_set_toy"
@@ -81,11 +83,15 @@ def plane_grid(bounds: tuple[float, float, float, float], points: int = FIELD_PO
 
 
 @torch.no_grad()
-def critic_field(critic: nn.Module, points: torch.Tensor, side: int) -> torch.Tensor:
-    """The critic's values on a plane grid ``(side*side, 2)`` as ``(side, side)`` (CPU), in eval mode."""
+def critic_field(critic: nn.Module | StackedFC, points: torch.Tensor, side: int) -> torch.Tensor:
+    """The critic's values on a plane grid ``(side*side, 2)`` as ``(side, side)`` (CPU), in eval mode; for a stacked
+    critic of K members (:class:`lsgan_lib.batched.StackedFC`) each member's, ``(K, side, side)``."""
     was_training = critic.training
     critic.eval()
-    values = critic(points).reshape(side, side).cpu()
+    if isinstance(critic, StackedFC):
+        values = critic(points.expand(critic.members, -1, -1)).reshape(critic.members, side, side).cpu()
+    else:
+        values = critic(points).reshape(side, side).cpu()
     critic.train(was_training)
     return values
 
@@ -96,11 +102,10 @@ def _train_with_fields(config: GANConfig, device: torch.device, bar, field_point
     raising."""
     if not traits(objective(config.objective)).uses_critic:
         raise ValueError(f"train_level_set draws the critic's level sets; objective {config.objective!r} has no critic")
-    field_x, field_y, plane = plane_grid(data_manifold(config.data).bounds, field_points)
+    _, _, plane = plane_grid(data_manifold(config.data).bounds, field_points)
     plane = plane.to(device)
-    payload = _train(config, device, bar, record_divergence=True,
-                     snapshot_extra=lambda generator, critic: {"fields": critic_field(critic, plane, field_points)})
-    return payload | {"field_x": field_x, "field_y": field_y}
+    return _train(config, device, bar, record_divergence=True,
+                  snapshot_extra=lambda generator, critic: {"fields": critic_field(critic, plane, field_points)})
 
 
 def _from_payload(config: GANConfig, payload: dict, hit: bool) -> LevelSetRun:
@@ -112,7 +117,8 @@ def _from_payload(config: GANConfig, payload: dict, hit: bool) -> LevelSetRun:
                  losses=payload["losses"], device=payload["device"], seconds=float(payload["seconds"]),
                  from_cache=hit)
     at = int(payload["diverged_at"])
-    return LevelSetRun(run=run, fields=payload["fields"], field_x=payload["field_x"], field_y=payload["field_y"],
+    field_x, field_y, _ = plane_grid(data_manifold(config.data).bounds, payload["fields"].shape[-1])
+    return LevelSetRun(run=run, fields=payload["fields"], field_x=field_x, field_y=field_y,
                        diverged_at=None if at < 0 else at, reached=int(payload["reached"]))
 
 
@@ -140,13 +146,31 @@ def train_level_set(config: GANConfig, device: torch.device | str | None = None,
 def train_level_set_runs(configs: Sequence[GANConfig], device: torch.device | str | None = None,
                          field_points: int = FIELD_POINTS, progress: bool = True, results_root=None,
                          desc: str = "training") -> list[LevelSetRun]:
-    """:func:`train_level_set` for several configurations in order, under one progress bar counting iterations."""
+    """:func:`train_level_set` for a sweep of configurations, batched: the runs of one data set and shape train as one
+    model (:func:`lsgan_lib.batched.train_sweep`), under the same cache keys, so each is a cache hit for
+    :func:`train_level_set` and the other way round. Returns the runs in the order given."""
     configs = list(configs)
-    bar = tqdm(total=sum(c.n_iter for c in configs), desc=desc, disable=not progress, unit="it")
-    try:
-        return [train_level_set(c, device, field_points, results_root=results_root, _bar=bar) for c in configs]
-    finally:
-        bar.close()
+    for config in configs:
+        if not traits(objective(config.objective)).uses_critic:
+            raise ValueError(f"train_level_set_runs draws the critic's level sets; objective {config.objective!r} "
+                             "has no critic")
+    runs: list[LevelSetRun | None] = [None] * len(configs)
+    by_data: dict[str, list[int]] = {}
+    for j, config in enumerate(configs):
+        by_data.setdefault(config.data, []).append(j)
+    for data, members in by_data.items():
+        field_x, field_y, plane = plane_grid(data_manifold(data).bounds, field_points)
+        device_ = torch.device(device) if device is not None else default_device()
+        plane = plane.to(device_)
+        trained = train_sweep([configs[j] for j in members], device_, progress, results_root, f"{desc}: {data}",
+                              snapshot_extra=lambda generator, critic: {"fields": critic_field(critic, plane,
+                                                                                               field_points)},
+                              record_divergence=True, cache_kind=CACHE_KIND,
+                              cache_key=lambda c: c.as_dict() | {"field_points": field_points})
+        for j, run in zip(members, trained):
+            runs[j] = LevelSetRun(run=run, fields=run.extra["fields"], field_x=field_x, field_y=field_y,
+                                  diverged_at=run.extra["diverged_at"], reached=int(run.extra["reached"]))
+    return runs
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -188,9 +188,9 @@ def test_cached_members_are_loaded_and_batched_runs_are_cache_hits_for_train_gan
     trained = []
     real_train = batched._train_batched
 
-    def spy(members, device, bar):
+    def spy(members, device, bar, *options):
         trained.append([c.seed for c in members])
-        return real_train(members, device, bar)
+        return real_train(members, device, bar, *options)
 
     monkeypatch.setattr(batched, "_train_batched", spy)
     runs = train_batched(configs, progress=False)

@@ -117,6 +117,46 @@ def test_algorithm_1_loop_matches_the_toy_trainer_and_stores_the_critic_field():
     assert again.run.from_cache and torch.equal(again.fields, run.fields)
 
 
+def test_a_batched_sweep_matches_single_runs_and_shares_their_cache(tmp_path):
+    configs = [tiny(seed=s, widths=(20, 20), batch_size=64) for s in (0, 1)] + [tiny(seed=2, n_gen=1)]
+    runs = ls.train_level_set_runs(configs, field_points=7, progress=False, results_root=tmp_path / "batched")
+    assert [r.config for r in runs] == configs and not any(r.run.from_cache for r in runs)
+    for config, run in zip(configs, runs):
+        single = ls.train_level_set(config, field_points=7, progress=False, results_root=tmp_path / "single")
+        torch.testing.assert_close(run.losses, single.losses, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(run.fields, single.fields, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(run.field_x, single.field_x)
+        assert run.diverged_at is None and run.reached == single.reached == 3
+        # a batched run is a cache hit for the single-run trainer
+        hit = ls.train_level_set(config, field_points=7, progress=False, results_root=tmp_path / "batched")
+        assert hit.run.from_cache and torch.equal(hit.fields, run.fields)
+
+
+def test_a_batched_member_whose_loss_explodes_is_recorded_and_cached(monkeypatch, tmp_path):
+    original, calls = objectives.level_set_critic_loss, {"n": 0}
+
+    def exploding(d_real, d_fake, power=2):
+        value = original(d_real, d_fake, power)
+        calls["n"] += 1
+        if calls["n"] == 4:  # iteration 4: member 1's L becomes infinite
+            value = value + torch.tensor([0.0, float("inf")])
+        return value
+
+    monkeypatch.setattr(objectives, "level_set_critic_loss", exploding)
+    configs = [tiny(seed=0), tiny(seed=1)]
+    with pytest.warns(RuntimeWarning, match="member 1 .* cached as a result"):
+        runs = ls.train_level_set_runs(configs, field_points=5, progress=False, results_root=tmp_path)
+    healthy, exploded = runs
+    assert healthy.diverged_at is None and exploded.diverged_at == 4 and exploded.reached == 2
+    assert torch.isnan(exploded.losses[3:]).all() and torch.isfinite(exploded.losses[:3]).all()
+    torch.testing.assert_close(exploded.run.snapshots[2], exploded.run.snapshots[1])  # the last good snapshot repeats
+    torch.testing.assert_close(exploded.fields[2], exploded.fields[1])
+    assert torch.isfinite(healthy.losses).all()
+    monkeypatch.setattr(objectives, "level_set_critic_loss", original)
+    again = ls.train_level_set_runs(configs, field_points=5, progress=False, results_root=tmp_path)
+    assert all(r.run.from_cache for r in again) and again[1].diverged_at == 4 and again[1].reached == 2
+
+
 def test_algorithm_1_takes_n_gen_generator_steps_per_critic_step(monkeypatch):
     calls = []
     original_c, original_g = training.critic_step, training.generator_step  # the loop is training._train's
