@@ -31,7 +31,7 @@ from .datasets import SPLITS, load_images
 from .distributions import latent
 from .nets import CRITIC_NORMS, IMAGE_NETS, image_networks
 from .objectives import objective, traits
-from .training import TrainingDiverged, _stream, critic_step, default_device, device_name, generator_step
+from .training import TrainingDiverged, _check_finite, _stream, critic_step, default_device, device_name, generator_step
 
 CACHE_KIND = "image_gan"
 OPTIMIZERS = ("adam", "rmsprop")
@@ -204,12 +204,7 @@ def _train(config: ImageGANConfig, device: torch.device, bar) -> dict:
                                     z.sample(config.batch_size, config.latent_dim, batches), real)
         losses[it - 1, 0], losses[it - 1, 1] = d_loss, g_loss
         if it % 50 == 0 or it == config.n_iter:
-            window = losses[checked:it]
-            if not bool(torch.isfinite(window).all()):
-                row = int((~torch.isfinite(window).all(dim=1)).nonzero()[0, 0])
-                raise TrainingDiverged(
-                    f"training diverged: a loss became {window[row].tolist()} at iteration {checked + row + 1} "
-                    f"({config.describe()}). Lower lr, change the seed, or pick another objective; nothing was cached.")
+            _check_finite(losses, checked, it, config)
             checked = it
         if it in config.snapshots:
             snapshots.append(evaluate())

@@ -183,7 +183,8 @@ def _evaluate(generator: nn.Module, z_eval: torch.Tensor, grid: torch.Tensor) ->
 
 
 def _check_finite(losses: torch.Tensor, start: int, stop: int, config: GANConfig) -> None:
-    """Raise :class:`TrainingDiverged` naming the first iteration in ``[start, stop)`` with a non-finite loss."""
+    """Raise :class:`TrainingDiverged` naming the first iteration in ``[start, stop)`` with a non-finite loss (any
+    configuration with ``describe()``: toy or image)."""
     window = losses[start:stop]
     finite = torch.isfinite(window).all(dim=1)
     if not bool(finite.all()):
