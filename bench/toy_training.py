@@ -1,15 +1,18 @@
 """Benchmark: a toy GAN iteration with a plain PyTorch loop, the library's single-run trainer, and the batched trainer.
 
-    python bench/toy_training.py [--iters N] [--repeats R] [--device cpu|cuda] [--members K ...] [--profile]
+    python bench/toy_training.py [--iters N] [--repeats R] [--device cpu|cuda] [--members K ...]
+                                 [--compile MODE ...] [--profile]
 
 The configuration is paper 002's: the FC 20-40-100-200-200-100-40-20 net with batch norm and ELU for both networks,
 batch 256, one critic and one generator step per iteration, RMSprop lr 1e-3 with the step schedule, the minimax
 objective, nine squares with a 2-d Gaussian latent. Every trainer runs ``--iters`` iterations after a warm-up of
 ``--warmup`` iterations, then the rows are timed in turn ``--repeats`` times (round robin, so a passing disturbance hits
 every row alike); the table gives the median wall time per member-iteration (one iteration of one GAN), the range
-over the repeats, and the speed-up of the median over the plain loop's median, all measured side by side in this
-process. It is a benchmark that prints a table, not a
-timed test: nothing here passes or fails.
+over the repeats, and the speed-ups of the median over the plain loop's and over the single-run trainer's (so the
+batched row at K = 50 against the single-run row is a 50-member sweep against 50 sequential single runs), all measured
+side by side in this process. ``--compile`` adds rows of the batched trainer under ``torch.compile`` modes
+(``reduce-overhead`` = compiled kernels replayed as CUDA graphs on a GPU); their compilation happens in the warm-up
+and is reported in the warm-up column. It is a benchmark that prints a table, not a timed test: nothing here passes or fails.
 """
 
 from __future__ import annotations
@@ -84,9 +87,9 @@ def library_single(n_iter: int, device: torch.device) -> None:
     training._train(config(n_iter), device, None)
 
 
-def library_batched(k: int):
+def library_batched(k: int, compile_mode: str | None = None):
     def run(n_iter: int, device: torch.device) -> None:
-        batched._train_batched([config(n_iter, seed) for seed in range(k)], device, None)
+        batched._train_batched([config(n_iter, seed) for seed in range(k)], device, None, compile_mode=compile_mode)
     return run
 
 
@@ -147,6 +150,8 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--members", type=int, nargs="*", default=None,
                         help="K values of the batched trainer (default 1 4 10, plus 50 100 on a GPU)")
+    parser.add_argument("--compile", nargs="*", default=[], choices=batched.COMPILE_MODES, metavar="MODE",
+                        help=f"also time the batched trainer under these torch.compile modes {batched.COMPILE_MODES}")
     parser.add_argument("--profile", action="store_true", help="also print the top operators of the batched trainer")
     args = parser.parse_args(argv)
     device = torch.device(args.device) if args.device else training.default_device()
@@ -156,18 +161,24 @@ def main(argv=None) -> None:
     rows = [("plain PyTorch loop (in this benchmark)", 1, plain_loop),
             ("lsgan_lib.training._train (train_gan)", 1, library_single)]
     rows += [("lsgan_lib.batched._train_batched", k, library_batched(k)) for k in members]
-    for _, _, fn in rows:
-        fn(args.warmup, device)
+    rows += [(f"lsgan_lib.batched._train_batched, compile_mode={mode!r}", k, library_batched(k, mode))
+             for mode in args.compile for k in members]
+    warmups = [seconds(fn, args.warmup, device) for _, _, fn in rows]
     times = [[] for _ in rows]
     for _ in range(args.repeats):
         for j, (_, k, fn) in enumerate(rows):
             times[j].append(seconds(fn, args.iters, device) / (args.iters * k) * 1e3)
-    print("| trainer | K | ms per member-iteration (median) | range over repeats | speed-up over the plain loop |")
-    print("|---|---:|---:|---:|---:|")
-    plain = statistics.median(times[0])
-    for (name, k, _), ms in zip(rows, times):
+    print("| trainer | K | ms per member-iteration (median) | range over repeats | speed-up over the plain loop "
+          "| speed-up over train_gan | warm-up (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    plain, single = statistics.median(times[0]), statistics.median(times[1])
+    for (name, k, _), ms, warm in zip(rows, times, warmups):
         mid = statistics.median(ms)
-        print(f"| {name} | {k} | {mid:.2f} | {min(ms):.2f}–{max(ms):.2f} | {plain / mid:.2f}× |")
+        print(f"| {name} | {k} | {mid:.3g} | {min(ms):.3g}–{max(ms):.3g} | {plain / mid:.2f}× | {single / mid:.2f}× "
+              f"| {warm:.1f} |")
+    print()
+    print(f"Warm-up: the first {args.warmup} iterations of each row, untimed in the table; for a compiled row it "
+          "includes torch.compile's compilation.")
     if args.profile:
         print()
         print(f"Top operators of the batched trainer at K = {members[-1]} (self time):")

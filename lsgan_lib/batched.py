@@ -24,10 +24,11 @@ Shapes: K members, B = ``batch_size``, d = data dimension, ``latent_dim`` = late
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -52,6 +53,80 @@ _ACTIVATION_FUNCTIONS = {FastELU: fast_elu, nn.ELU: F.elu, nn.ReLU: F.relu, nn.L
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# torch.compile
+# ---------------------------------------------------------------------------------------------------------------------
+
+# torch.compile's modes; "reduce-overhead" also replays the compiled kernels as CUDA graphs on a GPU.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+COMPILE_RECOMPILE_LIMIT = 64  # graphs per compiled function and process (see compile_scope)
+
+
+def check_compile_mode(compile_mode: str | None, objective_name: str) -> None:
+    """Raise ``ValueError`` for a mode torch.compile does not have, or for an objective with a gradient penalty
+    (its double backward through compiled code is not supported by torch.compile)."""
+    if compile_mode is None:
+        return
+    if compile_mode not in COMPILE_MODES:
+        raise ValueError(f"compile_mode={compile_mode!r} is not a torch.compile mode; use None (eager) or one of "
+                         f"{COMPILE_MODES}")
+    if traits(objective(objective_name)).gradient_penalty:
+        raise ValueError(f"compile_mode={compile_mode!r} cannot train {objective_name!r}: its gradient penalty needs a "
+                         "double backward, which torch.compile does not support; train it with compile_mode=None")
+
+
+@contextlib.contextmanager
+def compile_scope(compile_mode: str | None) -> Iterator[None]:
+    """Where the compiled nets and updates run. Each (K, batch, evaluation size, grad mode) compiles graphs of its own
+    (about six of :func:`stacked_forward` per batched model), more than torch.compile's default of 8 recompilations
+    per function allows in a sweep of several shapes, after which it would fall back to eager silently. Inside, the
+    limit is :data:`COMPILE_RECOMPILE_LIMIT` and reaching it raises."""
+    if compile_mode is None:
+        yield
+        return
+    with torch._dynamo.config.patch(recompile_limit=COMPILE_RECOMPILE_LIMIT, fail_on_recompile_limit_hit=True):
+        try:
+            yield
+        except torch._dynamo.exc.FailOnRecompileLimitHit as error:
+            raise RuntimeError(f"compile_mode={compile_mode!r}: torch.compile compiled the stacked networks more than "
+                               f"{COMPILE_RECOMPILE_LIMIT} times in this process (each batch shape, number of members "
+                               "and evaluation size compiles its own graphs); train fewer shapes per process, or "
+                               "use compile_mode=None") from error
+
+
+def _compiled(fn: Callable, compile_mode: str | None, static: Sequence[torch.Tensor]) -> Callable:
+    """``fn``, or ``torch.compile(fn, mode=compile_mode)``. The ``static`` tensors (parameters, optimizer state and
+    batch-norm statistics, updated in place and never reallocated) are marked as static addresses, so that CUDA
+    graphs ("reduce-overhead") neither copy them at each replay nor skip a graph that updates them."""
+    if compile_mode is None:
+        return fn
+    for t in static:
+        torch._dynamo.mark_static_address(t)
+    return torch.compile(fn, mode=compile_mode, dynamic=False)
+
+
+def stacked_forward(x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor],
+                    bn_weights: list[torch.Tensor], bn_biases: list[torch.Tensor], running_means: list[torch.Tensor],
+                    running_vars: list[torch.Tensor], training: bool, activation: Callable) -> torch.Tensor:
+    """The stacked nets of :class:`StackedFC`: ``(K, n, in_dim)`` → ``(K, n, out_dim)``.
+
+    Layer i is ``baddbmm(biases[i], h, weights[i]ᵀ)`` with ``weights[i]`` ``(K, out, in)``; hidden layers then apply
+    per-member batch norm (when ``bn_weights`` is not empty: one ``F.batch_norm`` on the ``(n, K * width)`` layout,
+    which updates ``running_means[i]``/``running_vars[i]`` ``(K, 1, width)`` in place in training mode) and
+    ``activation``."""
+    h = x
+    for i in range(len(weights) - 1):
+        h = torch.baddbmm(biases[i], h, weights[i].transpose(1, 2))
+        if bn_weights:
+            k, n, width = h.shape
+            flat = h.transpose(0, 1).reshape(n, k * width)
+            flat = F.batch_norm(flat, running_means[i].view(-1), running_vars[i].view(-1), bn_weights[i].view(-1),
+                                bn_biases[i].view(-1), training, BN_MOMENTUM, BN_EPS)
+            h = flat.view(n, k, width).transpose(0, 1)
+        h = activation(h)
+    return torch.baddbmm(biases[-1], h, weights[-1].transpose(1, 2))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Stacked networks
 # ---------------------------------------------------------------------------------------------------------------------
 
@@ -65,9 +140,11 @@ class StackedFC:
     its own (statistics over the ``n`` axis of ``(K, n, width)``), updates running statistics like
     ``nn.BatchNorm1d`` in training mode (momentum 0.1, unbiased running variance) and uses them in eval mode. Nets
     built with ``batch_norm=False`` (the WGAN-GP toy MLP) stack too; the activation is read from the nets.
+    ``compile_mode`` (see :data:`COMPILE_MODES`) evaluates :func:`stacked_forward` through ``torch.compile``.
     """
 
-    def __init__(self, nets: Sequence[nn.Sequential], device: torch.device | str = "cpu"):
+    def __init__(self, nets: Sequence[nn.Sequential], device: torch.device | str = "cpu",
+                 compile_mode: str | None = None):
         linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
         norms = [[m for m in net if isinstance(m, nn.BatchNorm1d)] for net in nets]
         self.members, self.depth = len(nets), len(linears[0])
@@ -106,6 +183,8 @@ class StackedFC:
         self.training = True
         for p in self.parameters():
             p.requires_grad_(True)
+        self._forward = _compiled(stacked_forward, compile_mode,
+                                  self.parameters() + self.running_means + self.running_vars)
 
     def parameters(self) -> list[torch.Tensor]:
         """The stacked parameters in the order of ``fc_net(...).parameters()``: weight, bias (, bn weight, bn bias)."""
@@ -128,23 +207,13 @@ class StackedFC:
     def eval(self) -> "StackedFC":
         return self.train(False)
 
-    def _batch_norm(self, h: torch.Tensor, i: int) -> torch.Tensor:
-        """Per-member batch norm of ``(K, n, width)``: one ``F.batch_norm`` call on the ``(n, K * width)`` layout."""
-        k, n, width = h.shape
-        flat = h.transpose(0, 1).reshape(n, k * width)
-        out = F.batch_norm(flat, self.running_means[i].view(-1), self.running_vars[i].view(-1),
-                           self.bn_weights[i].view(-1), self.bn_biases[i].view(-1), self.training, BN_MOMENTUM, BN_EPS)
-        return out.view(n, k, width).transpose(0, 1)
-
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """``(K, n, in_dim)`` → ``(K, n, out_dim)``; in training mode the running statistics are updated."""
-        h = x
-        for i in range(self.depth - 1):
-            h = torch.baddbmm(self.biases[i], h, self.weights[i].transpose(1, 2))
-            h = self.activation(self._batch_norm(h, i) if self.batch_norm else h)
+        out = self._forward(x, self.weights, self.biases, self.bn_weights, self.bn_biases, self.running_means,
+                            self.running_vars, self.training, self.activation)
         if self.training and self.batch_norm:
             self.batches_tracked += 1
-        return torch.baddbmm(self.biases[-1], h, self.weights[-1].transpose(1, 2))
+        return out
 
     def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
         """Member ``k`` as the state dict of an ``fc_net`` (Linear, BatchNorm1d, ELU, …), on the CPU."""
@@ -189,10 +258,11 @@ class StackedOptimizer:
     ``torch.optim.Adam`` (single-tensor implementations, no momentum, not centred, L2 weight decay added to the
     gradient; ``addcdiv(p, g, a, value=-lr)`` is ``p − (lr·g)/a``), so one member's update is bit-for-bit
     torch.optim's, whatever the other members' hyper-parameters are (the tests check this). ``step(frozen)`` leaves
-    the parameters and state of members where ``frozen`` ``(K,)`` is true unchanged.
+    the parameters and state of members where ``frozen`` ``(K,)`` is true unchanged. ``compile_mode`` (see
+    :data:`COMPILE_MODES`) runs the update (:func:`rmsprop_update` / :func:`adam_update`) through ``torch.compile``.
     """
 
-    def __init__(self, params: list[torch.Tensor], configs: Sequence[GANConfig]):
+    def __init__(self, params: list[torch.Tensor], configs: Sequence[GANConfig], compile_mode: str | None = None):
         device = params[0].device
         how = traits(objective(configs[0].objective))
         self.params, self.kind, self.device = params, how.optimizer, device
@@ -206,6 +276,8 @@ class StackedOptimizer:
         self.eps = _per_member([c.rmsprop_eps for c in configs], device)
         self.state = [[torch.zeros_like(p) for p in params] for _ in range(2 if self.kind == "adam" else 1)]
         self.steps = 0
+        update = adam_update if self.kind == "adam" else rmsprop_update
+        self._update = _compiled(update, compile_mode, params + [t for s in self.state for t in s])
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -223,36 +295,47 @@ class StackedOptimizer:
         if frozen is not None:
             saved = [[t.clone() for t in self.params]] + [[t.clone() for t in s] for s in self.state]
         self.steps += 1
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        params, grads = [self.params[i] for i in live], [self.params[i].grad for i in live]
+        states = [[s[i] for i in live] for s in self.state]
         if self.kind == "adam":  # step size lr / (1 − β1^t), in double precision as torch.optim.Adam
-            lr = _per_member([lr / (1 - self.betas[0] ** self.steps) for lr in self.lrs], self.device)
+            step_size = _per_member([lr / (1 - self.betas[0] ** self.steps) for lr in self.lrs], self.device)
+            bias_correction2_sqrt = torch.tensor((1 - self.betas[1] ** self.steps) ** 0.5, device=self.device)
+            self._update(params, grads, *states, step_size, bias_correction2_sqrt, self.betas, self.weight_decay)
         else:
-            lr = _per_member(self.lrs, self.device)
-        for i, p in enumerate(self.params):
-            if p.grad is None:
-                continue
-            grad = p.grad if self.weight_decay is None else torch.addcmul(p.grad, self.weight_decay, p)
-            if self.kind == "adam":
-                self._adam(p, grad, self.state[0][i], self.state[1][i], lr)
-            else:
-                self._rmsprop(p, grad, self.state[0][i], lr)
+            self._update(params, grads, *states, _per_member(self.lrs, self.device), self.alpha, self.one_minus_alpha,
+                         self.eps, self.weight_decay)
         if saved is not None:
             mask = frozen.view(-1, 1, 1)
             for tensors, before in zip([self.params] + self.state, saved):
                 for t, old in zip(tensors, before):
                     t.copy_(torch.where(mask, old, t))
 
-    def _rmsprop(self, p: torch.Tensor, grad: torch.Tensor, square_avg: torch.Tensor, lr: torch.Tensor) -> None:
-        square_avg.mul_(self.alpha).addcmul_(self.one_minus_alpha * grad, grad)
-        avg = square_avg.sqrt().add_(self.eps)
+
+def rmsprop_update(params: list[torch.Tensor], grads: list[torch.Tensor], square_avgs: list[torch.Tensor],
+                   lr: torch.Tensor, alpha: torch.Tensor, one_minus_alpha: torch.Tensor, eps: torch.Tensor,
+                   weight_decay: torch.Tensor | None) -> None:
+    """RMSprop on stacked tensors ``(K, …)`` in place, with per-member ``(K, 1, 1)`` hyper-parameters; the operations of
+    ``torch.optim.RMSprop``'s single-tensor step (``addcdiv(p, g, a, value=-lr)`` written as ``p − (lr·g)/a``)."""
+    for p, grad, square_avg in zip(params, grads, square_avgs):
+        if weight_decay is not None:
+            grad = torch.addcmul(grad, weight_decay, p)
+        square_avg.mul_(alpha).addcmul_(one_minus_alpha * grad, grad)
+        avg = square_avg.sqrt().add_(eps)
         p.sub_((lr * grad).div_(avg))
 
-    def _adam(self, p: torch.Tensor, grad: torch.Tensor, exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor,
-              step_size: torch.Tensor) -> None:
-        """``step_size`` ``(K, 1, 1)`` is lr / (1 − β1^t) per member."""
-        beta1, beta2 = self.betas
+
+def adam_update(params: list[torch.Tensor], grads: list[torch.Tensor], exp_avgs: list[torch.Tensor],
+                exp_avg_sqs: list[torch.Tensor], step_size: torch.Tensor, bias_correction2_sqrt: torch.Tensor,
+                betas: tuple[float, float], weight_decay: torch.Tensor | None) -> None:
+    """Adam on stacked tensors in place; ``step_size`` ``(K, 1, 1)`` is lr / (1 − β1^t) per member and
+    ``bias_correction2_sqrt`` the scalar √(1 − β2^t); the operations of ``torch.optim.Adam``'s single-tensor step."""
+    beta1, beta2 = betas
+    for p, grad, exp_avg, exp_avg_sq in zip(params, grads, exp_avgs, exp_avg_sqs):
+        if weight_decay is not None:
+            grad = torch.addcmul(grad, weight_decay, p)
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        bias_correction2_sqrt = (1 - beta2 ** self.steps) ** 0.5
         denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(ADAM_EPS)
         p.sub_((step_size * exp_avg).div_(denom))
 
@@ -408,21 +491,24 @@ def _evaluate(generator: StackedFC, members: _Members) -> tuple[torch.Tensor, to
 
 def _train_batched(configs: list[GANConfig], device: torch.device, bar,
                    snapshot_extra: Callable[[StackedFC, StackedFC], dict[str, torch.Tensor]] | None = None,
-                   record_divergence: bool = False) -> tuple[list[dict], list[int | None]]:
+                   record_divergence: bool = False, compile_mode: str | None = None
+                   ) -> tuple[list[dict], list[int | None]]:
     """Train the members together; return one cache payload per member and each member's divergence iteration.
 
     ``snapshot_extra`` and ``record_divergence`` are those of :func:`lsgan_lib.training._train`, for stacked nets:
     ``snapshot_extra(generator, critic)`` returns tensors ``(K, ...)`` stored per member at every snapshot; with
     ``record_divergence`` a diverged member's losses are NaN from the iteration that diverged, its remaining snapshots
     repeat the last one taken before it, and its payload says ``diverged_at`` and ``reached``. (Its networks are those
-    before the step that diverged: the member was frozen there. The single-run trainer's are those after it.)"""
+    before the step that diverged: the member was frozen there. The single-run trainer's are those after it.)
+    ``compile_mode`` is that of :func:`train_batched`."""
     started = time.perf_counter()
     shape, loss = configs[0], objective(configs[0].objective)
+    check_compile_mode(compile_mode, shape.objective)
     pairs = [build_networks(c) for c in configs]
-    generator = StackedFC([g for g, _ in pairs], device)
-    critic = StackedFC([d for _, d in pairs], device)
-    opt_g = StackedOptimizer(generator.parameters(), configs)
-    opt_d = StackedOptimizer(critic.parameters(), configs)
+    generator = StackedFC([g for g, _ in pairs], device, compile_mode)
+    critic = StackedFC([d for _, d in pairs], device, compile_mode)
+    opt_g = StackedOptimizer(generator.parameters(), configs, compile_mode)
+    opt_d = StackedOptimizer(critic.parameters(), configs, compile_mode)
     members = _Members.build(configs, device)
     divergence = _Divergence(configs, device, recorded=record_divergence)
 
@@ -436,20 +522,21 @@ def _train_batched(configs: list[GANConfig], device: torch.device, bar,
         if snapshot_extra is not None:
             extras.append({name: value.cpu() for name, value in snapshot_extra(generator, critic).items()})
 
-    if 0 in shape.snapshots:
-        snapshot()
-    d_loss = torch.zeros(k, device=device)
-    for it in range(1, shape.n_iter + 1):
-        for _ in range(shape.n_critic if traits(loss).uses_critic else 0):
-            d_loss = _critic_step(loss, generator, critic, opt_d, members, divergence, it)
-        for _ in range(shape.n_gen):
-            g_loss = _generator_step(loss, generator, critic, opt_g, members, divergence, it)
-        opt_d.schedule_step(it), opt_g.schedule_step(it)
-        losses[:, it - 1, 0], losses[:, it - 1, 1] = d_loss, g_loss
-        if it in shape.snapshots:
+    with compile_scope(compile_mode):
+        if 0 in shape.snapshots:
             snapshot()
-        if bar is not None and (it % 50 == 0 or it == shape.n_iter):
-            bar.update(50 if it % 50 == 0 else it % 50)
+        d_loss = torch.zeros(k, device=device)
+        for it in range(1, shape.n_iter + 1):
+            for _ in range(shape.n_critic if traits(loss).uses_critic else 0):
+                d_loss = _critic_step(loss, generator, critic, opt_d, members, divergence, it)
+            for _ in range(shape.n_gen):
+                g_loss = _generator_step(loss, generator, critic, opt_g, members, divergence, it)
+            opt_d.schedule_step(it), opt_g.schedule_step(it)
+            losses[:, it - 1, 0], losses[:, it - 1, 1] = d_loss, g_loss
+            if it in shape.snapshots:
+                snapshot()
+            if bar is not None and (it % 50 == 0 or it == shape.n_iter):
+                bar.update(50 if it % 50 == 0 else it % 50)
 
     seconds = (time.perf_counter() - started) / k
     losses, snapshots, grid_images = losses.cpu(), torch.stack(snapshots, 1), torch.stack(grid_images, 1)
@@ -487,7 +574,7 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
                   progress: bool = True, results_root=None, desc: str = "batched training", *,
                   snapshot_extra: Callable[[StackedFC, StackedFC], dict[str, torch.Tensor]] | None = None,
                   record_divergence: bool = False, cache_kind: str = CACHE_KIND,
-                  cache_key: Callable[[GANConfig], dict] | None = None) -> list[GANRun]:
+                  cache_key: Callable[[GANConfig], dict] | None = None, compile_mode: str | None = None) -> list[GANRun]:
     """Train (or load from the results cache) K configurations of one architecture shape as one batched model.
 
     Returns one :class:`~lsgan_lib.training.GANRun` per configuration, in order, exactly as ``train_gan`` would (CPU
@@ -501,9 +588,16 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
     ``record_divergence`` as in :func:`_train_batched` (a recorded diverged member is cached, as a result), under
     ``cache_kind`` and ``cache_key(config)`` (default ``config.as_dict()``). Payload entries beyond a ``GANRun``'s
     fields land in ``run.extra``.
+
+    ``compile_mode`` — ``None`` (eager), or a ``torch.compile`` mode of :data:`COMPILE_MODES` for the stacked nets'
+    forward pass and the optimizer update (``"reduce-overhead"`` adds CUDA graphs on a GPU). Whether it pays is
+    measured by ``bench/toy_training.py --compile``: on the 2-core CPU it does not (bench/README.md). Compiled code
+    rounds differently, like batching, so it does not enter the cache key either. Objectives with a gradient penalty
+    cannot be compiled (``ValueError``).
     """
     configs = list(configs)
     check_same_shape(configs)
+    check_compile_mode(compile_mode, configs[0].objective)
     device = torch.device(device) if device is not None else default_device()
     key = cache_key or GANConfig.as_dict
     payloads = [cache.lookup(cache_kind, key(c), results_root) for c in configs]
@@ -512,7 +606,8 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
     if todo:
         bar = tqdm(total=configs[0].n_iter, desc=f"{desc} ({len(todo)} runs)", disable=not progress, unit="it")
         try:
-            trained, at = _train_batched([configs[j] for j in todo], device, bar, snapshot_extra, record_divergence)
+            trained, at = _train_batched([configs[j] for j in todo], device, bar, snapshot_extra, record_divergence,
+                                         compile_mode)
         finally:
             bar.close()
         for j, payload, when in zip(todo, trained, at):
@@ -544,7 +639,7 @@ def train_sweep(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torc
     :class:`~lsgan_lib.training.GANRun` per configuration, in the order given, with ``run.extra["diverged_at"]`` as
     :func:`train_batched` sets it (a diverged run is frozen, warned about and not cached; the sweep goes on). The
     chapters train every seed and configuration sweep through this function. ``options`` go to :func:`train_batched`
-    (``snapshot_extra``, ``record_divergence``, ``cache_kind``, ``cache_key``).
+    (``snapshot_extra``, ``record_divergence``, ``cache_kind``, ``cache_key``, ``compile_mode``).
     """
     configs = list(configs)
     groups: dict[tuple, list[int]] = {}

@@ -238,3 +238,36 @@ def test_a_sweep_groups_runs_by_shape_and_keeps_their_order(monkeypatch, tmp_pat
     for config, run in zip(configs, runs):  # each is the cached single run of its configuration
         single = train_gan(config, progress=False, results_root=tmp_path)
         assert single.from_cache and torch.equal(single.losses, run.losses)
+
+
+def test_a_compiled_batch_matches_the_eager_batch_up_to_rounding(tmp_path):
+    # torch.compile fuses the forward pass and the optimizer update (on a GPU, "reduce-overhead" also replays them
+    # as CUDA graphs); fused kernels round differently, so the runs agree to a tolerance, as batching does. Biases
+    # whose shift a train-mode batch norm cancels (those before a batch norm, and the generator's output bias, before
+    # the critic's first one) have a zero gradient up to rounding, which RMSprop normalises into steps of up to ~lr:
+    # those biases, and the running means that follow them, differ by ~1e-3, and so do the eval-mode snapshots
+    # (measured 1.1e-3). The train-mode losses and the weights agree closely.
+    configs = [small(seed=s) for s in range(2)] + [small(seed=5, lr=3e-3, data="spiral")]
+    eager = train_batched(configs, progress=False, results_root=tmp_path / "eager")
+    compiled = train_batched(configs, progress=False, results_root=tmp_path / "compiled", compile_mode="default")
+    for a, b in zip(eager, compiled):
+        torch.testing.assert_close(a.losses, b.losses, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(a.snapshots, b.snapshots, rtol=0, atol=1e-2)
+        for net_a, net_b in ((a.generator, b.generator), (a.critic, b.critic)):
+            for (name, x), y in zip(net_a.named_parameters(), net_b.parameters()):
+                if name.endswith(".weight"):
+                    torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5)
+        assert b.extra["diverged_at"] is None
+
+
+def test_compile_modes_are_checked_before_training():
+    with pytest.raises(ValueError, match="not a torch.compile mode"):
+        train_batched([small()], progress=False, compile_mode="fast")
+    with pytest.raises(ValueError, match="double backward"):
+        train_batched([small(objective="wgan_gp")], progress=False, compile_mode="default")
+
+
+def test_compiling_more_graphs_than_the_limit_raises_instead_of_falling_back_to_eager(monkeypatch):
+    monkeypatch.setattr(batched, "COMPILE_RECOMPILE_LIMIT", 1)  # the first batched model needs about six graphs
+    with pytest.raises(RuntimeError, match="compiled the stacked networks more than 1 times"):
+        train_batched([small(n_iter=1, snapshots=(1,))], progress=False, compile_mode="default")
