@@ -21,3 +21,27 @@ def test_the_toy_training_benchmark_prints_its_table(capsys):
     assert [row.split(" | ")[1] for row in rows] == ["1", "1", "1", "3"]
     assert "plain PyTorch loop" in rows[0] and "_train_batched" in rows[3]
     assert "torch 2." in out and "device: cpu" in out
+
+
+def test_the_latent_space_cost_count_prints_every_piece(capsys):
+    load("latent_space_cost").main(["--profile", "smoke"])
+    out = capsys.readouterr().out
+    for piece in ("| WGAN-GP training |", "| AE training |", "| inversion |", "| **total** |"):
+        assert piece in out
+    assert "not measured" in out and "Generator checkpoints" in out
+
+
+def test_an_autoencoder_iteration_counts_about_three_forward_passes():
+    # forward, then backward: gradients of inputs and of weights, each about one forward (the first layer needs no
+    # input gradient), so one training iteration counts between 2.5 and 3 forward passes
+    import torch
+    from lsgan_lib import image_training
+    from lsgan_lib import latent_space as ls
+
+    cost = load("latent_space_cost")
+    config = ls.ae_config("cifar10", 16, 32, 16, 2, cost.COUNT_BATCH, 8, 0)
+    iteration = cost.per_iteration(image_training._train_autoencoder, config)
+    encoder, decoder = image_training.build_autoencoder(config, 3, 16)
+    x = torch.zeros(cost.COUNT_BATCH, 3, 16, 16)
+    forward = cost.flops(lambda: decoder(encoder(x)))
+    assert 2.5 * forward <= iteration <= 3.0 * forward
