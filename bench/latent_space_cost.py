@@ -76,10 +76,15 @@ def per_inversion_step(dataset: str, dim: int, width: int, size: int) -> int:
     return (two - one) // COUNT_BATCH
 
 
+def latent_sizes(p: dict) -> dict[str, list[int]]:
+    """dim(z) per data set, as the notebook's ``DIMS``."""
+    return {"cifar10": sorted(set(p["latent_dims"])), "mnist": sorted(set(p["latent_dims"])),
+            "celeba": sorted(set(p["latent_dims"]) | set(p["celeba_extra_dims"]))}
+
+
 def inversions(p: dict) -> dict[tuple[str, int], int]:
     """Images inverted per (data set, dim(z)), as the notebook's cells do (cached repeats are not counted)."""
-    dims = {"cifar10": sorted(set(p["latent_dims"])), "mnist": sorted(set(p["latent_dims"])),
-            "celeba": sorted(set(p["latent_dims"]) | set(p["celeba_extra_dims"]))}
+    dims = latent_sizes(p)
     count: dict[tuple[str, int], int] = defaultdict(int)
     for dataset in ("cifar10", "celeba"):
         for dim in dims[dataset]:
@@ -104,8 +109,7 @@ def main(argv=None) -> None:
     root = book.project_root(Path(__file__).resolve().parent)
     p = book.resolve_parameters(root, "latent_space", args.profile, book.parse_overrides(args.overrides))
     size = {"cifar10": p["image_size_cifar"], "celeba": p["image_size_celeba"], "mnist": p["image_size_mnist"]}
-    dims = {"cifar10": sorted(set(p["latent_dims"])), "mnist": sorted(set(p["latent_dims"])),
-            "celeba": sorted(set(p["latent_dims"]) | set(p["celeba_extra_dims"]))}
+    dims = latent_sizes(p)
     scale = p["batch_size"] / COUNT_BATCH
     torch.set_grad_enabled(True)
 
