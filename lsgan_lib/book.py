@@ -39,6 +39,8 @@ from typing import Any
 
 import yaml
 
+from .claims import KINDS, VERDICTS
+
 EXIT_BAD_PARAMETERS = 2
 SCALAR_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
@@ -434,43 +436,95 @@ def chapter_claims(notebook_path: Path) -> list[dict[str, Any]]:
         for output in cell.get("outputs", []):
             metadata = output.get("metadata", {})
             for claim in metadata.get("lsgan_claims", []):
+                if claim.get("kind") not in KINDS or claim.get("verdict") not in VERDICTS or "gates" not in claim:
+                    raise OutdatedClaims(
+                        f"{notebook_path}: its claims table predates the four verdicts and training gates (a record "
+                        f"without a kind, gates or one of {', '.join(VERDICTS)}). Fix: re-execute the chapter with "
+                        f"`lsgan-book run {Path(notebook_path).stem}`.")
                 records.append(claim | {"profile": metadata.get("lsgan_profile", "?"),
                                         "device": metadata.get("lsgan_device", "?")})
     return records
 
 
+class OutdatedClaims(ValueError):
+    """An executed chapter whose claim records lack the fields of :class:`lsgan_lib.claims.Claim`."""
+
+
 def claims_overview(root: Path, chapter_dir: Path) -> str:
-    """The claims overview page: every executed chapter's claims table in one table, as MyST Markdown."""
+    """The claims overview page, as MyST Markdown: the four verdicts counted apart (in all and per kind of claim),
+    every gate that failed, then each chapter's claims grouped by kind, verdict first."""
+    from .claims import verdict_badge
+
     lines = ["# Claims overview", "",
-             "Every claim this book measures, collected from the executed chapters by `lsgan-book build`. A claim "
-             "that does not reproduce is listed as such; each verdict holds for the profile and device it names, "
-             "and the chapter's claims section gives the measurement and the criterion fixed before the run.", ""]
-    rows, counts = [], {}
+             "Every claim this book measures, collected from the executed chapters by `lsgan-book build`. A claim is "
+             "*reproduced*, *not reproduced*, *inconclusive* (trained models, but the seeds' interval straddles the "
+             "criterion or the seeds disagree) or *not tested* (a training gate failed — the models it compares did "
+             "not learn at this profile — or the profile drops that part). A claim is *not reproduced* only when its "
+             "gates pass. Each claim has a kind: *empirical* (depends on trained models), *numerical check* (a "
+             "formula against an independent computation) or *by construction* (true by the definitions used: shown, "
+             "not counted as evidence). Each verdict holds for the profile and device it names; the chapter's claims "
+             "section gives the measurement, the criterion fixed before the run and the gates.", ""]
+    by_chapter = {}
     for chapter in chapters(root):
         executed = chapter_dir / f"{chapter}.ipynb"
-        if not executed.is_file():
-            continue
-        for c in chapter_claims(executed):
-            counts[c["verdict_text"]] = counts.get(c["verdict_text"], 0) + 1
-            cells = [c["paper"], c["claim"], c["measurement"], c["value"], f"**{c['verdict_text']}**",
-                     f"`{c['profile']}`, {c['device']}",
-                     f"{{ref}}`{chapter} <{claims_label(chapter)}>`"]
-            rows.append("| " + " | ".join(str(x).replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
-    if not rows:
+        if executed.is_file():
+            by_chapter[chapter] = chapter_claims(executed)
+    everything = [c for records in by_chapter.values() for c in records]
+    if not everything:
         lines.append("No chapter has been executed yet: run `lsgan-book run`.")
         return "\n".join(lines) + "\n"
-    summary = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
-    lines += [f"{len(rows)} claims: {summary}.", "",
-              "| paper | claim | measurement | value | verdict | profile, device | chapter |",
-              "| --- | --- | --- | --- | --- | --- | --- |", *rows]
+
+    def count(records) -> list[str]:
+        return [str(sum(c["verdict"] == v for c in records)) for v in VERDICTS]
+
+    lines += [f"**{len(everything)} claims**: " + ", ".join(f"{n} {v}" for v, n in zip(VERDICTS, count(everything)))
+              + ".", "",
+              "| | " + " | ".join(VERDICTS) + " |", "| --- |" + " ---: |" * len(VERDICTS)]
+    for kind in KINDS:
+        lines.append(f"| {kind} | " + " | ".join(count([c for c in everything if c["kind"] == kind])) + " |")
+    for chapter, records in by_chapter.items():
+        lines.append(f"| {{ref}}`{chapter} <{claims_label(chapter)}>` | " + " | ".join(count(records)) + " |")
+    failed = [(chapter, g) for chapter, records in by_chapter.items()
+              for g in {g["name"]: g for c in records for g in c["gates"]}.values() if not g["passed"]]
+    lines += ["", "## Gates that failed", ""]
+    if failed:
+        lines += ["| chapter | gate | measured | threshold |", "| --- | --- | --- | --- |"]
+        for chapter, g in failed:
+            sign = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}[g["direction"]]
+            lines.append("| " + " | ".join(_md_cell(x) for x in (chapter, g["name"] + " — " + g["measurement"],
+                                                                  f"{g['value']:.3g}", f"{sign} {g['threshold']:g}"))
+                         + " |")
+    else:
+        lines.append("None: every gate of every executed chapter passed.")
+    for chapter, records in by_chapter.items():
+        settings = sorted({f"`{c['profile']}` profile on {c['device']}" for c in records})
+        lines += ["", f"## {chapter}", "", f"The chapter's claims section: {{ref}}`{chapter} <{claims_label(chapter)}>`. "
+                  "Measured at the " + "; ".join(settings) + "."]
+        for kind in KINDS:
+            rows = [c for c in records if c["kind"] == kind]
+            if not rows:
+                continue
+            lines += ["", f"**{kind}**", "", "| verdict | paper | claim | measured |", "| --- | --- | --- | --- |"]
+            for c in rows:
+                verdict = verdict_badge(c["verdict"]) + (f" {c['reason']}" if c["reason"] else "")
+                lines.append("| " + " | ".join(_md_cell(x) for x in (verdict, c["paper"], c["claim"],
+                                                                      f"{c['measurement']}: **{c['value']}**")) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _md_cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def command_build(args) -> int:
     root = Path(args.root).resolve() if args.root else project_root()
     stage_widget_assets(root)
-    overview = root / "book" / "claims.md"
-    overview.write_text(claims_overview(root, root / "book"))
+    try:
+        text = claims_overview(root, root / "book")
+    except OutdatedClaims as error:
+        print(f"lsgan-book: {error}", file=sys.stderr)
+        return 1
+    (root / "book" / "claims.md").write_text(text)
     executable = Path(sys.executable).parent / "jupyter-book"
     # --all: a full rebuild every time, so a warning is never hidden by an incremental build that skips its page
     command = [str(executable) if executable.exists() else "jupyter-book", "build", str(root), "--all", "-W", "-n",
@@ -506,7 +560,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute chapters with papermill into book/")
     run.add_argument("chapters", nargs="*", help="chapter names (default: all)")
-    run.add_argument("--profile", help="smoke, cpu, gpu or paper (default: gpu with CUDA, else cpu)")
+    run.add_argument("--profile", help="smoke, quick, cpu, gpu or paper (default: gpu with CUDA, else cpu)")
     run.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE",
                      help="override a parameter (CHAPTER.NAME=VALUE for one chapter); repeatable")
     run.add_argument("--output-dir", help="where executed notebooks go (default: book/)")

@@ -125,21 +125,28 @@ def test_the_committed_claims_overview_is_up_to_date():
     assert (ROOT / "book" / "claims.md").read_text() == expected, "run `lsgan-book build` and commit book/claims.md"
 
 
-def test_claims_overview_collects_records_with_profile_and_device(tmp_path):
+def test_claims_overview_counts_the_four_verdicts_by_kind_and_lists_failed_gates(tmp_path):
+    from lsgan_lib.claims import Claim, gate
+
     root = tmp_path
     (root / "notebooks").mkdir()
     (root / "notebooks" / "ch.ipynb").write_text("{}")
     (root / "book").mkdir()
+    ok, bad = gate("mode gate", "modes, worst seed", [8, 7], 7), gate("image gate", "FD ratio", [0.9], 0.5, "<=")
+    claims = [Claim("002", "a | b", "m", "0.5", "c", True, kind="empirical", gates=(ok,)),
+              Claim("002", "x", "m", "0.5", "c", False, kind="empirical", gates=(ok,)),
+              Claim("002", "y", "m", "0.5", "c", False, kind="empirical", gates=(bad,)),
+              Claim("002", "z", "m", "0.5", "c", None, kind="by construction")]
     output = {"output_type": "display_data", "data": {"text/markdown": "t"}, "metadata": {
-        "lsgan_claims": [{"paper": "002", "claim": "a | b", "measurement": "m", "value": "0.5", "criterion": "c",
-                          "verdict": True, "verdict_text": "reproduced"}],
-        "lsgan_profile": "cpu", "lsgan_device": "cpu (2 threads)"}}
+        "lsgan_claims": [c.record() for c in claims], "lsgan_profile": "cpu", "lsgan_device": "cpu (2 threads)"}}
     nb = {"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [output]}], "metadata": {}}
     (root / "book" / "ch.ipynb").write_text(json.dumps(nb))
     text = book.claims_overview(root, root / "book")
-    assert "1 claims: 1 reproduced." in text
-    assert "| 002 | a \\| b | m | 0.5 | **reproduced** | `cpu`, cpu (2 threads) | {ref}`ch <ch-claims>` |" in text
-
+    assert "**4 claims**: 1 reproduced, 1 not reproduced, 1 inconclusive, 1 not tested." in text
+    assert "| empirical | 1 | 1 | 0 | 1 |" in text and "| by construction | 0 | 0 | 1 | 0 |" in text
+    assert "| ch | image gate — FD ratio | 0.9 | ≤ 0.5 |" in text  # the failed gate, with its number
+    assert "mode gate" not in text.split("## Gates that failed")[1].split("## ch")[0]
+    assert "a \\| b" in text and "`cpu` profile on cpu (2 threads)" in text
 
 def test_stage_widget_assets_copies_the_javascript_and_fonts(tmp_path):
     target = book.stage_widget_assets(tmp_path)
@@ -168,3 +175,13 @@ def test_sphinx_fix_drops_exact_duplicate_scripts_only():
 def test_build_without_the_widget_javascript_names_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="npm ci"):
         book.stage_widget_assets(tmp_path, search=[tmp_path / "node_modules"])
+
+
+def test_an_executed_chapter_from_before_the_verdicts_is_refused_with_the_fix(tmp_path):
+    old = {"output_type": "display_data", "data": {"text/markdown": "t"}, "metadata": {
+        "lsgan_claims": [{"paper": "002", "claim": "a", "measurement": "m", "value": "0.5", "criterion": "c",
+                          "verdict": True, "verdict_text": "reproduced"}]}}
+    path = tmp_path / "ch.ipynb"
+    path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [old]}]}))
+    with pytest.raises(book.OutdatedClaims, match="lsgan-book run ch"):
+        book.chapter_claims(path)

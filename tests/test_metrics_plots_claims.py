@@ -1,3 +1,4 @@
+import json
 import math
 
 import matplotlib
@@ -5,7 +6,7 @@ import pytest
 import torch
 
 from lsgan_lib import distributions, metrics, plots
-from lsgan_lib.claims import Claim, claims_markdown
+from lsgan_lib.claims import Claim, Gate, bootstrap_interval, claims_markdown, gate, meets
 
 matplotlib.use("Agg")
 
@@ -105,10 +106,86 @@ def test_metric_bars_draw_mean_and_every_seed():
     plt.close(fig)
 
 
-def test_claims_table_states_verdicts_profile_and_device():
-    claims = [Claim("002", "a | b", "m", "0.5", "≥ 0.4", True), Claim("002", "c", "m", "0.1", "≥ 0.4", False),
-              Claim("002", "d", "m", "0.1", "≥ 0.4", None)]
+def _gate(passed: bool) -> Gate:
+    return gate("reference covers the modes", "modes covered, worst seed", [8, 7, 8] if passed else [8, 3, 8], 7)
+
+
+def test_claims_table_states_verdicts_kinds_gates_profile_and_device():
+    claims = [Claim("002", "a | b", "m", "0.5", "≥ 0.4", True, kind="empirical", gates=(_gate(True),)),
+              Claim("002", "c", "m", "0.1", "≥ 0.4", False, kind="empirical", gates=(_gate(True),)),
+              Claim("002", "d", "m", "0.1", "≥ 0.4", None, kind="numerical check"),
+              Claim("002", "e", "m", "0.1", "≥ 0.4", False, kind="empirical", gates=(_gate(False),))]
     text = claims_markdown(claims, "cpu", "cpu (2 threads)")
-    assert "**reproduced**" in text and "**not reproduced**" in text and "**inconclusive**" in text
+    for verdict in ("reproduced", "not reproduced", "inconclusive", "not tested"):
+        assert f"`{verdict}`" in text
     assert "a \\| b" in text and "`cpu` profile on cpu (2 threads)" in text
-    assert len([line for line in text.splitlines() if line.startswith("|")]) == 5
+    assert "*(numerical check)*" in text and "4 claims: 1 reproduced, 1 not reproduced, 1 inconclusive, 1 not tested" \
+        in text
+    assert "reference covers the modes: 3 (needs ≥ 7) — failed" in text  # the reason names the gate and its number
+
+
+def test_a_failed_gate_gives_not_tested_whatever_the_measurement():
+    for outcome in (True, False, None):
+        claim = Claim("p", "c", "m", "v", "k", outcome, kind="empirical", gates=(_gate(True), _gate(False)))
+        assert claim.verdict == "not tested" and "failed" in claim.reason
+
+
+def test_passed_gates_let_the_outcome_decide():
+    verdicts = [Claim("p", "c", "m", "v", "k", o, kind="empirical", gates=(_gate(True),)).verdict
+                for o in (True, False, None)]
+    assert verdicts == ["reproduced", "not reproduced", "inconclusive"]
+
+
+def test_a_dropped_part_reads_not_tested_with_its_reason():
+    claim = Claim("p", "c", "m", "—", "k", None, kind="empirical", not_tested="needs the gpu profile")
+    assert claim.verdict == "not tested" and claim.reason == "needs the gpu profile"
+
+
+def test_an_empirical_claim_must_name_a_gate_and_a_kind_must_be_known():
+    with pytest.raises(ValueError, match="names no training gate"):
+        Claim("p", "c", "m", "v", "k", True, kind="empirical")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Claim("p", "c", "m", "v", "k", True, kind="anecdote")
+    with pytest.raises(TypeError):
+        Claim("p", "c", "m", "v", "k", True)  # the kind has no default: every claim states it
+
+
+def test_gates_take_the_worst_seed_and_fail_on_non_finite_values():
+    assert gate("g", "m", [0.9, 0.4, 0.8], 0.5).value == 0.4
+    assert not gate("g", "m", [0.9, 0.4, 0.8], 0.5).passed
+    assert gate("g", "m", [0.01, 0.03], 0.05, "<=").value == 0.03 and gate("g", "m", [0.01, 0.03], 0.05, "<=").passed
+    assert not gate("g", "m", [1.0, float("nan")], 0.5).passed
+    assert not gate("g", "m", [float("inf")], 0.5, "<=").passed
+    assert "not computable" in gate("g", "m", [float("nan")], 0.5).describe()
+    with pytest.raises(ValueError):
+        gate("g", "m", [], 0.5)
+    with pytest.raises(ValueError):
+        gate("g", "m", [1.0], 0.5, "==")
+
+
+def test_bootstrap_interval_covers_the_mean_and_is_reproducible():
+    values = [0.60, 0.62, 0.58, 0.61, 0.59, 0.63, 0.57]
+    first, again = bootstrap_interval(values), bootstrap_interval(values)
+    assert first == again and first.bootstrap
+    assert first.low < first.mean < first.high and 0.57 <= first.low and first.high <= 0.63
+    assert first.mean == pytest.approx(0.6)
+    few = bootstrap_interval([0.2, 0.9, 0.5])  # fewer than 5 seeds: the range, shown seed by seed
+    assert not few.bootstrap and (few.low, few.high) == (0.2, 0.9) and "per seed 0.2, 0.9, 0.5" in str(few)
+    assert "not computable" in str(bootstrap_interval([1.0, float("nan"), 2.0, 3.0, 4.0]))
+
+
+def test_meets_uses_the_interval_not_the_mean():
+    above = bootstrap_interval([0.80, 0.82, 0.79, 0.81, 0.83])
+    below = bootstrap_interval([0.10, 0.12, 0.09, 0.11, 0.13])
+    straddling = bootstrap_interval([0.1, 0.9, 0.2, 0.8, 0.5])
+    assert meets(above, 0.5) is True and meets(below, 0.5) is False and meets(straddling, 0.5) is None
+    assert meets(below, 0.5, "<=") is True
+    assert meets(bootstrap_interval([1.0, float("nan"), 1.0, 1.0, 1.0]), 0.5) is None
+
+
+def test_claim_records_carry_verdict_reason_and_gates_as_json():
+    record = Claim("p", "c", "m", "v", "k", True, kind="empirical", gates=(_gate(False),), control="0.1").record()
+    assert record["verdict"] == "not tested" and record["kind"] == "empirical" and record["control"] == "0.1"
+    assert record["gates"][0]["passed"] is False and record["gates"][0]["value"] == 3.0
+    assert json.loads(json.dumps(record)) == record
+
