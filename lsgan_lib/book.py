@@ -512,6 +512,33 @@ def claims_overview(root: Path, chapter_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+TOTALS_START, TOTALS_END = "<!-- claims-totals:start -->", "<!-- claims-totals:end -->"
+
+
+def claims_totals(root: Path, chapter_dir: Path) -> str:
+    """One sentence for the intro page: the four verdicts counted over every executed chapter, empirical apart."""
+    records = [c for chapter in chapters(root) if (chapter_dir / f"{chapter}.ipynb").is_file()
+               for c in chapter_claims(chapter_dir / f"{chapter}.ipynb")]
+    if not records:
+        return "No chapter has been executed yet."
+
+    def counted(rows) -> str:
+        return ", ".join(f"{sum(c['verdict'] == v for c in rows)} {v}" for v in VERDICTS)
+
+    empirical = [c for c in records if c["kind"] == "empirical"]
+    return (f"**In all, the executed chapters test {len(records)} claims: {counted(records)}.** Of the "
+            f"{len(empirical)} empirical claims: {counted(empirical)}.")
+
+
+def with_totals(intro: str, totals: str) -> str:
+    """The intro page's text with the totals placed between its two marker comments (which must both be there)."""
+    if TOTALS_START not in intro or TOTALS_END not in intro:
+        raise ValueError(f"book/intro.md lacks the markers {TOTALS_START} and {TOTALS_END} that `lsgan-book build` "
+                         f"writes the claims totals between. Fix: put both on lines of their own in book/intro.md.")
+    head, rest = intro.split(TOTALS_START, 1)
+    return head + TOTALS_START + "\n" + totals + "\n" + TOTALS_END + rest.split(TOTALS_END, 1)[1]
+
+
 def _md_cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -521,10 +548,12 @@ def command_build(args) -> int:
     stage_widget_assets(root)
     try:
         text = claims_overview(root, root / "book")
-    except OutdatedClaims as error:
+        intro = with_totals((root / "book" / "intro.md").read_text(), claims_totals(root, root / "book"))
+    except (OutdatedClaims, ValueError) as error:
         print(f"lsgan-book: {error}", file=sys.stderr)
         return 1
     (root / "book" / "claims.md").write_text(text)
+    (root / "book" / "intro.md").write_text(intro)
     executable = Path(sys.executable).parent / "jupyter-book"
     # --all: a full rebuild every time, so a warning is never hidden by an incremental build that skips its page
     command = [str(executable) if executable.exists() else "jupyter-book", "build", str(root), "--all", "-W", "-n",
