@@ -119,8 +119,9 @@ def lookup(kind: str, config: dict[str, Any], root: Path | None = None,
             try:
                 check(payload)
             except Exception as error:  # noqa: BLE001 - whatever the reader cannot use is a corrupt entry
+                reason = " ".join(str(error).split())  # one line (state-dict errors span several)
                 raise CorruptCacheEntry(f"{path} holds a payload its reader cannot use: {type(error).__name__}: "
-                                        f"{error}") from None
+                                        f"{reason}") from None
     except CorruptCacheEntry as error:
         warnings.warn(f"results cache: {error}; recomputing and replacing it", stacklevel=3)
         return None
