@@ -430,16 +430,22 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
-def _started_cells(notebook, inserted_tags=("lsgan-provenance", "injected-parameters", "lsgan-results")) -> int | None:
-    """The cell of ``notebooks/<chapter>.ipynb`` (counting from 0, without the cells the runner inserts) that papermill
-    started last, or ``None``."""
-    last, skipped = None, 0
-    for cell in notebook.cells:
-        if set(inserted_tags) & set(cell.metadata.get("tags", [])):
-            skipped += 1
-            continue
-        if cell.metadata.get("papermill", {}).get("start_time"):
-            last = notebook.cells.index(cell) - skipped
+# cells that are not the chapter's own: the runner's, papermill's injected parameters and its error banners
+INSERTED_TAGS = frozenset({"lsgan-provenance", "injected-parameters", "lsgan-results", "papermill-error-cell-tag"})
+
+
+def _source_index(notebook, index: int) -> int:
+    """The executed notebook's cell ``index`` as a cell of ``notebooks/<chapter>.ipynb`` (counting from 0)."""
+    return index - sum(1 for cell in notebook.cells[:index] if INSERTED_TAGS & set(cell.metadata.get("tags", [])))
+
+
+def _started_cells(notebook) -> int | None:
+    """The cell of ``notebooks/<chapter>.ipynb`` (counting from 0) that papermill started last, or ``None``."""
+    last = None
+    for index, cell in enumerate(notebook.cells):
+        if not INSERTED_TAGS & set(cell.metadata.get("tags", [])) and \
+                cell.metadata.get("papermill", {}).get("start_time"):
+            last = _source_index(notebook, index)
     return last
 
 
@@ -538,11 +544,10 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
         failed, executed = _keep_failed(root, chapter, scratch)
         found = cache_warnings(executed) if executed is not None else ()
         if isinstance(error, papermill.PapermillExecutionError):
-            inserted = sum(1 for cell in executed.cells[:error.cell_index]
-                           if {"lsgan-provenance", "injected-parameters"} & set(cell.metadata.get("tags", [])))
+            cell = _started_cells(executed)  # papermill stops at the cell that raised
             return ChapterResult(chapter, False, seconds, failed,
-                                 f"in cell {error.cell_index - inserted} of notebooks/{chapter}.ipynb (counting from "
-                                 f"0): {error.ename}: {error.evalue}", warnings=found)
+                                 f"in cell {cell} of notebooks/{chapter}.ipynb (counting from 0): {error.ename}: "
+                                 f"{error.evalue}", warnings=found)
         cell = _started_cells(executed) if executed is not None else None
         where = f" in cell {cell} of notebooks/{chapter}.ipynb (counting from 0)" if cell is not None else ""
         kept = f"; the failed notebook is at {failed}" if failed is not None else ""

@@ -121,7 +121,7 @@ def test_one_ctrl_c_stops_the_run_within_seconds_with_exit_130_and_no_scratch_fo
     assert stopped < 10, f"took {stopped:.1f} s to stop"
     assert "Traceback" not in stderr
     line = stderr.strip().splitlines()[-1]
-    assert line.startswith("lsgan-book: interrupted") and "ch (interrupted in cell 1 of notebooks/ch.ipynb)" in line
+    assert line.startswith("lsgan-book: interrupted") and "ch (interrupted in cell 2 of notebooks/ch.ipynb)" in line
     assert "1 results-cache entry written so far" in line and "run the same command again" in line
     assert scratch_folders(tmp_path) == []
     assert not list(out.glob("*.ipynb"))  # nothing published
@@ -142,7 +142,7 @@ def test_a_dead_kernel_keeps_the_failed_notebook_and_names_its_path(tmp_path):
     assert result.returncode == 1, result.stderr
     failed = tmp_path / "_build" / "failed" / "ch.ipynb"
     assert failed.is_file() and f"the failed notebook is at {failed}" in result.stdout
-    assert "the kernel died in cell 1 of notebooks/ch.ipynb" in result.stdout
+    assert "the kernel died in cell 2 of notebooks/ch.ipynb" in result.stdout
     assert scratch_folders(tmp_path) == []
 
 
