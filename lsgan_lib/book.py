@@ -571,6 +571,14 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
     return ChapterResult(chapter, True, seconds, target, warnings=cache_warnings(executed))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during ``lsgan-book run``: handled as a Ctrl-C, with exit status 143."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def _entries_written_since(folder: Path, since: float) -> int:
     """How many results-cache files under ``folder`` were written at or after ``since`` (a ``time.time()``)."""
     if not folder.is_dir():
@@ -647,6 +655,7 @@ def command_run(args) -> int:
     print(f"lsgan-book: running {len(plan)} chapter(s) at profile {label} into {output_dir}"
           + (f" with a new, empty results cache {folder}" if args.fresh else ""), flush=True)
     stop, since = Interruption(), time.time()
+    previous_term = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops the run as Ctrl-C does
     pool = ThreadPoolExecutor(max_workers=args.jobs)
     futures = {c: pool.submit(run_chapter, root, c, label, p, output_dir, commit, stop, results)
                for c, p in plan.items()}
@@ -656,8 +665,9 @@ def command_run(args) -> int:
             result = future.result()
             results_.append(result)
             _report(result)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the clean-up
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             stop.stop()
             pool.shutdown(wait=True, cancel_futures=True)
@@ -669,9 +679,10 @@ def command_run(args) -> int:
             print(_interrupted_line(done, pending, folder, since), file=sys.stderr, flush=True)
         finally:
             signal.signal(signal.SIGINT, previous)
-        return EXIT_INTERRUPTED
+        return 128 + signal.SIGTERM if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
     finally:
         pool.shutdown(wait=True)
+        signal.signal(signal.SIGTERM, previous_term)
     failed = [r.chapter for r in results_ if not r.ok]
     if failed:
         print(f"lsgan-book: {len(failed)} chapter(s) failed: {', '.join(failed)}", file=sys.stderr)
@@ -921,6 +932,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_PARAMETERS
     try:
         return args.func(args)
+    except KeyboardInterrupt:  # before any kernel started (run handles its own), or during build
+        print(f"lsgan-book: interrupted during `{args.command}`; nothing was published", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ParameterError as error:
         print(f"lsgan-book: {error}", file=sys.stderr)
         return EXIT_BAD_PARAMETERS

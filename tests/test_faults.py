@@ -97,7 +97,8 @@ while True:
 """
 
 
-def test_one_ctrl_c_stops_the_run_within_seconds_with_exit_130_and_no_scratch_folder(tmp_path):
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_one_ctrl_c_stops_the_run_within_seconds_with_exit_130_and_no_scratch_folder(sig, status, tmp_path):
     root = make_project(tmp_path, TRAINING_FOREVER)
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "lsgan_lib", "run", "ch", "--profile", "smoke", "--output-dir",
@@ -110,14 +111,14 @@ def test_one_ctrl_c_stops_the_run_within_seconds_with_exit_130_and_no_scratch_fo
             time.sleep(0.2)
         kernel = int((tmp_path / "tmp" / "kernel.pid").read_text())
         time.sleep(1.0)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sig)
         sent = time.monotonic()
         stdout, stderr = process.communicate(timeout=30)
         stopped = time.monotonic() - sent
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 130, stderr
+    assert process.returncode == status, stderr
     assert stopped < 10, f"took {stopped:.1f} s to stop"
     assert "Traceback" not in stderr
     line = stderr.strip().splitlines()[-1]
