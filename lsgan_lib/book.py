@@ -406,20 +406,21 @@ class Interruption:
                 pids[chapter] = process.pid
         return pids
 
-    def stop(self, grace: float = 3.0) -> None:
+    def stop(self, grace: float = 3.0, limit: float = 30.0) -> None:
+        """Interrupt every running kernel (and any that starts meanwhile); kill those still running ``grace`` seconds
+        later; return when every chapter has let go of its kernel, or after ``limit`` seconds."""
         self.requested = True
         signalled: set[int] = set()
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            pids = self._pids()
-            if not pids and not self._kernels:
-                return
-            for pid in set(pids.values()) - signalled:
-                _signal_group(pid, signal.SIGINT)
-                signalled.add(pid)
-            time.sleep(0.1)
-        for pid in self._pids().values():
-            _signal_group(pid, signal.SIGKILL)
+        started = time.monotonic()
+        while self._kernels and time.monotonic() - started < limit:
+            late = time.monotonic() - started >= grace
+            for pid in self._pids().values():
+                if late:
+                    _signal_group(pid, signal.SIGKILL)
+                elif pid not in signalled:
+                    _signal_group(pid, signal.SIGINT)
+                    signalled.add(pid)
+            time.sleep(0.05)
 
 
 def _signal_group(pid: int, sig: int) -> None:
