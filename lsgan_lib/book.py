@@ -615,7 +615,8 @@ def _report(result: ChapterResult) -> None:
         print(f"  {result.chapter}: warning: {line}", file=sys.stderr, flush=True)
 
 
-def _interrupted_line(results: list[ChapterResult], pending: list[str], folder: Path, since: float) -> str:
+def _interrupted_line(results: list[ChapterResult], pending: list[str], folder: Path, since: float,
+                      output_dir: Path) -> str:
     stopped = [f"{r.chapter} ({r.message})" for r in results if r.interrupted and r.message != "not started"]
     written = _entries_written_since(folder, since)
     parts = ["interrupted"]
@@ -623,7 +624,8 @@ def _interrupted_line(results: list[ChapterResult], pending: list[str], folder: 
     if pending:
         parts.append(f"not run: {', '.join(pending)}")
     parts.append(f"{written} results-cache entr{'y' if written == 1 else 'ies'} written so far kept in {folder}")
-    return "lsgan-book: " + "; ".join(parts) + "; run the same command again to resume from them (book/ is unchanged)"
+    return ("lsgan-book: " + "; ".join(parts) + "; run the same command again to resume from them (the stopped "
+            f"chapters' executed copies in {output_dir} are unchanged)")
 
 
 def command_run(args) -> int:
@@ -677,7 +679,7 @@ def command_run(args) -> int:
             for result in done:
                 for line in result.warnings:
                     print(f"  {result.chapter}: warning: {line}", file=sys.stderr, flush=True)
-            print(_interrupted_line(done, pending, folder, since), file=sys.stderr, flush=True)
+            print(_interrupted_line(done, pending, folder, since, output_dir), file=sys.stderr, flush=True)
         finally:
             signal.signal(signal.SIGINT, previous)
         return 128 + signal.SIGTERM if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
