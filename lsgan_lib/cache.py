@@ -92,6 +92,8 @@ def load_entry(path: Path, config: dict[str, Any]) -> dict[str, Any]:
     """Read a cache file written by :func:`save_entry` for ``config``; raise :class:`CorruptCacheEntry` if unusable."""
     try:
         entry = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as error:  # permissions, a vanished file: not the file's content
+        raise CorruptCacheEntry(f"cannot read {path}: {error.strerror or error}") from None
     except Exception as error:  # torch raises several types for truncated or foreign files
         # torch's own text would advise loading with weights_only=False, which would run whatever the file holds:
         # the message says what happened and never passes that advice on.
