@@ -33,7 +33,7 @@ from . import cache
 from .distributions import data_manifold
 from .objectives import objective, traits
 from .batched import StackedFC, train_sweep
-from .training import GANConfig, GANRun, _train, build_networks, default_device
+from .training import GANConfig, GANRun, _train, build_networks, check_gan_payload, default_device
 
 CACHE_KIND = "level_set_toy"
 FIELD_POINTS = 81  # points per axis of the plane grid on which the critic's values are stored at each snapshot
@@ -134,7 +134,7 @@ def train_level_set(config: GANConfig, device: torch.device | str | None = None,
     bar = tqdm(total=config.n_iter, desc=config.describe(), leave=False) if own_bar else _bar
     try:
         payload, hit = cache.cached(CACHE_KIND, key, lambda: _train_with_fields(config, device, bar, field_points),
-                                    results_root)
+                                    results_root, check=lambda p: check_gan_payload(config, p))
     finally:
         if own_bar:
             bar.close()
