@@ -65,7 +65,7 @@ def results_dir() -> Path:
 
 def entry_path(kind: str, config: dict[str, Any], root: Path | None = None) -> Path:
     """The file a configuration is cached in: ``<root>/<kind>/<hash>.pt``."""
-    return (root or results_dir()) / kind / f"{config_hash(config)}.pt"
+    return Path(root or results_dir()) / kind / f"{config_hash(config)}.pt"
 
 
 def save_entry(path: Path, config: dict[str, Any], payload: dict[str, Any]) -> None:
