@@ -187,7 +187,11 @@ def _parse_constraint(comment: str) -> tuple[float | None, float | None, tuple |
 
 def notebook_parameters(path: Path) -> dict[str, Parameter]:
     """The parameters a notebook declares in its cell tagged ``parameters`` (see the module docstring)."""
-    notebook = json.loads(Path(path).read_text())
+    try:
+        notebook = json.loads(Path(path).read_text())
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ParameterError(f"{path} is not a readable notebook ({type(error).__name__}: truncated or edited). Fix: "
+                             f"`git checkout {Path(path).name}` in notebooks/, or repair it") from None
     source = _parameters_cell(notebook, path)
     comments = _comments(source)
     parameters = {}

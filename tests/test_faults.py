@@ -289,6 +289,16 @@ def test_a_malformed_or_tagged_profile_file_is_one_line_naming_file_and_line(tex
     assert not marker.exists()
 
 
+def test_a_truncated_chapter_source_is_one_line_naming_it(tmp_path):
+    root = make_project(tmp_path, "x = 1")
+    path = root / "notebooks" / "ch.ipynb"
+    path.write_text(path.read_text()[:100])
+    result = cli_in(root, "run", "ch", "--profile", "smoke")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"lsgan-book: {path} is not a readable notebook (JSONDecodeError: truncated or " \
+                                    "edited). Fix: `git checkout ch.ipynb` in notebooks/, or repair it"
+
+
 def test_an_output_dir_that_cannot_be_created_is_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
