@@ -33,14 +33,13 @@ from typing import Callable, Iterable, Iterator, Sequence
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from . import cache
 from .distributions import data_manifold, latent
 from .nets import ACTIVATIONS, FastELU, fast_elu
 from .objectives import objective, traits
-from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, _run_from_payload, _stream, build_networks,
-                       default_device, device_name, evaluation_inputs)
+from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, ProgressBar, _run_from_payload, _stream,
+                       build_networks, default_device, device_name, evaluation_inputs)
 
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
                  "objective", "batch_norm", "activation")
@@ -604,7 +603,7 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
     todo = [j for j, p in enumerate(payloads) if p is None]
     diverged: dict[int, int | None] = {}
     if todo:
-        bar = tqdm(total=configs[0].n_iter, desc=f"{desc} ({len(todo)} runs)", disable=not progress, unit="it")
+        bar = ProgressBar(configs[0].n_iter, f"{desc} ({len(todo)} runs)", enabled=progress)
         try:
             trained, at = _train_batched([configs[j] for j in todo], device, bar, snapshot_extra, record_divergence,
                                          compile_mode)
