@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from .claims import KINDS, VERDICTS
+from .publishing import MachinePaths, check_portable, default_output_dir, kernel_settings, serve_command
 
 EXIT_BAD_PARAMETERS = 2
 SCALAR_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
@@ -320,7 +321,7 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
     started = time.perf_counter()
     try:
         papermill.execute_notebook(copy.deepcopy(source), str(scratch), parameters=parameters, cwd=str(root),
-                                   kernel_name="python3", progress_bar=False, log_output=False)
+                                   kernel_name="python3", progress_bar=False, log_output=False, **kernel_settings())
     except papermill.PapermillExecutionError as error:
         failed = root / "_build" / "failed" / f"{chapter}.ipynb"
         failed.parent.mkdir(parents=True, exist_ok=True)
@@ -358,7 +359,7 @@ def command_run(args) -> int:
     if targets - set(selected):
         raise ParameterError(f"-p names chapter(s) not being run: {', '.join(sorted(targets - set(selected)))}")
     plan = {chapter: resolve_parameters(root, chapter, profile, overrides) for chapter in selected}  # validate all first
-    output_dir = Path(args.output_dir) if args.output_dir else root / "book"
+    output_dir = Path(args.output_dir) if args.output_dir else default_output_dir(root, profile)
     commit = git_commit(root)
     print(f"lsgan-book: running {len(plan)} chapter(s) at profile {profile} into {output_dir}", flush=True)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -518,6 +519,11 @@ def _md_cell(text: Any) -> str:
 
 def command_build(args) -> int:
     root = Path(args.root).resolve() if args.root else project_root()
+    if getattr(args, "chapters", None):  # a book of chapters executed outside book/ (smoke, quick), built apart
+        from .publishing import stage_site
+
+        root = stage_site(root, Path(args.chapters))
+    check_portable(root / "book", chapters(root))
     stage_widget_assets(root)
     try:
         text = claims_overview(root, root / "book")
@@ -536,7 +542,9 @@ def command_build(args) -> int:
     if completed.returncode != 0:
         print(f"lsgan-book: jupyter-book build failed (exit {completed.returncode})", file=sys.stderr)
         return completed.returncode
-    print(f"lsgan-book: the book is at {index}")
+    print(f"lsgan-book: the book is at {index}\n"
+          f"lsgan-book: read it with `{serve_command(index.parent, root)}` (then open the URL it prints): opened "
+          "from file:// the browser blocks the sliders' widget script")
     return 0
 
 
@@ -555,6 +563,13 @@ def command_list(args) -> int:
     return 0
 
 
+def command_serve(args) -> int:
+    from .publishing import serve
+
+    serve(Path(args.dir) if args.dir else project_root() / "_build" / "html", args.port)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="lsgan-book", description="Run and build the Geometric GANs book.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -563,15 +578,25 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", help="smoke, quick, cpu, gpu or paper (default: gpu with CUDA, else cpu)")
     run.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE",
                      help="override a parameter (CHAPTER.NAME=VALUE for one chapter); repeatable")
-    run.add_argument("--output-dir", help="where executed notebooks go (default: book/)")
+    run.add_argument("--output-dir", help="where executed notebooks go (default: book/ at the cpu, gpu and paper "
+                     "profiles, _build/runs/<profile>/ at smoke and quick)")
     run.add_argument("--jobs", type=int, default=1, help="chapters executed at once (default 1)")
     run.set_defaults(func=command_run)
     build = sub.add_parser("build", help="build the HTML book with jupyter-book (warnings are errors)")
     build.add_argument("--root", help="the book's root folder (default: the project root)")
     build.add_argument("--path-output", help="where _build/ goes (default: the root)")
+    build.add_argument("--chapters", metavar="DIR", help="build from the executed chapters in DIR (e.g. "
+                       "_build/runs/smoke) in a copy of the sources at DIR/site, leaving book/ untouched")
     build.set_defaults(func=command_build)
     listing = sub.add_parser("list", help="chapters, their parameters and the profiles")
     listing.set_defaults(func=command_list)
+    serving = sub.add_parser("serve", help="serve the built book on localhost (the sliders need http://, not file://)")
+    serving.add_argument("--dir", help="the HTML folder (default: _build/html in the project root)")
+    serving.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serving.set_defaults(func=command_serve)
+    from .data_setup import add_data_command
+
+    add_data_command(sub)
     return top
 
 
@@ -585,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     except ParameterError as error:
         print(f"lsgan-book: {error}", file=sys.stderr)
         return EXIT_BAD_PARAMETERS
-    except FileNotFoundError as error:  # e.g. the widget JavaScript is not installed; the message names the fix
+    except (FileNotFoundError, MachinePaths) as error:  # e.g. the widget JavaScript is not installed; names the fix
         print(f"lsgan-book: {error}", file=sys.stderr)
         return 1
 

@@ -26,8 +26,8 @@ def built_book(tmp_path_factory):
     for page in (ROOT / "book").glob("*.md"):
         shutil.copy(page, site / "book" / page.name)
     env = os.environ | {"LSGAN_RESULTS": str(site / "results")}
-    run = subprocess.run([sys.executable, "-m", "lsgan_lib", "run", "--profile", "smoke"], cwd=site, env=env,
-                         capture_output=True, text=True, timeout=900)
+    run = subprocess.run([sys.executable, "-m", "lsgan_lib", "run", "--profile", "smoke", "--output-dir", "book"],
+                         cwd=site, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
     build = subprocess.run([sys.executable, "-m", "lsgan_lib", "build"], cwd=site, env=env, capture_output=True,
                            text=True, timeout=900)
@@ -76,7 +76,8 @@ def test_a_failing_chapter_is_reported_and_the_others_still_run(tmp_path):
             nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell(body)],
             metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
         nbformat.write(nb, site / "notebooks" / f"{name}.ipynb")
-    result = subprocess.run([sys.executable, "-m", "lsgan_lib", "run", "--profile", "smoke", "--jobs", "2"], cwd=site,
+    result = subprocess.run([sys.executable, "-m", "lsgan_lib", "run", "--profile", "smoke", "--jobs", "2",
+                             "--output-dir", "book"], cwd=site,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert re.search(r"a_broken: FAILED .*RuntimeError: boom", result.stdout), result.stdout

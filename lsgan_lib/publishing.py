@@ -1,0 +1,177 @@
+"""What ``lsgan-book`` needs to publish a book safely: where executed chapters go, how the kernels run, the refusal of
+machine-specific paths, a throw-away site for unpublished profiles, and a local server to read the result.
+
+- Only the publishing profiles (:data:`PUBLISHING_PROFILES`) write ``book/`` by default; ``smoke`` and ``quick`` go to
+  ``_build/runs/<profile>/`` (:func:`default_output_dir`), so a test run never overwrites the published chapters.
+- The kernels papermill starts talk to it over IPC sockets (no TCP warning) and print one summary line per training
+  loop instead of a progress widget (:func:`kernel_settings`).
+- A chapter whose outputs name the home folder or the data root is refused by the build (:func:`machine_paths`).
+- :func:`stage_site` builds a book from executed chapters that are not in ``book/``; :func:`serve` serves the HTML on
+  localhost (the sliders' widget script does not load from ``file://``).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+PUBLISHING_PROFILES = ("cpu", "gpu", "paper")
+
+
+def default_output_dir(root: Path, profile: str) -> Path:
+    """``book/`` for a publishing profile, else ``_build/runs/<profile>/`` (where a test run cannot overwrite the
+    published chapters)."""
+    return root / "book" if profile in PUBLISHING_PROFILES else root / "_build" / "runs" / profile
+
+
+def kernel_settings() -> dict[str, Any]:
+    """Keyword arguments for ``papermill.execute_notebook``, and the environment the kernels inherit.
+
+    The kernel listens on IPC sockets (Unix) instead of unencrypted TCP on localhost — the same machine-local channel
+    without ipykernel's "running over TCP without encryption" warning; its other messages and errors still show.
+    ``LSGAN_PROGRESS=summary`` (unless set already) makes training loops print one line each instead of a progress
+    widget that would stay frozen in the executed notebook.
+    """
+    from traitlets.config import Config
+
+    os.environ.setdefault("LSGAN_PROGRESS", "summary")
+    config = Config()
+    if os.name == "posix":
+        config.KernelManager.transport = "ipc"
+    return {"config": config}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Machine-specific paths in executed outputs
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+class MachinePaths(ValueError):
+    """An executed chapter whose outputs contain an absolute path of the machine that ran it."""
+
+
+def _text_of(output: dict) -> list[str]:
+    """The readable text of one notebook output (images and widget views left out: base64 can hold any string)."""
+    if output.get("output_type") == "stream":
+        text = output.get("text", "")
+        return ["".join(text) if isinstance(text, list) else text]
+    if output.get("output_type") == "error":
+        return [output.get("evalue", ""), *output.get("traceback", [])]
+    texts = []
+    for mime, value in output.get("data", {}).items():
+        if mime.startswith("image/") or mime.startswith("application/vnd.jupyter.widget"):
+            continue
+        texts.append(json.dumps(value) if not isinstance(value, (str, list)) else
+                     "".join(value) if isinstance(value, list) else value)
+    return texts
+
+
+def private_paths(data_root: Path | None = None) -> list[str]:
+    """The absolute paths no published output may contain: the home folder and the data root (as given and
+    resolved). A path of one component (``/``, ``/root`` is two) is left out: it would match everywhere."""
+    from .datasets import data_root as default_data_root
+
+    candidates = {str(Path.home())}
+    root = data_root if data_root is not None else default_data_root()
+    candidates |= {str(root), str(Path(root).expanduser().resolve())}
+    return sorted((p.rstrip("/") for p in candidates if len(Path(p).parts) >= 2), key=len, reverse=True)
+
+
+def machine_paths(notebook_path: Path, forbidden: list[str] | None = None) -> list[tuple[int, str]]:
+    """``(cell index, path)`` for every output of the executed notebook that contains one of ``forbidden``
+    (default: :func:`private_paths`), where the path is followed by ``/``, a quote, a space or the end."""
+    forbidden = private_paths() if forbidden is None else forbidden
+    patterns = [(path, re.compile(re.escape(path) + r"(?=$|[/\s'\"`,;:)\]}\\])")) for path in forbidden]
+    notebook = json.loads(Path(notebook_path).read_text())
+    found = []
+    for index, cell in enumerate(notebook.get("cells", [])):
+        for output in cell.get("outputs", []):
+            for text in _text_of(output):
+                for path, pattern in patterns:
+                    if pattern.search(text) and (index, path) not in found:
+                        found.append((index, path))
+    return found
+
+
+def check_portable(chapter_dir: Path, chapters: list[str], forbidden: list[str] | None = None) -> None:
+    """:class:`MachinePaths` naming each executed chapter in ``chapter_dir`` whose outputs contain a private path."""
+    problems = []
+    for chapter in chapters:
+        executed = chapter_dir / f"{chapter}.ipynb"
+        if executed.is_file():
+            problems += [f"{executed} cell {index}: {path}" for index, path in machine_paths(executed, forbidden)]
+    if problems:
+        raise MachinePaths(
+            "executed output contains a machine-specific absolute path (the home folder or the data root): "
+            + "; ".join(problems) + ". Fix: print paths relative to the data root or the project (or not at all) in "
+            "the chapter's source, and re-execute it with `lsgan-book run <chapter>`.")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# A site for chapters executed outside book/, and a local server
+# ---------------------------------------------------------------------------------------------------------------------
+
+SITE_FILES = ("_config.yml", "_toc.yml", "references.bib")
+SITE_FOLDERS = ("notebooks", "book_assets")
+
+
+def stage_site(root: Path, chapter_dir: Path) -> Path:
+    """A copy of the book's sources in ``<chapter_dir>/site`` whose ``book/`` holds the hand-written pages of
+    ``root/book`` and the executed chapters of ``chapter_dir``: the book of an unpublished profile, built without
+    touching ``book/``. Returns the copy's root."""
+    chapter_dir = Path(chapter_dir).resolve()
+    executed = sorted(chapter_dir.glob("*.ipynb"))
+    if not executed:
+        raise FileNotFoundError(f"{chapter_dir} holds no executed chapter (*.ipynb). Fix: run "
+                                f"`lsgan-book run --profile <profile> --output-dir {chapter_dir}` first.")
+    site = chapter_dir / "site"
+    shutil.rmtree(site, ignore_errors=True)
+    (site / "book").mkdir(parents=True)
+    for name in SITE_FILES:
+        shutil.copy2(root / name, site / name)
+    for folder in SITE_FOLDERS:
+        shutil.copytree(root / folder, site / folder)
+    for page in (root / "book").glob("*.md"):
+        shutil.copy2(page, site / "book" / page.name)
+    for notebook in executed:
+        shutil.copy2(notebook, site / "book" / notebook.name)
+    if (root / "node_modules").exists():
+        (site / "node_modules").symlink_to((root / "node_modules").resolve(), target_is_directory=True)
+    return site
+
+
+def serve_command(html: Path, root: Path) -> str:
+    """The command that serves ``html``: ``lsgan-book serve``, with ``--dir`` unless it is the default."""
+    default = (root / "_build" / "html").resolve()
+    return "lsgan-book serve" + ("" if Path(html).resolve() == default else f" --dir {html}")
+
+
+def make_server(html: Path, port: int = 8000, host: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
+    """An HTTP server of the folder ``html`` on ``host:port`` (port 0: any free port); request logs are silent."""
+    if not (Path(html) / "index.html").is_file():
+        raise FileNotFoundError(f"{html} holds no index.html: the book is not built. Fix: run `lsgan-book build` "
+                                "(or `make book`).")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    return http.server.ThreadingHTTPServer((host, port), functools.partial(Quiet, directory=str(html)))
+
+
+def serve(html: Path, port: int = 8000, host: str = "127.0.0.1") -> None:
+    """Serve the built book until Ctrl-C, printing its URL first."""
+    server = make_server(html, port, host)
+    print(f"lsgan-book: serving {html} at http://{host}:{server.server_address[1]}/ (Ctrl-C stops it)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,134 @@
+"""Where executed chapters go, how the kernels run, the refusal of machine paths, the smoke site, the local server."""
+
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lsgan_lib import publishing
+from lsgan_lib.book import main
+
+from .conftest import ROOT
+
+
+def test_only_publishing_profiles_write_book(tmp_path):
+    for profile in ("cpu", "gpu", "paper"):
+        assert publishing.default_output_dir(tmp_path, profile) == tmp_path / "book"
+    for profile in ("smoke", "quick"):
+        assert publishing.default_output_dir(tmp_path, profile) == tmp_path / "_build" / "runs" / profile
+
+
+def tiny_site(root, body):
+    (root / "notebooks" / "profiles").mkdir(parents=True)
+    (root / "_config.yml").write_text("title: t\n")
+    (root / "notebooks" / "profiles" / "smoke.yml").write_text("{}\n")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("profile: str = 'cpu'  # {'smoke', 'cpu'}", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(body)],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, root / "notebooks" / "probe.ipynb")
+
+
+def test_a_smoke_run_goes_to_build_runs_over_ipc_with_summary_progress(tmp_path):
+    site = tmp_path / "site"
+    tiny_site(site, "import json\nfrom ipykernel.connect import get_connection_file\n"
+                    "from lsgan_lib.training import progress_mode\n"
+                    "print(progress_mode(), json.load(open(get_connection_file()))['transport'])")
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    result = subprocess.run([sys.executable, "-m", "lsgan_lib", "run", "--profile", "smoke"], cwd=site, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    executed = site / "_build" / "runs" / "smoke" / "probe.ipynb"
+    assert executed.is_file() and not (site / "book").exists()
+    text = "".join(o.get("text", "") for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", []))
+    assert text.split() == ["summary", "ipc"]
+    assert "without encryption" not in result.stderr
+
+
+def test_a_real_kernel_error_still_reaches_the_terminal(tmp_path):
+    site = tmp_path / "site"
+    tiny_site(site, "raise RuntimeError('a real error')")
+    result = subprocess.run([sys.executable, "-m", "lsgan_lib", "run", "--profile", "smoke"], cwd=site,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "RuntimeError: a real error" in result.stdout
+
+
+def executed_chapter(path, text):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="fine\n"),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBOR/home/x/", "text/plain": text})])])
+    nbformat.write(nb, path)
+
+
+@pytest.mark.parametrize("where", ["home", "data"])
+def test_machine_paths_are_found_in_text_outputs_not_in_images(tmp_path, monkeypatch, where):
+    data = tmp_path / "the-data"
+    monkeypatch.setenv("LSGAN_DATA", str(data))
+    leaked = (str(Path.home()) if where == "home" else str(data)) + "/celeba/x.npz"
+    executed_chapter(tmp_path / "a.ipynb", f"read from {leaked}")
+    found = publishing.machine_paths(tmp_path / "a.ipynb")
+    assert [index for index, _ in found] == [0] and leaked.startswith(found[0][1])
+    executed_chapter(tmp_path / "b.ipynb", "read from celeba/x.npz under LSGAN_DATA")
+    assert publishing.machine_paths(tmp_path / "b.ipynb") == []
+    # a longer name that merely starts like the home folder is not the home folder
+    executed_chapter(tmp_path / "c.ipynb", f"{Path.home()}2 {Path.home()}-like")
+    assert publishing.machine_paths(tmp_path / "c.ipynb") == []
+
+
+def test_the_build_refuses_a_chapter_that_shows_the_home_folder(tmp_path, capsys):
+    site = tmp_path / "site"
+    tiny_site(site, "x = 1")
+    (site / "book").mkdir()
+    executed_chapter(site / "book" / "probe.ipynb", f"saved to {Path.home()}/results/run.pt")
+    assert main(["build", "--root", str(site)]) == 1
+    err = capsys.readouterr().err
+    assert "probe.ipynb cell 0" in err and str(Path.home()) in err and "re-execute" in err
+
+
+def test_stage_site_builds_a_copy_with_the_runs_chapters(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    executed_chapter(runs / "geometric_view.ipynb", "smoke output")
+    site = publishing.stage_site(ROOT, runs)
+    assert (site / "book" / "geometric_view.ipynb").read_text() == (runs / "geometric_view.ipynb").read_text()
+    assert (site / "book" / "intro.md").is_file() and (site / "_toc.yml").is_file()
+    assert (ROOT / "book" / "geometric_view.ipynb").read_text() != (runs / "geometric_view.ipynb").read_text()
+    with pytest.raises(FileNotFoundError, match="no executed chapter"):
+        publishing.stage_site(ROOT, tmp_path / "empty")
+
+
+def test_the_server_serves_the_book_on_localhost(tmp_path):
+    (tmp_path / "index.html").write_text("<p>the book</p>")
+    server = publishing.make_server(tmp_path, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        assert urllib.request.urlopen(url, timeout=10).read() == b"<p>the book</p>"
+    finally:
+        server.shutdown(), server.server_close()
+    with pytest.raises(FileNotFoundError, match="lsgan-book build"):
+        publishing.make_server(tmp_path / "nothing", port=0)
+
+
+def test_lsgan_book_serve_prints_the_url(tmp_path):
+    (tmp_path / "index.html").write_text("ok")
+    process = subprocess.Popen([sys.executable, "-m", "lsgan_lib", "serve", "--dir", str(tmp_path), "--port", "0"],
+                               stdout=subprocess.PIPE, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin"})
+    try:
+        line = process.stdout.readline()
+        url = line.split(" at ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:") and urllib.request.urlopen(url, timeout=10).read() == b"ok"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_serve_hint_names_the_folder_only_when_it_is_not_the_default(tmp_path):
+    assert publishing.serve_command(tmp_path / "_build" / "html", tmp_path) == "lsgan-book serve"
+    assert publishing.serve_command(tmp_path / "x" / "html", tmp_path) == f"lsgan-book serve --dir {tmp_path}/x/html"
+
