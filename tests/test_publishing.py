@@ -132,3 +132,20 @@ def test_the_serve_hint_names_the_folder_only_when_it_is_not_the_default(tmp_pat
     assert publishing.serve_command(tmp_path / "_build" / "html", tmp_path) == "lsgan-book serve"
     assert publishing.serve_command(tmp_path / "x" / "html", tmp_path) == f"lsgan-book serve --dir {tmp_path}/x/html"
 
+
+
+@pytest.mark.skipif(not Path("/usr/bin/make").exists(), reason="make is not installed")
+@pytest.mark.parametrize("profile, published", [("smoke", False), ("quick", False), ("cpu", True), ("", True)])
+def test_make_book_builds_book_only_at_publishing_profiles(profile, published):
+    commands = subprocess.run(["make", "-n", "-W", "pyproject.toml", "book", f"PROFILE={profile}", "LSGAN_DATA="],
+                              cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()
+    run = next(c for c in commands if "lsgan-book run" in c)
+    build = next(c for c in commands if "lsgan-book build" in c)
+    assert "--output-dir" not in run  # the runner's default applies: book/ only at cpu, gpu, paper
+    assert ("--chapters" not in build) == published
+    if not published:
+        assert build.endswith(f"--chapters _build/runs/{profile}")
+    assert any("lsgan-book data all --if-missing" in c for c in commands)  # LSGAN_DATA unset: fetch what is missing
+    with_data = subprocess.run(["make", "-n", "book", f"PROFILE={profile}", "LSGAN_DATA=/data"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout
+    assert "lsgan-book data" not in with_data
