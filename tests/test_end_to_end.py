@@ -86,3 +86,16 @@ def test_a_failing_chapter_is_reported_and_the_others_still_run(tmp_path):
     assert "in cell 2 of notebooks/a_broken.ipynb" in result.stdout  # counted in the source, not the executed copy
     failed = json.loads((site / "_build" / "failed" / "a_broken.ipynb").read_text())
     assert any(o.get("output_type") == "error" for c in failed["cells"] for o in c.get("outputs", []))
+
+
+def test_figure_numbers_are_scoped_to_their_chapter(built_book):
+    """"Figure 2.3" is chapter 2's third figure; the paper's own numbers stay in the captions' text ("Fig. N")."""
+    site, _, _ = built_book
+    html = site / "_build" / "html"
+    for number, chapter in enumerate(book.chapters_in_toc(ROOT) if hasattr(book, "chapters_in_toc") else
+                                     ["geometric_view", "level_set", "manifold_alignment", "latent_space"], 1):
+        page = (html / "book" / f"{chapter}.html").read_text()
+        numbers = re.findall(r'<span class="caption-number">Figure (\d+)\.(\d+) </span>', page)
+        assert numbers, chapter
+        assert {int(c) for c, _ in numbers} == {number}, (chapter, numbers)
+        assert [int(f) for _, f in numbers] == list(range(1, len(numbers) + 1)), (chapter, numbers)
