@@ -1,8 +1,13 @@
 """The ``lsgan-book`` command: run chapters with papermill, build the book, list what there is.
 
-    lsgan-book run [CHAPTER ...] [--profile P] [-p name=value ...] [-p chapter.name=value ...]
-    lsgan-book build
+    lsgan-book run [CHAPTER ...] [--profile P] [-p name=value ...] [-p chapter.name=value ...] [--output-dir DIR]
+    lsgan-book build [--chapters DIR]
+    lsgan-book serve [--dir HTML] [--port N]
+    lsgan-book data [mnist|cifar10|celeba|all ...] [--to DIR] [--celeba-from PATH] [--if-missing]
     lsgan-book list
+
+``run`` writes ``book/`` only at the publishing profiles (cpu, gpu, paper); smoke and quick go to
+``_build/runs/<profile>/`` (:mod:`lsgan_lib.publishing`).
 
 Parameters come from ``notebooks/profiles/<profile>.yml`` (keyed by chapter), then ``-p`` overrides, and are checked
 against the notebook's cell tagged ``parameters`` before any kernel starts. That cell declares each parameter as an
