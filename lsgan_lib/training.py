@@ -50,7 +50,7 @@ class ProgressBar:
     def __init__(self, total: int, desc: str, enabled: bool = True, leave: bool = True):
         self.total, self.desc, self.leave, self.n = int(total), desc, leave, 0
         self.mode = progress_mode() if enabled else "off"
-        self._bar, self._started = None, None
+        self._bar, self._started, self._created = None, None, time.perf_counter()
 
     def update(self, n: int = 1) -> None:
         if n <= 0:
@@ -61,7 +61,6 @@ class ProgressBar:
                 from tqdm.auto import tqdm
 
                 self._bar = tqdm(total=self.total, desc=self.desc, leave=self.leave, unit="it")
-                self._bar.update(self.n)
         self.n += n
         if self._bar is not None:
             self._bar.update(n)
@@ -78,7 +77,7 @@ class ProgressBar:
             self._bar.close()
             self._bar = None
         elif self.mode == "summary" and self._started is not None:
-            seconds = time.perf_counter() - self._started
+            seconds = time.perf_counter() - self._created  # the whole loop, first iterations included
             print(f"{self.desc}: {self.n:,} iterations in {seconds:.1f} s ({self.n / max(seconds, 1e-9):,.0f} it/s)",
                   flush=True)
         self._started = None
