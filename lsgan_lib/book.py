@@ -523,7 +523,7 @@ def _md_cell(text: Any) -> str:
 
 
 def command_build(args) -> int:
-    root = Path(args.root).resolve() if args.root else project_root()
+    root = project = Path(args.root).resolve() if args.root else project_root()
     if getattr(args, "chapters", None):  # a book of chapters executed outside book/ (smoke, quick), built apart
         from .publishing import stage_site
 
@@ -548,7 +548,7 @@ def command_build(args) -> int:
         print(f"lsgan-book: jupyter-book build failed (exit {completed.returncode})", file=sys.stderr)
         return completed.returncode
     print(f"lsgan-book: the book is at {index}\n"
-          f"lsgan-book: read it with `{serve_command(index.parent, root)}` (then open the URL it prints): opened "
+          f"lsgan-book: read it with `{serve_command(index.parent, project)}` (then open the URL it prints): opened "
           "from file:// the browser blocks the sliders' widget script")
     return 0
 
