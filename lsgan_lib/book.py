@@ -528,7 +528,7 @@ def command_build(args) -> int:
         from .publishing import stage_site
 
         root = stage_site(root, Path(args.chapters))
-    check_portable(root / "book", chapters(root))
+    check_portable(root / "book", chapters(root), project=project)
     stage_widget_assets(root)
     try:
         text = claims_overview(root, root / "book")

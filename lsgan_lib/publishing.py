@@ -5,7 +5,8 @@ machine-specific paths, a throw-away site for unpublished profiles, and a local 
   ``_build/runs/<profile>/`` (:func:`default_output_dir`), so a test run never overwrites the published chapters.
 - The kernels papermill starts talk to it over IPC sockets (no TCP warning) and print one summary line per training
   loop instead of a progress widget (:func:`kernel_settings`).
-- A chapter whose outputs name the home folder or the data root is refused by the build (:func:`machine_paths`).
+- A chapter whose outputs name the home folder, the data root or the project's folder is refused by the build
+  (:func:`machine_paths`).
 - :func:`stage_site` builds a book from executed chapters that are not in ``book/``; :func:`serve` serves the HTML on
   localhost (the sliders' widget script does not load from ``file://``).
 """
@@ -72,12 +73,15 @@ def _text_of(output: dict) -> list[str]:
     return texts
 
 
-def private_paths(data_root: Path | None = None) -> list[str]:
-    """The absolute paths no published output may contain: the home folder and the data root (as given and
-    resolved). A path of one component (``/``, ``/root`` is two) is left out: it would match everywhere."""
+def private_paths(data_root: Path | None = None, project: Path | None = None) -> list[str]:
+    """The absolute paths no published output may contain: the home folder, the data root (as given and resolved)
+    and the project's folder (``project``, default the checkout holding this package — Python's warnings name their
+    source file by it). A path of one component (``/``; ``/root`` has two) is left out: it would match everywhere."""
     from .datasets import data_root as default_data_root
 
-    candidates = {str(Path.home())}
+    candidates = {str(Path.home()), str(Path(__file__).resolve().parent.parent)}
+    if project is not None:
+        candidates |= {str(project), str(Path(project).resolve())}
     root = data_root if data_root is not None else default_data_root()
     candidates |= {str(root), str(Path(root).expanduser().resolve())}
     return sorted((p.rstrip("/") for p in candidates if len(Path(p).parts) >= 2), key=len, reverse=True)
@@ -99,8 +103,11 @@ def machine_paths(notebook_path: Path, forbidden: list[str] | None = None) -> li
     return found
 
 
-def check_portable(chapter_dir: Path, chapters: list[str], forbidden: list[str] | None = None) -> None:
-    """:class:`MachinePaths` naming each executed chapter in ``chapter_dir`` whose outputs contain a private path."""
+def check_portable(chapter_dir: Path, chapters: list[str], forbidden: list[str] | None = None,
+                   project: Path | None = None) -> None:
+    """:class:`MachinePaths` naming each executed chapter in ``chapter_dir`` whose outputs contain a private path
+    (default :func:`private_paths` with ``project``)."""
+    forbidden = private_paths(project=project) if forbidden is None else forbidden
     problems = []
     for chapter in chapters:
         executed = chapter_dir / f"{chapter}.ipynb"
@@ -108,7 +115,8 @@ def check_portable(chapter_dir: Path, chapters: list[str], forbidden: list[str] 
             problems += [f"{executed} cell {index}: {path}" for index, path in machine_paths(executed, forbidden)]
     if problems:
         raise MachinePaths(
-            "executed output contains a machine-specific absolute path (the home folder or the data root): "
+            "executed output contains a machine-specific absolute path (the home folder, the data root or the "
+            "project's folder): "
             + "; ".join(problems) + ". Fix: print paths relative to the data root or the project (or not at all) in "
             "the chapter's source, and re-execute it with `lsgan-book run <chapter>`.")
 
