@@ -232,7 +232,7 @@ def test_no_page_shows_a_progress_bar_or_a_machine_path(site, server, browser):
     for name in html_pages(site):
         page, _ = visit(browser, f"{server}/{name}")
         text = page.inner_text("body")
-        bars = page.locator(".widget-progress, progress").count()
+        bars = page.locator(".widget-hprogress, .widget-vprogress, progress").count()  # ipywidgets' progress bars
         if bars or PROGRESS_TEXT.search(text):
             problems.append((name, f"{bars} progress widget(s)", PROGRESS_TEXT.findall(text)[:3]))
         leaked = [p for p in private_paths(site) if p in text] + MACHINE_PATH.findall(text)
