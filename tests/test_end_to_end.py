@@ -103,3 +103,14 @@ def test_figure_numbers_are_scoped_to_their_chapter(built_book):
         assert numbers, chapter
         assert {int(c) for c, _ in numbers} == {number}, (chapter, numbers)
         assert [int(f) for _, f in numbers] == list(range(1, len(numbers) + 1)), (chapter, numbers)
+
+
+def test_executed_chapters_hold_no_progress_widgets(built_book):
+    """The runner's kernels print one line per training loop instead of a progress widget (LSGAN_PROGRESS=summary),
+    so no executed chapter keeps a bar — frozen at 0% for cached runs, or finished."""
+    site, _, _ = built_book
+    for chapter in book.chapters(ROOT):
+        nb = json.loads((site / "book" / f"{chapter}.ipynb").read_text())
+        state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+        models = {m["model_name"] for m in state.get("state", {}).values()}
+        assert not {"FloatProgressModel", "IntProgressModel"} & models, (chapter, models)
