@@ -369,6 +369,11 @@ def prepare(names: list[str], root: Path, celeba_from: Path | None = None, if_mi
 
 
 def command_data(args) -> int:
+    unknown = [name for name in args.datasets if name not in (*DATASETS, "all")]
+    if unknown:
+        print(f"lsgan-book data: unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)} or all",
+              file=sys.stderr)
+        return 2
     names = list(DATASETS) if not args.datasets or "all" in args.datasets else list(dict.fromkeys(args.datasets))
     root = Path(args.to).expanduser().resolve() if args.to else data_root().resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -382,8 +387,8 @@ def add_data_command(sub) -> None:
     """Register ``lsgan-book data`` on the command's subparsers."""
     data = sub.add_parser("data", help="download or convert the image datasets into the layout the chapters read",
                           description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    data.add_argument("datasets", nargs="*", choices=[*DATASETS, "all"], metavar="DATASET",
-                      help="mnist, cifar10, celeba or all (default: all)")
+    # the names are checked in command_data: argparse's choices refuse the empty list that means all
+    data.add_argument("datasets", nargs="*", metavar="DATASET", help="mnist, cifar10, celeba or all (default: all)")
     data.add_argument("--to", help="the data folder (default: $LSGAN_DATA, else data/ in the project)")
     data.add_argument("--celeba-from", metavar="PATH", help="CelebA's aligned images: the img_align_celeba folder or "
                       "img_align_celeba.zip")

@@ -167,3 +167,11 @@ def test_celeba_without_a_source_names_where_to_get_it(tmp_path, capsys):
     # --if-missing (make book): reported, not an error
     assert main(["data", "celeba", "--to", str(tmp_path), "--if-missing"]) == 0
     assert "not set up" in capsys.readouterr().out
+
+
+def test_unknown_datasets_are_refused_and_no_name_means_all(tmp_path, capsys, monkeypatch):
+    assert main(["data", "imagenet", "--to", str(tmp_path)]) == 2
+    assert "unknown dataset(s) imagenet" in capsys.readouterr().err
+    seen = []
+    monkeypatch.setattr(data_setup, "prepare", lambda names, *args: seen.append(names) or 0)
+    assert main(["data", "--to", str(tmp_path)]) == 0 and seen == [["mnist", "cifar10", "celeba"]]
