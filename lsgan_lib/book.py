@@ -380,6 +380,8 @@ def command_run(args) -> int:
     if failed:
         print(f"lsgan-book: {len(failed)} chapter(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
+    if output_dir.resolve() != (root / "book").resolve():  # not the published chapters: say how to see them
+        print(f"lsgan-book: book/ is untouched; build these chapters with `lsgan-book build --chapters {output_dir}`")
     return 0
 
 

@@ -44,6 +44,7 @@ def test_a_smoke_run_goes_to_build_runs_over_ipc_with_summary_progress(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     executed = site / "_build" / "runs" / "smoke" / "probe.ipynb"
     assert executed.is_file() and not (site / "book").exists()
+    assert "build these chapters with `lsgan-book build --chapters" in result.stdout
     text = "".join(o.get("text", "") for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", []))
     assert text.split() == ["summary", "ipc"]
     assert "without encryption" not in result.stderr
