@@ -325,10 +325,14 @@ def _drawn_texts(fig) -> list:
 
 
 def text_layout_problems(fig, dpi: float | None = None, column_px: float = BOOK_COLUMN_PX,
-                         min_text_px: float = MIN_TEXT_PX) -> list[str]:
+                         min_text_px: float = MIN_TEXT_PX, clipped: bool = True) -> list[str]:
     """What keeps the figure's text from reading, as the book shows it: pairs of text boxes that overlap, text cut
     off at the figure's edge, and text smaller than ``min_text_px`` on the page (the figure rendered at ``dpi``,
-    default its own, and scaled down to ``column_px`` when wider). Empty when the text reads. The figure is drawn."""
+    default its own, and scaled down to ``column_px`` when wider). Empty when the text reads. The figure is drawn.
+
+    ``clipped=False`` skips the edge check, for figures shown inline (``plt.show()``), which Jupyter saves with
+    ``bbox_inches="tight"`` so text beyond the edge widens the picture instead of being cut; slider frames
+    (:func:`figure_png`) are saved at the figure's own size and are cut."""
     if dpi is not None:
         fig.set_dpi(dpi)
     fig.canvas.draw()
@@ -342,7 +346,7 @@ def text_layout_problems(fig, dpi: float | None = None, column_px: float = BOOK_
         return repr(text.get_text().replace("\n", " ")[:40])
 
     for text, box in texts:
-        if box.x0 < -1 or box.y0 < -1 or box.x1 > width + 1 or box.y1 > height + 1:
+        if clipped and (box.x0 < -1 or box.y0 < -1 or box.x1 > width + 1 or box.y1 > height + 1):
             problems.append(f"cut off at the figure's edge: {name(text)}")
         shown = text.get_fontsize() * fig.dpi / 72 * scale
         if shown < min_text_px:

@@ -54,6 +54,8 @@ def test_the_check_finds_overlapping_cut_off_and_tiny_text():
     assert any(p.startswith("overlap:") and "long title" in p for p in problems)
     assert any(p.startswith("cut off") and "cut off at the right" in p for p in problems)
     assert any(p.startswith("too small:") and "tiny" in p for p in problems)
+    inline = plots.text_layout_problems(fig, clipped=False)  # saved with a tight bounding box: nothing is cut
+    assert not any(p.startswith("cut off") for p in inline) and any(p.startswith("overlap") for p in inline)
 
 
 def test_a_figure_wider_than_the_column_is_judged_at_its_shown_size():
