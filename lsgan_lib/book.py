@@ -4,6 +4,7 @@
     lsgan-book build [--chapters DIR]
     lsgan-book serve [--dir HTML] [--port N]
     lsgan-book data [mnist|cifar10|celeba|all ...] [--to DIR] [--celeba-from PATH] [--if-missing]
+    lsgan-book figures [CHAPTER ...] [--profile P]
     lsgan-book list
 
 ``run`` writes ``book/`` only at the publishing profiles (cpu, gpu, paper); smoke and quick go to
@@ -602,8 +603,10 @@ def parser() -> argparse.ArgumentParser:
     serving.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     serving.set_defaults(func=command_serve)
     from .data_setup import add_data_command
+    from .publishing import add_figures_command
 
     add_data_command(sub)
+    add_figures_command(sub)
     return top
 
 

@@ -183,3 +183,96 @@ def serve(html: Path, port: int = 8000, host: str = "127.0.0.1") -> None:
         pass
     finally:
         server.server_close()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# lsgan-book figures: every figure a chapter shows, held to plots.text_layout_problems
+# ---------------------------------------------------------------------------------------------------------------------
+
+_FIGURE_HOOK = '''
+import json as _json
+
+import matplotlib.pyplot as _plt
+
+from lsgan_lib import plots as _plots
+
+_shown, _framed = _plt.show, _plots.figure_png
+
+
+def _check(fig, dpi, where, clipped):
+    title = fig._suptitle.get_text() if fig._suptitle is not None else (fig.axes[0].get_title() if fig.axes else "")
+    problems = _plots.text_layout_problems(fig, dpi=dpi, clipped=clipped)
+    with open({path!r}, "a") as report:
+        report.write(_json.dumps(dict(where=where, title=title, size=[round(v, 2) for v in fig.get_size_inches()],
+                                      problems=problems)) + "\\n")
+
+
+def _show(*args, **kwargs):
+    for number in _plt.get_fignums():
+        _check(_plt.figure(number), None, "figure", False)
+    return _shown(*args, **kwargs)
+
+
+def _frame(fig, dpi=72):
+    _check(fig, dpi, "slider frame", True)
+    return _framed(fig, dpi)
+
+
+_plt.show, _plots.figure_png = _show, _frame
+'''
+
+
+def figure_problems(root: Path, chapter: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    """Execute ``chapter`` (in a scratch folder; ``book/`` is untouched) with every figure it shows and every slider
+    frame checked by :func:`lsgan_lib.plots.text_layout_problems` as it is drawn. Returns one record per figure:
+    where (figure or slider frame), title, size in inches, problems; and a last record with ``where="error"`` if the
+    chapter stopped on an error."""
+    import tempfile
+
+    import nbformat
+    import papermill
+
+    notebook = nbformat.read(root / "notebooks" / f"{chapter}.ipynb", as_version=4)
+    with tempfile.TemporaryDirectory(prefix="lsgan-figures-") as scratch:
+        report = Path(scratch) / "figures.jsonl"
+        report.touch()
+        where = next((i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])), -1)
+        notebook.cells.insert(where + 1, nbformat.v4.new_code_cell(_FIGURE_HOOK.format(path=str(report))))
+        try:
+            papermill.execute_notebook(notebook, str(Path(scratch) / f"{chapter}.ipynb"), parameters=parameters,
+                                       cwd=str(root), kernel_name="python3", progress_bar=False, log_output=False,
+                                       **kernel_settings())
+        except papermill.PapermillExecutionError as error:  # the figures drawn before the error are still listed
+            failed = {"where": "error", "title": f"{error.ename}: {error.evalue}", "size": [0, 0],
+                      "problems": [f"the chapter stopped: {error.ename}: {error.evalue}"]}
+            return [json.loads(line) for line in report.read_text().splitlines() if line.strip()] + [failed]
+        return [json.loads(line) for line in report.read_text().splitlines() if line.strip()]
+
+
+def command_figures(args) -> int:
+    """``lsgan-book figures [CHAPTER ...] [--profile P]``: print every figure whose text does not read."""
+    from .book import chapters, project_root, resolve_parameters
+
+    root = project_root()
+    selected = args.chapters or chapters(root)
+    status = 0
+    for chapter in selected:
+        records = figure_problems(root, chapter, resolve_parameters(root, chapter, args.profile, []))
+        bad = [r for r in records if r["problems"]]
+        print(f"{chapter}: {len(records)} figures and frames, {len(bad)} with text that does not read", flush=True)
+        for r in bad:
+            status = 1
+            print(f"  {r['where']} {r['size'][0]}×{r['size'][1]} in, {r['title'][:70]!r}:")
+            for problem in r["problems"][:8]:
+                print(f"    {problem}")
+            if len(r["problems"]) > 8:
+                print(f"    … and {len(r['problems']) - 8} more")
+    return status
+
+
+def add_figures_command(sub) -> None:
+    figures = sub.add_parser("figures", help="execute chapters (into a scratch folder) and list every figure whose "
+                             "text overlaps, is cut off or is too small on the page")
+    figures.add_argument("chapters", nargs="*", help="chapter names (default: all)")
+    figures.add_argument("--profile", default="smoke", help="the profile to execute at (default: smoke)")
+    figures.set_defaults(func=command_figures)

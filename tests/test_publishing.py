@@ -151,3 +151,18 @@ def test_make_book_builds_book_only_at_publishing_profiles(profile, published):
     with_data = subprocess.run(["make", "-n", "book", f"PROFILE={profile}", "LSGAN_DATA=/data"], cwd=ROOT,
                                capture_output=True, text=True, check=True).stdout
     assert "lsgan-book data" not in with_data
+
+
+def test_lsgan_book_figures_lists_the_figures_whose_text_does_not_read(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    tiny_site(site, "%matplotlib inline\nimport matplotlib.pyplot as plt\nfrom lsgan_lib import plots\n"
+                    "fig, ax = plt.subplots(figsize=(3, 2))\nax.set_title('one title'); ax.text(0.5, 1.02, 'on top', "
+                    "transform=ax.transAxes)\nplt.show()\n"
+                    "fig, ax = plt.subplots(figsize=(3, 2)); ax.set_title('fine')\nplt.show()\n"
+                    "frame, ax = plt.subplots(figsize=(3, 2)); frame.text(0.8, 0.5, 'beyond the right edge')\n"
+                    "png = plots.figure_png(frame)\nraise RuntimeError('later')")
+    monkeypatch.chdir(site)
+    records = publishing.figure_problems(site, "probe", {"profile": "smoke"})
+    assert [r["where"] for r in records] == ["figure", "figure", "slider frame", "error"]
+    assert any("overlap" in p for p in records[0]["problems"]) and records[1]["problems"] == []
+    assert any("cut off" in p for p in records[2]["problems"]) and "RuntimeError: later" in records[3]["title"]
