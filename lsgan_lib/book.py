@@ -271,7 +271,9 @@ def show_provenance(**info: Any) -> None:
 def _provenance_cell(info: dict[str, Any]):
     import nbformat
 
-    source = f"from lsgan_lib.book import show_provenance\nshow_provenance(**{info!r})"
+    source = (f"from lsgan_lib.book import show_provenance\nfrom lsgan_lib.publishing import portable_warnings\n"
+              f"portable_warnings()  # warnings name their file relative to the project, not by an absolute path\n"
+              f"show_provenance(**{info!r})")
     return nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-input", "lsgan-provenance"]})
 
 

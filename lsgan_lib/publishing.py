@@ -121,6 +121,33 @@ def check_portable(chapter_dir: Path, chapters: list[str], forbidden: list[str] 
             "the chapter's source, and re-execute it with `lsgan-book run <chapter>`.")
 
 
+def portable_warnings(project: Path | None = None) -> None:
+    """Make Python's warnings name their source file relative to ``project`` (default: the checkout holding this
+    package) or to the installed packages (``<site-packages>/...``) instead of by an absolute path of this machine.
+    The warning, its category, line number and source line still show; only the folder prefix goes. The runner
+    calls it first in every kernel, so a chapter's outputs stay free of machine paths (:func:`machine_paths`)."""
+    import linecache
+    import sysconfig
+    import warnings
+
+    prefixes = [(str(Path(project or Path(__file__).resolve().parent.parent)), "")]
+    prefixes += [(sysconfig.get_paths()[key], "<site-packages>/") for key in ("purelib", "platlib")]
+    prefixes += [(sysconfig.get_paths()["stdlib"], "<python>/")]
+    original = getattr(warnings.formatwarning, "_lsgan_original", warnings.formatwarning)
+
+    def formatwarning(message, category, filename, lineno, line=None):
+        if line is None:
+            line = linecache.getline(filename, lineno)
+        for prefix, label in prefixes:
+            if prefix and str(filename).startswith(prefix.rstrip(os.sep) + os.sep):
+                filename = label + str(filename)[len(prefix.rstrip(os.sep)) + 1:]
+                break
+        return original(message, category, filename, lineno, line)
+
+    formatwarning._lsgan_original = original
+    warnings.formatwarning = formatwarning
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # A site for chapters executed outside book/, and a local server
 # ---------------------------------------------------------------------------------------------------------------------

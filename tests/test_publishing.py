@@ -35,9 +35,11 @@ def tiny_site(root, body):
 
 def test_a_smoke_run_goes_to_build_runs_over_ipc_with_summary_progress(tmp_path):
     site = tmp_path / "site"
-    tiny_site(site, "import json\nfrom ipykernel.connect import get_connection_file\n"
+    tiny_site(site, "import json, warnings\nfrom ipykernel.connect import get_connection_file\n"
+                    "import lsgan_lib.metrics as m\n"
                     "from lsgan_lib.training import progress_mode\n"
-                    "print(progress_mode(), json.load(open(get_connection_file()))['transport'])")
+                    "print(progress_mode(), json.load(open(get_connection_file()))['transport'])\n"
+                    "warnings.warn_explicit('a warning', UserWarning, m.__file__, 1)")
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
     result = subprocess.run([sys.executable, "-m", "lsgan_lib", "run", "--profile", "smoke"], cwd=site, env=env,
                             capture_output=True, text=True, timeout=300)
@@ -45,9 +47,30 @@ def test_a_smoke_run_goes_to_build_runs_over_ipc_with_summary_progress(tmp_path)
     executed = site / "_build" / "runs" / "smoke" / "probe.ipynb"
     assert executed.is_file() and not (site / "book").exists()
     assert "build these chapters with `lsgan-book build --chapters" in result.stdout
-    text = "".join(o.get("text", "") for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", []))
-    assert text.split() == ["summary", "ipc"]
+    outputs = [o for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", [])]
+    stdout = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
+    stderr = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
+    assert stdout.split() == ["summary", "ipc"]
+    assert "lsgan_lib/metrics.py:1: UserWarning: a warning" in stderr and str(ROOT) not in stderr
     assert "without encryption" not in result.stderr
+
+
+def test_warnings_name_their_file_without_the_machine_path(tmp_path, monkeypatch):
+    import warnings
+
+    source = tmp_path / "project" / "lsgan_lib" / "metrics.py"
+    source.parent.mkdir(parents=True)
+    source.write_text("x = 1\nroot = sqrtm(a @ b)\n")
+    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # restored after the test
+    publishing.portable_warnings(tmp_path / "project")
+    publishing.portable_warnings(tmp_path / "project")  # twice: still one prefix removed, no nesting
+    text = warnings.formatwarning("Matrix is singular", UserWarning, str(source), 2)
+    assert text.startswith("lsgan_lib/metrics.py:2: UserWarning: Matrix is singular") and str(tmp_path) not in text
+    assert "root = sqrtm(a @ b)" in text  # the source line is still shown
+    import json as stdlib_json
+
+    other = warnings.formatwarning("m", UserWarning, stdlib_json.__file__, 1)
+    assert other.startswith("<python>/json/__init__.py:1") or other.startswith("<site-packages>/")
 
 
 def test_a_real_kernel_error_still_reaches_the_terminal(tmp_path):
