@@ -39,12 +39,20 @@ def kernel_settings() -> dict[str, Any]:
     ``LSGAN_PROGRESS=summary`` (unless set already) makes training loops print one line each instead of a progress
     widget that would stay frozen in the executed notebook.
     """
+    import atexit
+    import tempfile
+
     from traitlets.config import Config
 
     os.environ.setdefault("LSGAN_PROGRESS", "summary")
     config = Config()
     if os.name == "posix":
+        # Each kernel gets its own folder for its sockets: left to itself, jupyter_client names them kernel-ipc-N in
+        # the working directory, and two kernels started at once (--jobs 2) would share them.
+        sockets = tempfile.mkdtemp(prefix="lsgan-kernel-")
+        atexit.register(shutil.rmtree, sockets, ignore_errors=True)
         config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(Path(sockets) / "kernel")
     return {"config": config}
 
 
