@@ -1,5 +1,6 @@
 """Where executed chapters go, how the kernels run, the refusal of machine paths, the smoke site, the local server."""
 
+import os
 import subprocess
 import sys
 import threading
@@ -189,3 +190,12 @@ def test_lsgan_book_figures_lists_the_figures_whose_text_does_not_read(tmp_path,
     assert [r["where"] for r in records] == ["figure", "figure", "slider frame", "error"]
     assert any("overlap" in p for p in records[0]["problems"]) and records[1]["problems"] == []
     assert any("cut off" in p for p in records[2]["problems"]) and "RuntimeError: later" in records[3]["title"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="IPC sockets are a Unix transport")
+def test_each_kernel_gets_its_own_socket_folder():
+    """Two kernels started at once (--jobs 2) must not share IPC sockets (they read each other's messages)."""
+    first, second = publishing.kernel_settings()["config"], publishing.kernel_settings()["config"]
+    assert first.KernelManager.transport == second.KernelManager.transport == "ipc"
+    assert Path(first.KernelManager.ip).parent != Path(second.KernelManager.ip).parent
+    assert Path(first.KernelManager.ip).parent.is_dir()
