@@ -3,7 +3,8 @@
 "LS" stands for *level set*; the least-squares GAN of Mao et al. is called ``least_squares`` everywhere. Modules
 (flat, one job each): ``distributions``, ``datasets``, ``nets``, ``objectives``, ``training``, ``batched``,
 ``image_training``, ``inversion``, ``metrics``, ``plots``, ``cache``, ``claims``, ``book`` (the ``lsgan-book``
-command), ``sphinx_fixes``; and one per chapter's own measures: ``level_set``, ``geometry`` (the manifold-alignment
+command), ``publishing`` (where executed chapters go, the kernels' settings, the build's refusal of machine paths,
+``lsgan-book serve``), ``data_setup`` (``lsgan-book data``), ``sphinx_fixes``; and one per chapter's own measures: ``level_set``, ``geometry`` (the manifold-alignment
 chapter), ``latent_space``.
 
 Profiles (``notebooks/profiles/*.yml``) set scale, not device: ``smoke`` (every code path, meaningless numbers),

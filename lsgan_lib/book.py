@@ -1,9 +1,15 @@
 """The ``lsgan-book`` command: run chapters with papermill, build the book, list what there is.
 
     lsgan-book run [CHAPTER ...] [--profile P | --profile-file PATH] [-p name=value ...] [-p chapter.name=value ...]
-                   [--fresh]
-    lsgan-book build
+                   [--output-dir DIR] [--fresh]
+    lsgan-book build [--chapters DIR]
+    lsgan-book serve [--dir HTML] [--port N]
+    lsgan-book data [mnist|cifar10|celeba|all ...] [--to DIR] [--celeba-from PATH] [--if-missing]
+    lsgan-book figures [CHAPTER ...] [--profile P]
     lsgan-book list
+
+``run`` writes ``book/`` only at the publishing profiles (cpu, gpu, paper); smoke, quick and a ``--profile-file`` go
+to ``_build/runs/<profile>/`` (:mod:`lsgan_lib.publishing`).
 
 Parameters come from ``notebooks/profiles/<profile>.yml`` (keyed by chapter; ``--profile`` takes only the names found
 there, ``--profile-file`` an explicit file), then ``-p`` overrides, and are checked against the notebook's cell tagged
@@ -54,6 +60,7 @@ from typing import Any
 import yaml
 
 from .claims import KINDS, VERDICTS
+from .publishing import MachinePaths, check_portable, default_output_dir, kernel_settings, serve_command
 
 EXIT_BAD_PARAMETERS = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
@@ -335,7 +342,9 @@ def show_provenance(**info: Any) -> None:
 def _provenance_cell(info: dict[str, Any]):
     import nbformat
 
-    source = f"from lsgan_lib.book import show_provenance\nshow_provenance(**{info!r})"
+    source = (f"from lsgan_lib.book import show_provenance\nfrom lsgan_lib.publishing import portable_warnings\n"
+              f"portable_warnings()  # warnings name their file relative to the project, not by an absolute path\n"
+              f"show_provenance(**{info!r})")
     return nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-input", "lsgan-provenance"]})
 
 
@@ -532,7 +541,7 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
     source.cells.append(_results_cell())
     output_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="lsgan-run-")) / f"{chapter}.ipynb"
-    manager = AsyncKernelManager(kernel_name="python3")
+    manager = AsyncKernelManager(kernel_name="python3", **kernel_settings())  # IPC sockets, summary progress
     stop.register(chapter, manager)
     try:
         papermill.execute_notebook(copy.deepcopy(source), str(scratch), parameters=parameters, cwd=str(root),
@@ -649,7 +658,7 @@ def command_run(args) -> int:
     if targets - set(selected):
         raise ParameterError(f"-p names chapter(s) not being run: {', '.join(sorted(targets - set(selected)))}")
     plan = {chapter: resolve_parameters(root, chapter, profile, overrides) for chapter in selected}  # validate all first
-    output_dir = Path(args.output_dir) if args.output_dir else root / "book"
+    output_dir = Path(args.output_dir) if args.output_dir else default_output_dir(root, profile)
     _prepare_output_dir(output_dir)
     commit = git_commit(root)
     label = profile_label(profile)
@@ -694,6 +703,8 @@ def command_run(args) -> int:
     if failed:
         print(f"lsgan-book: {len(failed)} chapter(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
+    if output_dir.resolve() != (root / "book").resolve():  # not the published chapters: say how to see them
+        print(f"lsgan-book: book/ is untouched; build these chapters with `lsgan-book build --chapters {output_dir}`")
     return 0
 
 
@@ -891,12 +902,17 @@ def executed_chapter_problems(root: Path, chapter_dir: Path) -> list[str]:
 
 
 def command_build(args) -> int:
-    root = Path(args.root).resolve() if args.root else project_root()
+    root = project = Path(args.root).resolve() if args.root else project_root()
+    if getattr(args, "chapters", None):  # a book of chapters executed outside book/ (smoke, quick), built apart
+        from .publishing import stage_site
+
+        root = stage_site(root, Path(args.chapters))
     problems = executed_chapter_problems(root, root / "book")
     if problems:  # refuse before anything is written: book/claims.md stays as it is
         for line in problems:
             print(f"lsgan-book: cannot build: {line}", file=sys.stderr)
         return 1
+    check_portable(root / "book", chapters(root), project=project)
     stage_widget_assets(root)
     try:
         text = claims_overview(root, root / "book")
@@ -917,7 +933,9 @@ def command_build(args) -> int:
     if completed.returncode != 0:
         print(f"lsgan-book: jupyter-book build failed (exit {completed.returncode})", file=sys.stderr)
         return completed.returncode
-    print(f"lsgan-book: the book is at {index}")
+    print(f"lsgan-book: the book is at {index}\n"
+          f"lsgan-book: read it with `{serve_command(index.parent, project)}` (then open the URL it prints): opened "
+          "from file:// the browser blocks the sliders' widget script")
     return 0
 
 
@@ -936,6 +954,13 @@ def command_list(args) -> int:
     return 0
 
 
+def command_serve(args) -> int:
+    from .publishing import serve
+
+    serve(Path(args.dir) if args.dir else project_root() / "_build" / "html", args.port)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="lsgan-book", description="Run and build the Geometric GANs book.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -949,15 +974,27 @@ def parser() -> argparse.ArgumentParser:
                      "every result is computed from scratch, as the published chapters are")
     run.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE",
                      help="override a parameter (CHAPTER.NAME=VALUE for one chapter); repeatable")
-    run.add_argument("--output-dir", help="where executed notebooks go (default: book/)")
+    run.add_argument("--output-dir", help="where executed notebooks go (default: book/ at the cpu, gpu and paper "
+                     "profiles, _build/runs/<profile>/ at smoke and quick)")
     run.add_argument("--jobs", type=int, default=1, help="chapters executed at once (default 1)")
     run.set_defaults(func=command_run)
     build = sub.add_parser("build", help="build the HTML book with jupyter-book (warnings are errors)")
     build.add_argument("--root", help="the book's root folder (default: the project root)")
     build.add_argument("--path-output", help="where _build/ goes (default: the root)")
+    build.add_argument("--chapters", metavar="DIR", help="build from the executed chapters in DIR (e.g. "
+                       "_build/runs/smoke) in a copy of the sources at DIR/site, leaving book/ untouched")
     build.set_defaults(func=command_build)
     listing = sub.add_parser("list", help="chapters, their parameters and the profiles")
     listing.set_defaults(func=command_list)
+    serving = sub.add_parser("serve", help="serve the built book on localhost (the sliders need http://, not file://)")
+    serving.add_argument("--dir", help="the HTML folder (default: _build/html in the project root)")
+    serving.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serving.set_defaults(func=command_serve)
+    from .data_setup import add_data_command
+    from .publishing import add_figures_command
+
+    add_data_command(sub)
+    add_figures_command(sub)
     return top
 
 
@@ -974,7 +1011,7 @@ def main(argv: list[str] | None = None) -> int:
     except ParameterError as error:
         print(f"lsgan-book: {error}", file=sys.stderr)
         return EXIT_BAD_PARAMETERS
-    except FileNotFoundError as error:  # e.g. the widget JavaScript is not installed; the message names the fix
+    except (FileNotFoundError, MachinePaths) as error:  # e.g. the widget JavaScript is not installed; names the fix
         print(f"lsgan-book: {error}", file=sys.stderr)
         return 1
 

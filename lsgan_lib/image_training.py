@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from . import cache
 from .datasets import SPLITS, load_images
 from .distributions import latent
 from .nets import CRITIC_NORMS, IMAGE_NETS, image_networks
 from .objectives import objective, traits
-from .training import TrainingDiverged, _check_finite, _stream, critic_step, default_device, device_name, generator_step
+from .training import (ProgressBar, TrainingDiverged, _check_finite, _stream, critic_step, default_device, device_name,
+                       generator_step)
 
 CACHE_KIND = "image_gan"
 OPTIMIZERS = ("adam", "rmsprop")
@@ -235,7 +235,7 @@ def train_image_gan(config: ImageGANConfig, device: torch.device | str | None = 
                     results_root=None) -> ImageGANRun:
     """Train ``config`` (or load it from the results cache) and return the run with CPU networks in eval mode."""
     device = torch.device(device) if device is not None else default_device()
-    bar = tqdm(total=config.n_iter, desc=config.describe(), leave=False, disable=not progress, unit="it")
+    bar = ProgressBar(config.n_iter, config.describe(), enabled=progress, leave=False)
     try:
         payload, hit = cache.cached(CACHE_KIND, config.as_dict(), lambda: _train(config, device, bar), results_root,
                                     check=lambda p: _check_image_gan(config, p))
@@ -356,7 +356,7 @@ def train_autoencoder(config: AutoencoderConfig, device: torch.device | str | No
                       results_root=None) -> AutoencoderRun:
     """Train ``config`` (or load it from the results cache); the returned networks are on the CPU in eval mode."""
     device = torch.device(device) if device is not None else default_device()
-    bar = tqdm(total=config.n_iter, desc=config.describe(), leave=False, disable=not progress, unit="it")
+    bar = ProgressBar(config.n_iter, config.describe(), enabled=progress, leave=False)
     try:
         payload, hit = cache.cached(AUTOENCODER_CACHE_KIND, config.as_dict(),
                                     lambda: _train_autoencoder(config, device, bar), results_root,
