@@ -60,7 +60,8 @@ from typing import Any
 import yaml
 
 from .claims import KINDS, VERDICTS
-from .publishing import MachinePaths, check_portable, default_output_dir, kernel_settings, serve_command
+from .publishing import (MachinePaths, check_portable, default_output_dir, kernel_settings, plain_progress_outputs,
+                         serve_command)
 
 EXIT_BAD_PARAMETERS = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
@@ -352,6 +353,7 @@ def _finalise(notebook, seconds: float) -> None:
     """Add the wall time and the results record (entries computed and loaded, their content hash: see
     :func:`lsgan_lib.cache.ledger`) to the provenance cell's output and to the notebook's metadata, drop the cell that
     made the record, and fold the injected parameters cell (the provenance table already lists every parameter)."""
+    plain_progress_outputs(notebook)  # a bar drawn by a kernel outside the runner's summary mode
     record = None
     for cell in list(notebook.cells):
         if "lsgan-results" in cell.metadata.get("tags", []):

@@ -14,6 +14,7 @@ machine-specific paths, a throw-away site for unpublished profiles, and a local 
 from __future__ import annotations
 
 import functools
+import html
 import http.server
 import json
 import os
@@ -313,3 +314,55 @@ def add_figures_command(sub) -> None:
     figures.add_argument("chapters", nargs="*", help="chapter names (default: all)")
     figures.add_argument("--profile", default="smoke", help="the profile to execute at (default: smoke)")
     figures.set_defaults(func=command_figures)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Progress widgets left in an executed chapter
+# ---------------------------------------------------------------------------------------------------------------------
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+PROGRESS_MODELS = {"FloatProgressModel", "IntProgressModel"}
+_ELAPSED = re.compile(r"\[(\d+:\d\d(?::\d\d)?)<")
+
+
+def _model_ids(value: Any) -> list[str]:
+    """The ids of the widget models a model's state refers to (``"IPY_MODEL_<id>"`` strings, also inside lists)."""
+    values = value if isinstance(value, list) else [value]
+    return [v[len("IPY_MODEL_"):] for v in values if isinstance(v, str) and v.startswith("IPY_MODEL_")]
+
+
+def plain_progress_outputs(notebook) -> int:
+    """Replace every tqdm progress widget in an executed notebook by one line of text saying what it counted —
+    ``"<what>: 1,500 of 1,500 iterations in 02:03"`` — and drop its models from the notebook's widget state, so the
+    published page shows no frozen bar. Works on the notebook as a dict (``nbformat`` nodes are dicts). Other widgets
+    (the chapters' sliders) are left as they are. Returns the number of bars replaced."""
+    state = notebook.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    dropped: set[str] = set()
+    replaced = 0
+    for cell in notebook.get("cells", []):
+        outputs = cell.get("outputs", [])
+        for i, output in enumerate(outputs):
+            view = output.get("data", {}).get(WIDGET_VIEW)
+            box = state.get(view.get("model_id", "")) if view else None
+            if box is None:
+                continue
+            children = [(c, state.get(c, {})) for c in _model_ids(box.get("state", {}).get("children", []))]
+            bars = [m["state"] for _, m in children if m.get("model_name") in PROGRESS_MODELS]
+            if not bars:
+                continue
+            texts = [html.unescape(m["state"].get("value", "")).replace("\u2007", " ")  # tqdm pads with figure spaces
+                     for _, m in children if m.get("model_name") == "HTMLModel"]
+            what = re.sub(r"<[^>]+>|:?\s*\d+%\s*$", "", texts[0]).strip() if texts else "progress"
+            elapsed = _ELAPSED.search(texts[-1]) if texts else None
+            done, total = int(bars[0].get("value", 0)), int(bars[0].get("max", 0))
+            line = f"{what}: {done:,} of {total:,} iterations ran" + (f" in {elapsed.group(1)}" if elapsed and done else "")
+            outputs[i] = {"output_type": "stream", "name": "stdout", "text": line + "\n"}
+            replaced += 1
+            for model_id, model in [(view["model_id"], box), *children]:
+                dropped.add(model_id)
+                for key in ("layout", "style"):
+                    dropped.update(_model_ids(model.get("state", {}).get(key)))
+    for model_id in dropped:
+        state.pop(model_id, None)
+    return replaced

@@ -1,6 +1,7 @@
 """Where executed chapters go, how the kernels run, the refusal of machine paths, the smoke site, the local server."""
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -199,3 +200,47 @@ def test_each_kernel_gets_its_own_socket_folder():
     assert first.KernelManager.transport == second.KernelManager.transport == "ipc"
     assert Path(first.KernelManager.ip).parent != Path(second.KernelManager.ip).parent
     assert Path(first.KernelManager.ip).parent.is_dir()
+
+
+def _progress_notebook(value: int, total: int, right: str) -> dict:
+    """A notebook holding one tqdm widget (HBox of HTML, FloatProgress, HTML) and one slider, as Jupyter stores them."""
+    def model(name, **state):
+        return {"model_name": name, "model_module": "@jupyter-widgets/controls", "model_module_version": "2.0.0",
+                "state": state}
+
+    state = {"box": model("HBoxModel", children=["IPY_MODEL_left", "IPY_MODEL_bar", "IPY_MODEL_right"],
+                          layout="IPY_MODEL_box-layout"),
+             "box-layout": model("LayoutModel"), "left": model("HTMLModel", value="sweep\u2007(3\u2007runs):\u2007100%",
+                                                               style="IPY_MODEL_left-style"),
+             "left-style": model("HTMLStyleModel"), "bar": model("FloatProgressModel", value=value, max=total),
+             "right": model("HTMLModel", value=right), "slider": model("SelectionSliderModel", value="a")}
+    view = {"model_id": "box", "version_major": 2, "version_minor": 0}
+    slider = {"model_id": "slider", "version_major": 2, "version_minor": 0}
+    return {"metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": state}}},
+            "cells": [{"cell_type": "code", "outputs": [
+                {"output_type": "display_data", "data": {"application/vnd.jupyter.widget-view+json": view,
+                                                         "text/plain": "sweep: 0%| | 0/1500 [00:00<?, ?it/s]"}},
+                {"output_type": "display_data", "data": {"application/vnd.jupyter.widget-view+json": slider}}]}]}
+
+
+def test_progress_widgets_become_one_line_and_leave_the_widget_state():
+    from lsgan_lib.publishing import plain_progress_outputs
+
+    nb = _progress_notebook(1500, 1500, " 1500/1500 [02:03&lt;00:00, 12.1it/s]")
+    assert plain_progress_outputs(nb) == 1
+    first, second = nb["cells"][0]["outputs"]
+    assert first == {"output_type": "stream", "name": "stdout",
+                     "text": "sweep (3 runs): 1,500 of 1,500 iterations ran in 02:03\n"}
+    assert not re.search(r"\b\d+/\d+ \[\d\d:\d\d<", first["text"])  # what the browser test looks for
+    assert "slider" in second["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]  # other widgets stay
+    state = nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert set(state) == {"slider"}
+    assert plain_progress_outputs(nb) == 0  # nothing left to replace
+
+
+def test_a_bar_that_never_moved_says_no_iteration_ran():
+    from lsgan_lib.publishing import plain_progress_outputs
+
+    nb = _progress_notebook(0, 200, " 0/200 [00:00&lt;?, ?it/s]")
+    plain_progress_outputs(nb)
+    assert nb["cells"][0]["outputs"][0]["text"] == "sweep (3 runs): 0 of 200 iterations ran\n"
