@@ -611,6 +611,16 @@ def _prepare_output_dir(output_dir: Path) -> None:
         raise ParameterError(f"--output-dir {output_dir} is not writable")
 
 
+def _portable(folder: Path, root: Path) -> str:
+    """A results folder as the provenance shows it: relative to the project, else only as ``$LSGAN_RESULTS/…`` — the
+    published page names no folder of the machine that ran it."""
+    folder, base = Path(folder).resolve(), Path(os.environ.get("LSGAN_RESULTS", root / "results")).resolve()
+    for anchor, name in ((root.resolve(), ""), (base, "$LSGAN_RESULTS")):
+        if folder == anchor or anchor in folder.parents:
+            return str(Path(name) / folder.relative_to(anchor)) if name else str(folder.relative_to(anchor))
+    return "a folder outside the project"
+
+
 def _fresh_results(stamp: str) -> Path:
     """A new, empty results cache for ``--fresh``: ``<results>/fresh/<stamp>``, made the cache of this process and of
     the kernels it starts (through ``LSGAN_RESULTS``)."""
@@ -666,10 +676,10 @@ def command_run(args) -> int:
     label = profile_label(profile)
     if args.fresh:
         folder = _fresh_results(_dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S"))
-        results = f"fresh: empty at the start ({folder})"
+        results = f"fresh: empty at the start ({_portable(folder, root)})"
     else:
         folder = cache.results_dir()
-        results = f"shared: {folder}"
+        results = f"shared: {_portable(folder, root)}"
     print(f"lsgan-book: running {len(plan)} chapter(s) at profile {label} into {output_dir}"
           + (f" with a new, empty results cache {folder}" if args.fresh else ""), flush=True)
     stop, since = Interruption(), time.time()
