@@ -14,6 +14,8 @@ from torch import nn  # noqa: E402
 from lsgan_lib import datasets, distributions, objectives, plots, training  # noqa: E402
 from lsgan_lib import level_set as ls  # noqa: E402
 
+from .test_image_training import tiny_mnist  # noqa: E402,F401  (a fixture)
+
 D_REAL = torch.tensor([[1.0], [-2.0]])
 D_FAKE = torch.tensor([[3.0], [0.0]])
 
@@ -415,3 +417,19 @@ def test_mnist_classifier_shapes_and_prediction():
     net = ls.mnist_classifier_net()
     assert net(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
     assert ls.predict_classes(net.eval(), torch.zeros(5, 1, 28, 28)).shape == (5,)
+
+
+def test_image_gate_compares_a_run_with_its_own_generator_at_initialisation(tiny_mnist, tmp_path):
+    from torch.nn import functional as F
+
+    from lsgan_lib.image_training import ImageGANConfig, build_image_networks, train_image_gan
+
+    config = ImageGANConfig(dataset="mnist", width=4, latent_dim=3, n_iter=6, batch_size=8, snapshots=(6,),
+                            n_samples=5, objective="level_set", optimizer="rmsprop", lr=1e-2)
+    run = train_image_gan(config, progress=False, results_root=tmp_path / "results")
+    real = tiny_mnist[:, None].float() / 127.5 - 1  # (64, 1, 28, 28) in [-1, 1]
+    pooled = lambda x: F.avg_pool2d(x, 7).flatten(1)  # noqa: E731  (16 features)
+    trained = ls.image_gate(run, pooled, real, 64)
+    assert trained["samples"].shape == (64, 1, 28, 28) and math.isfinite(trained["ratio"])
+    run.generator = build_image_networks(config, 1, 28)[0]  # the same net at initialisation: ratio exactly 1
+    assert ls.image_gate(run, pooled, real, 64)["ratio"] == pytest.approx(1.0)
