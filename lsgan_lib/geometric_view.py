@@ -55,7 +55,7 @@ class Panel:
 
     @property
     def title(self) -> str:
-        return f"{self.figure}: {latent(self.latent).label} → {data_manifold(self.data).label}"
+        return f"{self.figure}: {self.latent} → {self.data}"
 
 
 PANELS: tuple[Panel, ...] = (
@@ -129,6 +129,16 @@ def cells_covered(generated: torch.Tensor, cells: int = 10) -> float:
     inside = generated[((generated >= 0) & (generated < 1)).all(dim=1)]
     index = (inside * cells).long()
     return float(torch.unique(index[:, 0] * cells + index[:, 1]).numel() / cells ** 2)
+
+
+LEARNED_RATIO = 0.7  # the "learned" gate: the distance to the data must fall to at most 70% of its initial value
+
+
+def fit_ratio(final: torch.Tensor, initial: torch.Tensor, data_points: torch.Tensor) -> float:
+    """How much closer to the data the generated set came in training: the symmetric nearest-neighbour distance between
+    the final samples ``(m, 2)`` and a data sample ``(n, 2)``, divided by the same for the samples of the same latents
+    at initialisation ``(m, 2)``. 1 (or more) for a generator that did not learn; 0 for one on the data."""
+    return metrics.chamfer_distance(final, data_points) / metrics.chamfer_distance(initial, data_points)
 
 
 @torch.no_grad()

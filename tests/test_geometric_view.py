@@ -85,3 +85,11 @@ def test_sampling_in_training_mode_uses_the_batch_and_leaves_the_network_alone()
     assert not torch.allclose(trained_mode, net(z))
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items()) and not net.training
     torch.testing.assert_close(trained_mode.mean(), gv.sample_in_training_mode(net, z).mean())
+
+
+def test_fit_ratio_is_one_without_learning_and_small_on_the_data():
+    g = torch.Generator().manual_seed(3)
+    data = distributions.lattice_3x3(2000, g)
+    initial = torch.randn(2000, 2, generator=g) * 0.3 + 2
+    assert gv.fit_ratio(initial, initial, data) == pytest.approx(1.0)
+    assert gv.fit_ratio(lattice_with_bridges(g, 0.1), initial, data) < 0.1 < gv.LEARNED_RATIO
