@@ -1,7 +1,7 @@
 """Benchmark: a toy GAN iteration with a plain PyTorch loop, the library's single-run trainer, and the batched trainer.
 
     python bench/toy_training.py [--iters N] [--repeats R] [--device cpu|cuda] [--members K ...]
-                                 [--compile MODE ...] [--profile]
+                                 [--compile MODE ...] [--profile] [--setting paper_text|original_code] [--only-batched]
 
 The configuration is paper 002's: the FC 20-40-100-200-200-100-40-20 net with batch norm and ELU for both networks,
 batch 256, one critic and one generator step per iteration, RMSprop lr 1e-3 with the step schedule, the minimax
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import platform
 import statistics
@@ -32,7 +33,7 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lsgan_lib import batched, training
+from lsgan_lib import batched, geometric_view, training
 from lsgan_lib.distributions import gaussian_latent, nine_squares
 from lsgan_lib.nets import PAPER_002_WIDTHS
 from lsgan_lib.training import GANConfig
@@ -40,10 +41,14 @@ from lsgan_lib.training import GANConfig
 BATCH = 256
 
 
+SETTING = {"setting": "paper_text"}  # set by --setting
+
+
 def config(n_iter: int, seed: int = 0) -> GANConfig:
-    """Paper 002's configuration with ``n_iter`` iterations and one snapshot at the end."""
+    """Paper 002's configuration with ``n_iter`` iterations and one snapshot at the end, at the chosen setting of
+    :data:`lsgan_lib.geometric_view.SETTINGS` (``paper_text`` is the configuration this benchmark always timed)."""
     return GANConfig(data="nine_squares", latent="gaussian", latent_dim=2, n_iter=n_iter, snapshots=(n_iter,),
-                     seed=seed)
+                     seed=seed, **geometric_view.SETTINGS[SETTING["setting"]])
 
 
 def plain_net(in_dim: int, out_dim: int) -> nn.Sequential:
@@ -123,7 +128,7 @@ def header(device: torch.device, n_iter: int, warmup: int, repeats: int) -> str:
         f"- machine: {where}; {os.cpu_count()} logical cores; {platform.system()} {platform.release()}",
         (f"- device: {device}; torch {torch.__version__}; torch threads: {torch.get_num_threads()}; "
          f"python {platform.python_version()}"),
-        (f"- paper 002's FC net for G and D, batch {BATCH}, one critic + one generator step per iteration, RMSprop; "
+        (f"- paper 002's FC net for G and D, batch {BATCH}, setting {SETTING['setting']} (library rows), RMSprop; "
          f"{n_iter} timed iterations per row and repeat, {repeats} repeats (round robin) after {warmup} warm-up "
          "iterations"),
         "",
@@ -153,13 +158,20 @@ def main(argv=None) -> None:
     parser.add_argument("--compile", nargs="*", default=[], choices=batched.COMPILE_MODES, metavar="MODE",
                         help=f"also time the batched trainer under these torch.compile modes {batched.COMPILE_MODES}")
     parser.add_argument("--profile", action="store_true", help="also print the top operators of the batched trainer")
+    parser.add_argument("--setting", default="paper_text", choices=sorted(geometric_view.SETTINGS),
+                        help="the library rows' training setting (default paper_text: minimax, one joint critic "
+                             "update; original_code: non-saturating, split real/generated critic updates, RMSprop "
+                             "α 0.9, ε 1, weight decay 5e-4); the plain loop is always paper_text")
+    parser.add_argument("--only-batched", action="store_true",
+                        help="time only the batched trainer's rows (no plain-loop and train_gan rows, no speed-ups)")
     args = parser.parse_args(argv)
+    SETTING["setting"] = args.setting
     device = torch.device(args.device) if args.device else training.default_device()
     members = args.members or ([1, 4, 10, 50, 100] if device.type == "cuda" else [1, 4, 10])
 
     print(header(device, args.iters, args.warmup, args.repeats))
-    rows = [("plain PyTorch loop (in this benchmark)", 1, plain_loop),
-            ("lsgan_lib.training._train (train_gan)", 1, library_single)]
+    rows = [] if args.only_batched else [("plain PyTorch loop (in this benchmark)", 1, plain_loop),
+                                         ("lsgan_lib.training._train (train_gan)", 1, library_single)]
     rows += [("lsgan_lib.batched._train_batched", k, library_batched(k)) for k in members]
     rows += [(f"lsgan_lib.batched._train_batched, compile_mode={mode!r}", k, library_batched(k, mode))
              for mode in args.compile for k in members]
@@ -171,7 +183,8 @@ def main(argv=None) -> None:
     print("| trainer | K | ms per member-iteration (median) | range over repeats | speed-up over the plain loop "
           "| speed-up over train_gan | warm-up (s) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    plain, single = statistics.median(times[0]), statistics.median(times[1])
+    plain, single = (math.nan, math.nan) if args.only_batched else (statistics.median(times[0]),
+                                                                     statistics.median(times[1]))
     for (name, k, _), ms, warm in zip(rows, times, warmups):
         mid = statistics.median(ms)
         print(f"| {name} | {k} | {mid:.3g} | {min(ms):.3g}–{max(ms):.3g} | {plain / mid:.2f}× | {single / mid:.2f}× "

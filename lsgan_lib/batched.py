@@ -12,8 +12,9 @@ names the batch it was trained in (:func:`batch_keys`), and a batch with any mem
 whole: a run's numbers never depend on what else was cached, and ``train_gan``'s entries are separate.
 
 The members must share the architecture shape and the loop (data dimension, ``latent_dim``, ``widths``,
-``batch_size``, ``n_iter``, ``snapshots``, ``n_eval``, ``n_critic``, ``n_gen``) and the objective; they may differ in
-``seed``, ``data``, ``latent``, ``lr``, ``lr_decay``, ``lr_decay_every``, ``weight_decay`` and the RMSprop constants.
+``batch_size``, ``n_iter``, ``snapshots``, ``n_eval``, ``n_critic``, ``n_gen``, ``critic_update``) and the objective;
+they may differ in ``seed``, ``data``, ``latent``, ``lr``, ``lr_decay``, ``lr_decay_every``, ``weight_decay`` and the
+RMSprop constants.
 
 Divergence is handled per member: when a member's loss becomes NaN or infinite it is *frozen* — its parameters,
 optimizer state and batch-norm statistics keep the values they had before that step — reported with a warning and in
@@ -44,7 +45,7 @@ from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, ProgressBar, _ru
                        build_networks, check_gan_payload, default_device, device_name, evaluation_inputs)
 
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
-                 "objective", "batch_norm", "activation")
+                 "objective", "batch_norm", "activation", "critic_update")
 # What a GANRun is built from; any other payload entry (a chapter's extras) lands in run.extra.
 RUN_PAYLOAD_KEYS = {"generator", "critic", "snapshot_iters", "snapshots", "grid", "grid_images", "losses", "device",
                     "seconds"}
@@ -453,6 +454,12 @@ def _critic_step(loss, generator: StackedFC, critic: StackedFC, optimizer: Stack
     with torch.no_grad():
         fake = generator(members.latents())
     how = traits(loss)
+    if members.configs[0].critic_update == "split":  # paper 002's original code: real batch, then generated batch
+        value = _step(loss.critic_loss_real(critic, real), (generator, critic), optimizer, saved, divergence,
+                      iteration, "critic")
+        saved = [generator.buffers.clone(), critic.buffers.clone()]
+        return value + _step(loss.critic_loss_fake(critic, fake), (generator, critic), optimizer, saved, divergence,
+                             iteration, "critic")
     if how.gradient_penalty:
         value = loss.critic_loss(critic, real, fake, members.mix())
     else:

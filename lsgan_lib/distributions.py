@@ -215,15 +215,44 @@ def disconnected_latent(n: int, dim: int, generator: torch.Generator) -> torch.T
     return _lattice_points(n, generator, dim=dim) + _uniform((n, dim), -h, h, generator)
 
 
+def _fixed_dim(name: str, dim: int, fixed: int) -> None:
+    if dim != fixed:
+        raise ValueError(f"the {name} latent is {fixed}-dimensional (a point set of R^{fixed}); got latent_dim={dim}")
+
+
+def unit_square_latent(n: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """z ~ U([0, 1]^dim): the connected latent of paper 002's original code (``uniform_uniform``). Shape ``(n, dim)``."""
+    return _uniform((n, dim), 0.0, 1.0, generator)
+
+
+def lattice_latent(n: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """The 3×3 lattice as a latent space (the original code's ``lattice3x3`` latent): a 0-dimensional manifold of
+    R², each coordinate uniform on {−1, 0, 1}. ``dim`` must be 2. Shape ``(n, 2)``."""
+    _fixed_dim("lattice_3x3", dim, 2)
+    return lattice_3x3(n, generator)
+
+
+def spiral_latent(n: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """The spiral as a latent space (the original code's ``spiral`` latent): a 1-dimensional manifold of R²,
+    t ~ U(0, π), z = (t cos 5t, t sin 5t). ``dim`` must be 2. Shape ``(n, 2)``."""
+    _fixed_dim("spiral", dim, 2)
+    return spiral(n, generator)
+
+
 @dataclass(frozen=True)
 class Latent:
-    """A latent distribution: ``sample(n, dim, generator) -> (n, dim)``, and the box its grids cover."""
+    """A latent distribution: ``sample(n, dim, generator) -> (n, dim)``, and the box its grids cover.
+
+    ``fixed_dim`` is the only ``dim`` a point set of a fixed space accepts (the lattice and the spiral as latents live
+    in R²; ``intrinsic_dim`` is their manifold dimension, 0 and 1), or ``None`` for latents of any dimension."""
 
     name: str
     label: str
     sample: Callable[[int, int, torch.Generator], torch.Tensor]
     grid_range: tuple[float, float]
     connected: bool = True
+    fixed_dim: int | None = None
+    intrinsic_dim: int | None = None  # None: the latent's dimension itself
 
 
 LATENTS: dict[str, Latent] = {
@@ -232,6 +261,10 @@ LATENTS: dict[str, Latent] = {
         Latent("gaussian", "Gaussian", gaussian_latent, (-3.0, 3.0)),
         Latent("uniform", "uniform (connected)", uniform_latent, (-1.0, 1.0)),
         Latent("disconnected", "disconnected boxes", disconnected_latent, (-7 / 6, 7 / 6), connected=False),
+        Latent("unit_square", "uniform on [0, 1]² (connected)", unit_square_latent, (0.0, 1.0)),
+        Latent("lattice_3x3", "3×3 lattice (0-d)", lattice_latent, (-1.5, 1.5), connected=False, fixed_dim=2,
+               intrinsic_dim=0),
+        Latent("spiral", "spiral (1-d)", spiral_latent, (-3.4, 3.4), fixed_dim=2, intrinsic_dim=1),
     ]
 }
 

@@ -23,6 +23,9 @@ gives an object that defines only the two losses the defaults: RMSprop, no clipp
 * ``clip`` — after every critic update its parameters are clamped to ``[−clip, clip]`` (WGAN), or ``None``;
 * ``gradient_penalty`` — the weight λ of a gradient penalty (WGAN-GP), or 0; the trainer then passes the critic loss
   a tensor ``mix`` ``(…, batch, 1)`` of U(0, 1) interpolation weights drawn from the run's batch stream;
+* ``critic_loss_real(critic, real)`` / ``critic_loss_fake(critic, fake)`` (minimax and non-saturating only) — the
+  two halves of the critic loss, for the *split* discriminator update of paper 002's original code
+  (``GANConfig.critic_update="split"``: one update on the real batch, then one on the generated batch);
 * ``uses_critic`` — ``False`` for the minibatch-OT generator loss, which trains no critic: the trainer skips the
   critic steps, records a critic loss of 0, and passes the generator loss a real batch.
 """
@@ -49,6 +52,16 @@ def minimax_critic_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Ten
     return batch_mean(F.softplus(-d_real)) + batch_mean(F.softplus(d_fake))
 
 
+def minimax_critic_loss_real(d_real: torch.Tensor) -> torch.Tensor:
+    """−E[log D(x)]: the real-batch half of the discriminator's loss (target label 1)."""
+    return batch_mean(F.softplus(-d_real))
+
+
+def minimax_critic_loss_fake(d_fake: torch.Tensor) -> torch.Tensor:
+    """−E[log(1 − D(G(z)))]: the generated-batch half of the discriminator's loss (target label 0)."""
+    return batch_mean(F.softplus(d_fake))
+
+
 def minimax_generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
     """E[log(1 − D(G(z)))], the generator's side of Eq. (1) (saturates when D rejects the samples)."""
     return -batch_mean(F.softplus(d_fake))
@@ -71,6 +84,14 @@ class Minimax:
 
     def critic_loss(self, critic: Critic, real: torch.Tensor, fake: torch.Tensor, mix=None) -> torch.Tensor:
         return minimax_critic_loss(critic(real), critic(fake))
+
+    # The two halves of critic_loss, for the split discriminator update (GANConfig.critic_update="split": paper 002's
+    # original code updates the discriminator on the real batch alone, then on the generated batch alone).
+    def critic_loss_real(self, critic: Critic, real: torch.Tensor) -> torch.Tensor:
+        return minimax_critic_loss_real(critic(real))
+
+    def critic_loss_fake(self, critic: Critic, fake: torch.Tensor) -> torch.Tensor:
+        return minimax_critic_loss_fake(critic(fake))
 
     def generator_loss(self, critic: Critic, fake: torch.Tensor) -> torch.Tensor:
         return minimax_generator_loss(critic(fake))

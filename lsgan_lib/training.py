@@ -106,7 +106,10 @@ class GANConfig:
     ``n_critic`` set to their papers' values (5e-5 and 1e-4, 5 critic steps). ``snapshots`` are the iterations after
     which ``n_eval`` generated samples (from fixed latents) and the image of a latent grid are stored.
     ``batch_norm`` and ``activation`` choose the net's form (:func:`lsgan_lib.nets.fc_net`): ``batch_norm=False,
-    activation="relu", widths=TOY_MLP_WIDTHS`` is the WGAN-GP toy code's MLP.
+    activation="relu", widths=TOY_MLP_WIDTHS`` is the WGAN-GP toy code's MLP. ``critic_update`` is ``"joint"`` (one
+    critic update per critic step on the loss of a real and a generated batch together) or ``"split"`` (paper 002's
+    original code: an update on the real batch's half of the loss, then a separate update on the generated batch's
+    half, so batch norm and the optimizer see each alone; minimax and non-saturating objectives only).
     """
 
     data: str
@@ -129,9 +132,19 @@ class GANConfig:
     seed: int = 0
     batch_norm: bool = True
     activation: str = "elu"
+    critic_update: str = "joint"
 
     def __post_init__(self):
         data_manifold(self.data), latent(self.latent), objective(self.objective)  # unknown names raise here
+        fixed = latent(self.latent).fixed_dim
+        if fixed is not None and self.latent_dim != fixed:
+            raise ValueError(f"GANConfig: the {self.latent} latent is a point set of R^{fixed}: set latent_dim={fixed}, "
+                             f"got {self.latent_dim}")
+        if self.critic_update not in CRITIC_UPDATES:
+            raise ValueError(f"GANConfig.critic_update must be one of {CRITIC_UPDATES}, got {self.critic_update!r}")
+        if self.critic_update == "split" and not hasattr(objective(self.objective), "critic_loss_real"):
+            raise ValueError(f"GANConfig: critic_update='split' needs an objective whose critic loss splits into a real "
+                             f"and a generated half (minimax, non_saturating); {self.objective!r} does not")
         positive = ("latent_dim", "n_iter", "batch_size", "lr_decay_every", "n_critic", "n_gen", "n_eval")
         for name in positive:
             if getattr(self, name) < 1:
@@ -162,7 +175,8 @@ class GANConfig:
         return f"data={self.data}, latent={self.latent}×{self.latent_dim}, objective={self.objective}, seed={self.seed}"
 
 
-LATER_FIELDS: dict[str, object] = {"batch_norm": True, "activation": "elu"}
+LATER_FIELDS: dict[str, object] = {"batch_norm": True, "activation": "elu", "critic_update": "joint"}
+CRITIC_UPDATES = ("joint", "split")
 
 
 @dataclass
@@ -274,6 +288,22 @@ def critic_step(loss, critic: nn.Module, optimizer: torch.optim.Optimizer, real:
     return value.detach()
 
 
+def split_critic_step(loss, critic: nn.Module, optimizer: torch.optim.Optimizer, real: torch.Tensor,
+                      fake: torch.Tensor) -> torch.Tensor:
+    """Paper 002's original discriminator update: one update on the real batch ``(batch, dim)`` alone (its half of the
+    loss, target label 1), then a separate one on the detached generated batch ``(batch, dim)`` alone (target 0).
+
+    Returns the sum of the two halves, each measured before its own update (a detached scalar tensor)."""
+    total = torch.zeros((), device=real.device)
+    for half, batch in ((loss.critic_loss_real, real), (loss.critic_loss_fake, fake)):
+        value = half(critic, batch)
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        optimizer.step()
+        total = total + value.detach()
+    return total
+
+
 def generator_step(loss, generator: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer, z: torch.Tensor,
                    real: torch.Tensor | None = None) -> torch.Tensor:
     """One generator update on a latent batch ``(batch, latent_dim)``; the critic's weights get no gradient. ``real``
@@ -353,7 +383,10 @@ def _train(config: GANConfig, device: torch.device, bar,
             with torch.no_grad():
                 fake = generator(z.sample(config.batch_size, config.latent_dim, batches))
             mix = _mix(config.batch_size, batches) if how.gradient_penalty else None
-            d_loss = critic_step(loss, critic, opt_d, real, fake, mix)
+            if config.critic_update == "split":
+                d_loss = split_critic_step(loss, critic, opt_d, real, fake)
+            else:
+                d_loss = critic_step(loss, critic, opt_d, real, fake, mix)
         for _ in range(config.n_gen):
             real = None if how.uses_critic else data.sample(config.batch_size, batches)
             g_loss = generator_step(loss, generator, critic, opt_g, z.sample(config.batch_size, config.latent_dim,

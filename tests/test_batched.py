@@ -276,3 +276,34 @@ def test_compiling_more_graphs_than_the_limit_raises_instead_of_falling_back_to_
     monkeypatch.setattr(batched, "COMPILE_RECOMPILE_LIMIT", 1)  # the first batched model needs about six graphs
     with pytest.raises(RuntimeError, match="compiled the stacked networks more than 1 times"):
         train_batched([small(n_iter=1, snapshots=(1,))], progress=False, compile_mode="default")
+
+
+# Paper 002's original code: the split discriminator update and its RMSprop constants (α 0.9, ε 1, weight decay 5e-4,
+# here with a decay every 2 iterations so that the schedule acts within the test).
+ORIGINAL_CODE = dict(critic_update="split", rmsprop_alpha=0.9, rmsprop_eps=1.0, weight_decay=5e-4, lr_decay=0.5,
+                     lr_decay_every=2)
+
+
+@pytest.mark.parametrize("name", ["minimax", "non_saturating"])
+def test_one_member_with_the_split_critic_update_reproduces_train_gan(name, tmp_path):
+    config = small(objective=name, **ORIGINAL_CODE)
+    single = train_gan(config, progress=False, results_root=tmp_path / "single")
+    (member,) = train_batched([config], progress=False, results_root=tmp_path / "batched")
+    assert_same_run(single, member, exact=False)
+    joint = train_gan(dataclasses.replace(config, critic_update="joint"), progress=False, results_root=tmp_path / "j")
+    assert not torch.allclose(joint.losses, single.losses)  # the update order changes the run
+
+
+def test_members_with_their_own_rmsprop_constants_match_their_single_runs(tmp_path):
+    configs = [small(objective="non_saturating", critic_update="split", seed=1),
+               small(objective="non_saturating", **ORIGINAL_CODE),
+               small(objective="non_saturating", critic_update="split", rmsprop_alpha=0.5, rmsprop_eps=0.1)]
+    runs = train_batched(configs, progress=False, results_root=tmp_path / "batched")
+    for config, run in zip(configs, runs):
+        single = train_gan(config, progress=False, results_root=tmp_path / "single")
+        torch.testing.assert_close(single.losses, run.losses, rtol=1e-4, atol=1e-5)
+
+
+def test_the_split_update_is_shared_by_a_batch():
+    with pytest.raises(ValueError, match="critic_update"):
+        batched.check_same_shape([small(), small(critic_update="split")])

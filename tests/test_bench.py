@@ -45,3 +45,11 @@ def test_an_autoencoder_iteration_counts_about_three_forward_passes():
     x = torch.zeros(cost.COUNT_BATCH, 3, 16, 16)
     forward = cost.flops(lambda: decoder(encoder(x)))
     assert 2.5 * forward <= iteration <= 3.0 * forward
+
+
+def test_the_toy_training_benchmark_times_the_original_codes_setting(capsys):
+    load("toy_training").main(["--iters", "2", "--warmup", "1", "--repeats", "1", "--members", "2",
+                               "--device", "cpu", "--setting", "original_code", "--only-batched"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "trainer |" not in line]
+    assert len(rows) == 1 and "_train_batched" in rows[0] and "setting original_code" in out

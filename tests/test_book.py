@@ -71,7 +71,7 @@ def test_resolution_order_is_default_then_profile_then_override():
     defaults = book.notebook_parameters(ROOT / "notebooks" / "geometric_view.ipynb")
     smoke = book.load_profile(ROOT, "smoke")["geometric_view"]
     assert values["n_iter"] == smoke["n_iter"] != defaults["n_iter"].default
-    assert values["eps"] == 0.2 and values["lr"] == defaults["lr"].default
+    assert values["eps"] == 0.2 and values["drift_delta"] == defaults["drift_delta"].default
 
 
 def test_unknown_profile_and_unknown_parameter():
@@ -87,7 +87,7 @@ def cli(*args):
 
 
 @pytest.mark.parametrize("override, name", [("bogus=1", "bogus"), ("n_iter=-5", "n_iter"),
-                                            ("n_iter=abc", "n_iter"), ("objective=wgan", "objective")])
+                                            ("n_iter=abc", "n_iter"), ("setting=wgan", "setting")])
 def test_cli_refuses_bad_parameters_with_exit_2_naming_them(override, name, tmp_path):
     result = cli("run", "geometric_view", "--profile", "smoke", "-p", override, "--output-dir", str(tmp_path))
     assert result.returncode == 2, result.stderr

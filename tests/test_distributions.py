@@ -81,8 +81,23 @@ def test_gaussian_plane_moments(generator):
 @pytest.mark.parametrize("dim", [1, 2, 5])
 @pytest.mark.parametrize("name", sorted(d.LATENTS))
 def test_latent_shapes(name, dim, generator):
+    fixed = d.latent(name).fixed_dim
+    if fixed is not None and dim != fixed:
+        with pytest.raises(ValueError, match=f"{fixed}-dimensional"):
+            d.latent(name).sample(300, dim, generator)
+        return
     z = d.latent(name).sample(300, dim, generator)
     assert z.shape == (300, dim)
+
+
+def test_the_original_codes_latents_are_its_point_sets(generator):
+    lattice = d.latent("lattice_3x3").sample(5000, 2, generator)
+    assert sorted(torch.unique(lattice).tolist()) == [-1.0, 0.0, 1.0]
+    assert torch.unique(lattice, dim=0).shape[0] == 9
+    spiral = d.latent("spiral").sample(5000, 2, generator)
+    assert float(d.data_manifold("spiral").distance_to_support(spiral).max()) < 5e-3  # the polyline's spacing
+    square = d.latent("unit_square").sample(5000, 2, generator)
+    assert square.min() >= 0 and square.max() <= 1 and square.min() < 0.01 and square.max() > 0.99
 
 
 def test_uniform_latent_range(generator):

@@ -187,3 +187,42 @@ def test_the_papers_critic_cannot_see_a_shift_of_the_whole_batch():
     assert not torch.allclose(critic(batch), critic(batch * 2.0), atol=1e-4)  # the shape of the batch does count
     critic.eval()  # with running statistics (as for the figures) the shift is visible
     assert not torch.allclose(critic(batch), critic(batch + torch.tensor([3.0, -2.0])), atol=1e-4)
+
+
+def test_the_split_critic_update_is_a_real_step_then_a_generated_step():
+    import copy
+
+    from torch.nn import functional as F
+
+    from lsgan_lib import training
+
+    torch.manual_seed(0)
+    critic = fc_net(2, 1, (8, 8))
+    by_hand = copy.deepcopy(critic)
+    settings = dict(lr=1e-2, alpha=0.9, eps=1.0, weight_decay=5e-4)
+    opt, opt_hand = (torch.optim.RMSprop(c.parameters(), **settings) for c in (critic, by_hand))
+    real, fake = torch.randn(64, 2), torch.randn(64, 2) + 3
+    value = training.split_critic_step(objectives.objective("non_saturating"), critic, opt, real, fake)
+    halves = []
+    for batch, sign in ((real, -1.0), (fake, 1.0)):  # −log D(x) with label 1, then −log(1 − D(G(z))) with label 0
+        loss = F.softplus(sign * by_hand(batch)).mean()
+        opt_hand.zero_grad()
+        loss.backward()
+        opt_hand.step()
+        halves.append(loss.detach())
+    torch.testing.assert_close(value, halves[0] + halves[1])
+    for a, b in zip(critic.state_dict().values(), by_hand.state_dict().values()):
+        torch.testing.assert_close(a, b)
+
+
+def test_the_split_update_and_fixed_dimension_latents_are_checked():
+    from lsgan_lib.training import GANConfig
+
+    with pytest.raises(ValueError, match="split"):
+        GANConfig(data="spiral", objective="wgan", critic_update="split")
+    with pytest.raises(ValueError, match="critic_update"):
+        GANConfig(data="spiral", critic_update="together")
+    with pytest.raises(ValueError, match="latent_dim=2"):
+        GANConfig(data="gaussian_plane", latent="lattice_3x3", latent_dim=1)
+    assert "critic_update" not in GANConfig(data="spiral").as_dict()  # earlier results stay cache hits
+    assert GANConfig(data="spiral", critic_update="split").as_dict()["critic_update"] == "split"
