@@ -225,3 +225,76 @@ def test_metrics_jsd_of_curves_delegates_to_the_exact_and_smoothed_forms():
     assert metrics.jsd_curves(p, q) == G.jsd_exact(p, q)
     assert metrics.jsd_curves_smoothed(p, p.translated((0.0, 1.0)), 0.02, n_samples=300) == pytest.approx(LOG2,
                                                                                                         abs=1e-3)
+
+
+# --- the GAN comparison: coverage, gates, combined criteria, the minibatch W2 estimator -----------------------------
+
+
+def _samples_on_modes(data, n, generator):
+    return distributions.data_manifold(data).sample(n, generator)
+
+
+def _untrained_samples(data, n, seed=0):
+    from lsgan_lib.training import build_networks
+
+    config = GANConfig(data=data, objective="wgan_gp_toy", widths=(32, 32, 32), batch_norm=False, activation="relu",
+                       seed=seed)
+    net, _ = build_networks(config)
+    with torch.no_grad():
+        return net(torch.randn(n, 2, generator=torch.Generator().manual_seed(seed)))
+
+
+@pytest.mark.parametrize("data", ["eight_gaussians", "twenty_five_gaussians", "circle_r10"])
+def test_reference_gates_pass_on_data_samples_and_fail_for_an_untrained_generator(data, generator):
+    on = [G.support_statistics(data, _samples_on_modes(data, 2500, generator)) for _ in range(3)]
+    off = [G.support_statistics(data, _untrained_samples(data, 2500, seed)) for seed in range(3)]
+    n_modes = on[0]["n_modes"]
+    assert all(s["modes_covered"] == n_modes and s["high_quality"] > 0.95 for s in on)
+    assert all(g.passed for g in G.reference_gates("data", data, on, min_modes=n_modes - 1))
+    failed = [g for g in G.reference_gates("init", data, off, min_modes=n_modes - 1) if not g.passed]
+    assert failed and all("init" in g.name for g in failed)
+    # the worst seed decides: one seed on the data and one at initialisation fail together
+    assert not all(g.passed for g in G.reference_gates("mixed", data, on[:1] + off[:1], min_modes=n_modes - 1))
+
+
+def test_support_statistics_counts_one_mode_for_a_collapsed_generator():
+    centre = torch.tensor(distributions.EIGHT_GAUSSIANS_CENTRES[3])
+    stats = G.support_statistics("eight_gaussians", centre.repeat(100, 1), min_per_mode=20)
+    assert stats == {"modes_covered": 1.0, "n_modes": 8, "high_quality": 1.0}
+    with pytest.raises(ValueError, match="circle_r10"):
+        G.support_statistics("spiral", torch.zeros(10, 2))
+
+
+def test_learned_gate_compares_with_the_same_generator_at_initialisation():
+    assert G.learned_gate("w2", "d", [0.2, 0.3], [1.0, 1.0]).passed
+    gate = G.learned_gate("w2", "d", [0.2, 0.7], [1.0, 1.0])
+    assert not gate.passed and gate.value == pytest.approx(0.7)
+    with pytest.raises(ValueError):
+        G.learned_gate("w2", "d", [0.2], [1.0, 1.0])
+
+
+def test_combined_outcomes():
+    assert G.all_hold([True, True]) is True and G.all_hold([True, None]) is None and G.all_hold([None, False]) is False
+    assert G.any_holds([False, True]) is True and G.any_holds([False, None]) is None and G.any_holds([False]) is False
+    assert G.agree([True, True]) is True and G.agree([False, False]) is False and G.agree([True, False]) is None
+    assert G.agree([]) is None
+
+
+def test_fewer_modes_outcome_uses_intervals_of_per_seed_differences():
+    more = [1.0, 2.0, 1.0, 3.0, 2.0]
+    assert G.fewer_modes_outcome({"a": more, "b": [0.0] * 5}) is True
+    assert G.fewer_modes_outcome({"a": [0.0] * 5, "b": [0.0] * 5}) is None  # nothing collapsed: nothing to reduce
+    assert G.fewer_modes_outcome({"a": more, "b": [-1.0, -2.0, -1.0, -1.0, -3.0]}) is False
+    assert G.fewer_modes_outcome({"a": [-1.0, 2.0, -1.0, 2.0, 0.0], "b": more}) is None  # straddles 0
+    assert G.fewer_modes_outcome({"a": more, "b": [0.0] * 5}, strictly_more_than=["b"]) is None
+
+
+def test_minibatch_w2_is_biased_upwards_and_the_bias_shrinks_with_the_batch(generator):
+    x = distributions.eight_gaussians(4000, generator)
+    y = distributions.eight_gaussians(4000, generator)
+    small = G.minibatch_w2_squared(x, y, 16, 40, seed=0).mean()
+    large = G.minibatch_w2_squared(x, y, 256, 10, seed=0).mean()
+    exact = float(metrics.wasserstein(x[:1500].double(), y[:1500].double(), 2.0, power=True))
+    assert small > large > exact >= 0
+    with pytest.raises(ValueError, match="batch_size"):
+        G.minibatch_w2_squared(x[:10], y[:10], 16, 1)
