@@ -317,3 +317,16 @@ def test_feature_network_refuses_inception_without_its_weights(monkeypatch):
         latent_space.feature_network("inception", 100, 1)
     with pytest.raises(ValueError, match="feature_net must be one of"):
         latent_space.feature_network("vgg", 100, 1)
+
+
+def test_digits_covered_counts_classes_with_a_share():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, 10))
+    with torch.no_grad():
+        net[1].weight.zero_(), net[1].bias.zero_()
+        net[1].weight[:, 0] = torch.arange(10.0)  # the class follows the sign and size of the first pixel
+        net[1].weight[:, 0] -= 4.5
+    same = torch.ones(20, 1, 32, 32)
+    assert latent_space.digits_covered(net, same) == 1
+    mixed = torch.cat([torch.ones(10, 1, 32, 32), -torch.ones(10, 1, 32, 32)])
+    assert latent_space.digits_covered(net, mixed) == 2
+    assert latent_space.digits_covered(net, mixed, min_share=0.6) == 0
