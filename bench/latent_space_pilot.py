@@ -42,11 +42,13 @@ def main(argv=None) -> None:
     parser.add_argument("--n-train", type=int, default=4000)
     parser.add_argument("--feature-train", type=int, default=10000)
     parser.add_argument("--feature-steps", type=int, default=600)
+    parser.add_argument("--channels-last", action="store_true", help="train in the channels-last memory format")
     args = parser.parse_args(argv)
 
-    marks = sorted({0, *(int(args.iters * f) for f in (0.1, 0.2, 0.3, 0.4, 0.6, 0.8)), args.iters})
+    marks = sorted({0, *(int(args.iters * f) for f in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)), args.iters})
     config = ls.gan_config(args.dataset, args.dim, args.width, args.size, args.iters, args.batch, args.n_train,
-                           seed=args.seed, snapshots=tuple(marks), n_samples=args.n_fid)
+                           seed=args.seed, snapshots=tuple(marks), n_samples=args.n_fid,
+                           channels_last=args.channels_last)
     started = time.perf_counter()
     run = train_image_gan(config, device="cpu", progress=False)
     gan_wall = time.perf_counter() - started
@@ -73,7 +75,7 @@ def main(argv=None) -> None:
         print(f"| {it} | {value:.4g} | {value / untrained:.3f} | {conf} |")
     if args.ae_iters:
         ae_config = ls.ae_config(args.dataset, args.dim, args.width, args.size, args.ae_iters, args.batch,
-                                 args.n_train, seed=args.seed)
+                                 args.n_train, seed=args.seed, channels_last=args.channels_last)
         ae = train_autoencoder(ae_config, device="cpu", progress=False)
         train_images = ls.evaluation_images(args.dataset, "train", args.n_train, args.size)[0]
         mse = float(ls.autoencoder_errors(ae, reference)[1].mean())
