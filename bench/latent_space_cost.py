@@ -95,6 +95,14 @@ def inversions(p: dict) -> dict[tuple[str, int], int]:
         count["mnist", dim] += p["n_mnist_recon"]  # Fig. 9
     count["cifar10", dims["cifar10"][-1]] += 2 * p["n_recon"]  # Fig. 10, unprojected
     count["celeba", dims["celeba"][-1]] += 2 * p["n_recon"]  # the GPU-only bfloat16 probe (fp32 and bf16, uncached)
+    # The untrained controls (the same generators at initialisation; the same arithmetic per step):
+    for dataset in ("cifar10", "celeba"):
+        for dim in dims[dataset]:
+            count[dataset, dim] += 2 * p["n_recon"]  # Fig. 3, training and validation images
+    for dim in (dims["celeba"][0], dims["celeba"][-1]):
+        count["celeba", dim] += 2 * p["n_shift"] + p["n_cross"] + p["n_noise"]  # Figs. 6 (two shifts), 7, 8
+    count["mnist", dims["mnist"][-1]] += p["n_mnist_recon"]  # Fig. 9
+    count["cifar10", dims["cifar10"][-1]] += p["n_recon"]  # Fig. 10, unprojected
     return dict(count)
 
 

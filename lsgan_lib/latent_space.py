@@ -29,19 +29,22 @@ INVERSION_CACHE_KIND = "inversion"
 
 def gan_config(dataset: str, latent_dim: int, width: int, image_size: int, n_iter: int, batch_size: int,
                n_train: int | None, n_critic: int = 5, seed: int = 0, snapshots: tuple[int, ...] = (),
-               n_samples: int = 64) -> ImageGANConfig:
-    """The paper's WGAN-GP on ``dataset`` with Table 1's nets at ``width`` (see :func:`lsgan_lib.nets.resize_conv_generator`)."""
+               n_samples: int = 64, channels_last: bool = False) -> ImageGANConfig:
+    """The paper's WGAN-GP on ``dataset`` with Table 1's nets at ``width`` (see :func:`lsgan_lib.nets.resize_conv_generator`);
+    ``channels_last`` trains in that memory format (faster on a CPU; see bench/image_training.py)."""
     return ImageGANConfig(dataset=dataset, architecture=ARCHITECTURE, width=width, latent_dim=latent_dim,
                           objective="wgan_gp", optimizer="adam", lr=WGAN_GP_LR, betas=WGAN_GP_BETAS, n_critic=n_critic,
                           n_iter=n_iter, batch_size=batch_size, n_train=n_train, image_size=image_size,
-                          critic_norm="none", snapshots=tuple(snapshots), n_samples=n_samples, seed=seed)
+                          critic_norm="none", snapshots=tuple(snapshots), n_samples=n_samples, seed=seed,
+                          channels_last=channels_last)
 
 
 def ae_config(dataset: str, latent_dim: int, width: int, image_size: int, n_iter: int, batch_size: int,
-              n_train: int | None, seed: int = 0) -> AutoencoderConfig:
+              n_train: int | None, seed: int = 0, channels_last: bool = False) -> AutoencoderConfig:
     """The paper's autoencoder (Adam defaults, MSE) with the same nets as :func:`gan_config`."""
     return AutoencoderConfig(dataset=dataset, architecture=ARCHITECTURE, width=width, latent_dim=latent_dim,
-                             n_iter=n_iter, batch_size=batch_size, n_train=n_train, image_size=image_size, seed=seed)
+                             n_iter=n_iter, batch_size=batch_size, n_train=n_train, image_size=image_size, seed=seed,
+                             channels_last=channels_last)
 
 
 def resize(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -174,10 +177,11 @@ def excess_kurtosis(values: torch.Tensor) -> float:
     return float(centred.pow(4).mean() / centred.pow(2).mean().pow(2) - 3)
 
 
-def mnist_classifier_accuracy(train_images: torch.Tensor, train_labels: torch.Tensor, test_images: torch.Tensor,
-                              test_labels: torch.Tensor, steps: int, seed: int = 0) -> float:
-    """The paper's Fig. 9 test: a LeNet-5 trained on ``train_images`` ``(n, 1, H, W)`` (real MNIST or a GAN's
-    reconstructions of it; resized to 32×32) with the real labels, its accuracy on the real test images."""
+
+def mnist_classifier(train_images: torch.Tensor, train_labels: torch.Tensor, test_images: torch.Tensor,
+                     test_labels: torch.Tensor, steps: int, seed: int = 0) -> tuple[nn.Module, float]:
+    """The chapter's MNIST classifier: a LeNet-5 trained on ``train_images`` ``(n, 1, H, W)`` (resized to 32×32) with
+    ``train_labels`` ``(n,)``; returns it (eval mode, it reads 32×32 images) and its accuracy on the test images."""
     from .metrics import accuracy, train_classifier
     from .nets import lenet5
 
@@ -185,4 +189,109 @@ def mnist_classifier_accuracy(train_images: torch.Tensor, train_labels: torch.Te
         torch.manual_seed(seed)
         net = lenet5(1, 10)
     net = train_classifier(net, resize(train_images, 32), train_labels, steps, batch_size=64, lr=1e-3, seed=seed)
-    return accuracy(net, resize(test_images, 32), test_labels)
+    return net, accuracy(net, resize(test_images, 32), test_labels)
+
+
+@torch.no_grad()
+def classifier_confidence(classifier: nn.Module, images: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """The classifier's largest softmax probability for each image ``(n, 1, H, W)`` (resized to 32×32): ``(n,)``.
+    The MNIST gate: a generator whose samples the classifier recognises as digits gives values near 1."""
+    classifier.eval()
+    return torch.cat([F.softmax(classifier(resize(part.float(), 32)), dim=1).max(dim=1).values
+                      for part in images.split(chunk)])
+
+
+def mean_image_errors(train_images: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Per-image MSE ``(n,)`` of predicting every image ``(n, C, H, W)`` by the per-pixel mean of ``train_images``
+    ``(N, C, H, W)``: the baseline a trained autoencoder must beat by far (the AE gate)."""
+    return reconstruction_error(train_images.mean(dim=0, keepdim=True).expand_as(images), images)
+
+
+def untrained_generator(config: ImageGANConfig, channels: int) -> nn.Module:
+    """The generator of ``config`` at initialisation (same seed, no training step), eval mode: the untrained
+    control of every claim about the trained generator."""
+    from .image_training import build_image_networks
+
+    generator, _ = build_image_networks(config, channels, config.image_size)
+    return generator.eval()
+
+
+def untrained_autoencoder(config: AutoencoderConfig, channels: int):
+    """The autoencoder of ``config`` at initialisation, as an :class:`~lsgan_lib.image_training.AutoencoderRun` with
+    no losses (eval mode): the untrained control of the AE's claims."""
+    from .image_training import AutoencoderRun, build_autoencoder
+
+    encoder, decoder = build_autoencoder(config, channels, config.image_size)
+    return AutoencoderRun(config=config, encoder=encoder.eval(), decoder=decoder.eval(), losses=torch.zeros(0),
+                          device="none (untrained)", seconds=0.0)
+
+
+def untrained_key(config) -> dict:
+    """The cache key of ``config``'s networks at initialisation (for inversions through them)."""
+    return {"untrained": True, **config.as_dict()}
+
+
+@torch.no_grad()
+def other_identity(reconstructions: torch.Tensor, targets: torch.Tensor, train_images: torch.Tensor,
+                   target_index: torch.Tensor, features: nn.Module | None = None, size: int | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fig. 5's "the reconstructions are other people", measured. For each reconstruction ``(n, C, H, W)`` of a
+    training image ``targets`` ``(n, C, H, W)`` (= ``train_images[target_index]``, ``target_index`` ``(n,)``): the
+    distance to its own target and to the nearest *other* training image of ``train_images`` ``(N, C, H, W)``
+    (pixel MSE, or squared feature distance under ``features`` when given). Returns both ``(n,)``; a reconstruction
+    closer to another training image than to its target shows "another person" (the target itself is the identity
+    proxy: the offline CelebA copy has no identity labels)."""
+    from .metrics import network_features
+
+    def embed(images):
+        if features is None:
+            return images.flatten(1).double()
+        three = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+        return network_features(features, three, size).double()
+
+    rec, train = embed(reconstructions), embed(train_images)
+    per_dim = rec.shape[1]
+    distances = torch.cdist(rec, train).pow(2) / per_dim  # (n, N)
+    own = distances.gather(1, target_index.view(-1, 1)).squeeze(1)
+    distances.scatter_(1, target_index.view(-1, 1), float("inf"))
+    return own.float(), distances.min(dim=1).values.float()
+
+
+FEATURE_NETS = ("lenet", "inception")
+
+
+def feature_network(choice: str, feature_train: int, feature_steps: int, seed: int = 0
+                    ) -> tuple[nn.Module, int | None, str, str]:
+    """The network of the chapter's Fréchet distance: ``"lenet"`` — the substitute LeNet-5 of
+    :func:`substitute_feature_network` (labelled "FD-LeNet (not FID)"); ``"inception"`` — pytorch-fid's Inception-v3,
+    i.e. FID, only when its package and weights are on this machine (nothing is downloaded): otherwise a clear error.
+    Returns ``(network, input size or None, metric name, note)``."""
+    from .metrics import INCEPTION_WEIGHTS, standard_fid_network
+
+    if choice not in FEATURE_NETS:
+        raise ValueError(f"feature_net must be one of {FEATURE_NETS}, got {choice!r}")
+    if choice == "inception":
+        net = standard_fid_network()
+        if net is None:
+            raise RuntimeError(
+                "feature_net='inception' needs pytorch-fid and its Inception-v3 weights on this machine, and they are "
+                f"absent (nothing is downloaded here). Install pytorch-fid and put {INCEPTION_WEIGHTS} into "
+                f"{torch.hub.get_dir()}/checkpoints/, or run with feature_net='lenet' (the labelled substitute).")
+        return net, None, "FID (Inception-v3)", "the standard Inception-v3 FID network (pytorch-fid weights found locally)"
+    net, acc, _ = substitute_feature_network(feature_train, feature_steps, seed)
+    return net, FEATURE_SIZE, "FD-LeNet (not FID)", (
+        f"Fréchet distance on the 84 features of a LeNet-5 trained here on {feature_train:,} CIFAR-10 images "
+        f"({feature_steps} steps; {100 * acc:.1f}% test accuracy) — not FID: Inception-v3's weights cannot be "
+        "downloaded here")
+
+
+@torch.no_grad()
+def digits_covered(classifier: nn.Module, images: torch.Tensor, min_share: float = 0.02) -> int:
+    """How many of the classifier's classes receive at least ``min_share`` of the arg-max predictions on ``images``
+    ``(n, 1, H, W)``: 10 for real MNIST; about 1 for an untrained generator, whose samples all look alike (the second
+    MNIST gate: the mean confidence alone is high for an untrained generator's blobs too)."""
+    classifier.eval()
+    predicted = torch.cat([classifier(resize(part.float(), 32)).argmax(dim=1) for part in images.split(1024)])
+    n_classes = classifier(resize(images[:1].float(), 32)).shape[1]
+    shares = torch.bincount(predicted, minlength=n_classes).float() / predicted.numel()
+    return int((shares >= min_share).sum())

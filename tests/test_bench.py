@@ -53,3 +53,20 @@ def test_the_toy_training_benchmark_times_the_original_codes_setting(capsys):
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "trainer |" not in line]
     assert len(rows) == 1 and "_train_batched" in rows[0] and "setting original_code" in out
+
+
+def test_the_image_training_benchmark_prints_its_table(capsys):
+    load("image_training").main(["--dataset", "mnist", "--size", "16", "--width", "16", "--batch", "4", "--dim", "4",
+                                 "--iters", "1", "--repeats", "1", "--n-train", "32"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "trainer |" not in line]
+    assert len(rows) == 8 and "plain loop, WGAN-GP" in rows[0] and "library _train (WGAN-GP)" in rows[4]
+    assert "(equal)" in out and "torch.mm 1024² float32" in out and "penalty's share" in out
+
+
+def test_the_latent_space_pilot_prints_the_gate_per_snapshot(capsys):
+    load("latent_space_pilot").main(["--dataset", "mnist", "--size", "16", "--width", "16", "--batch", "4", "--dim",
+                                     "4", "--iters", "10", "--ae-iters", "3", "--n-fid", "20", "--n-train", "32",
+                                     "--feature-train", "100", "--feature-steps", "2"])
+    out = capsys.readouterr().out
+    assert "| 0 | " in out and "| 10 | " in out and "FD / FD at initialisation" in out and "autoencoder, 3" in out

@@ -100,3 +100,27 @@ def test_image_tile_places_images_row_by_row():
     tile = plots.image_tile(images, nrow=2, pad=1)
     assert tile.shape == (5, 5, 1)
     assert tile[0, 0, 0] == 0 and tile[0, 3, 0] == 0.5 and tile[3, 0, 0] == 1 and tile[2, 2, 0] == 1
+
+
+def test_channels_last_training_matches_the_default_layout_and_keeps_old_cache_keys():
+    from lsgan_lib import latent_space
+    from lsgan_lib.image_training import _train, _train_autoencoder
+
+    plain = latent_space.gan_config("mnist", 4, width=16, image_size=16, n_iter=2, batch_size=4, n_train=16)
+    fast = latent_space.gan_config("mnist", 4, width=16, image_size=16, n_iter=2, batch_size=4, n_train=16,
+                                   channels_last=True)
+    assert "channels_last" not in plain.as_dict() and fast.as_dict()["channels_last"] is True
+    try:
+        a, b = _train(plain, torch.device("cpu"), None), _train(fast, torch.device("cpu"), None)
+    except FileNotFoundError as error:
+        pytest.skip(f"no MNIST copy: {error}")
+    assert all(v.is_contiguous() for v in b["generator"].values())
+    for name in a["generator"]:
+        assert torch.allclose(a["generator"][name], b["generator"][name], atol=1e-4), name
+    assert torch.allclose(a["losses"], b["losses"], rtol=1e-3, atol=1e-4)
+    ae_plain = latent_space.ae_config("mnist", 4, width=16, image_size=16, n_iter=3, batch_size=4, n_train=16)
+    ae_fast = latent_space.ae_config("mnist", 4, width=16, image_size=16, n_iter=3, batch_size=4, n_train=16,
+                                     channels_last=True)
+    assert "channels_last" not in ae_plain.as_dict()
+    x, y = _train_autoencoder(ae_plain, torch.device("cpu"), None), _train_autoencoder(ae_fast, torch.device("cpu"), None)
+    assert torch.allclose(x["losses"], y["losses"], rtol=1e-4, atol=1e-6)

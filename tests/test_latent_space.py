@@ -269,3 +269,64 @@ def test_the_wgan_gp_trains_table_1_nets_and_the_autoencoder_shares_them():
         (m.in_channels, m.out_channels, m.stride) for m in convs]
     assert encoder[-1].out_features == 8 and type(decoder) is type(run.generator)
     assert [type(m) for m in decoder] == [type(m) for m in run.generator]
+
+
+def test_classifier_confidence_is_the_largest_softmax_probability():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, 3))
+    with torch.no_grad():
+        net[1].weight.zero_(), net[1].bias.copy_(torch.tensor([0.0, 0.0, math.log(8.0)]))
+    confidence = latent_space.classifier_confidence(net, torch.zeros(5, 1, 16, 16))
+    assert confidence.shape == (5,) and torch.allclose(confidence, torch.full((5,), 0.8))
+
+
+def test_mean_image_errors_by_hand():
+    train = torch.tensor([[[[0.0, 1.0]]], [[[1.0, 1.0]]]])  # (2, 1, 1, 2): mean image [0.5, 1.0]
+    images = torch.tensor([[[[0.5, 1.0]]], [[[1.5, 0.0]]]])
+    assert latent_space.mean_image_errors(train, images).tolist() == [0.0, pytest.approx((1 + 1) / 2)]
+
+
+def test_untrained_networks_are_the_initialisation_of_the_config():
+    from lsgan_lib.image_training import build_autoencoder, build_image_networks
+
+    config = latent_space.gan_config("celeba", 8, width=16, image_size=16, n_iter=2, batch_size=4, n_train=16)
+    generator = latent_space.untrained_generator(config, 3)
+    reference, _ = build_image_networks(config, 3, 16)
+    assert not generator.training
+    assert all(torch.equal(a, b) for a, b in zip(generator.state_dict().values(), reference.state_dict().values()))
+    ae_config = latent_space.ae_config("celeba", 8, width=16, image_size=16, n_iter=2, batch_size=4, n_train=16)
+    run = latent_space.untrained_autoencoder(ae_config, 3)
+    encoder, _ = build_autoencoder(ae_config, 3, 16)
+    assert torch.equal(run.encoder[0].weight, encoder[0].weight)
+    assert run.reconstruct(torch.zeros(2, 3, 16, 16)).shape == (2, 3, 16, 16)
+    assert latent_space.untrained_key(config)["untrained"] is True
+
+
+def test_other_identity_finds_the_target_or_another_image(generator):
+    train = torch.rand(6, 1, 4, 4, generator=generator)
+    index = torch.tensor([0, 3])
+    # The first reconstruction is its target; the second is (almost) training image 5, not its target 3.
+    reconstructions = torch.stack([train[0], train[5] + 0.01])
+    own, other = latent_space.other_identity(reconstructions, train[index], train, index)
+    assert own[0] == 0 and other[0] > 0
+    assert other[1] == pytest.approx(1e-4, rel=1e-3) and own[1] > other[1]
+
+
+def test_feature_network_refuses_inception_without_its_weights(monkeypatch):
+    monkeypatch.setattr(metrics, "standard_fid_network", lambda: None)
+    with pytest.raises(RuntimeError, match="feature_net='inception' needs pytorch-fid"):
+        latent_space.feature_network("inception", 100, 1)
+    with pytest.raises(ValueError, match="feature_net must be one of"):
+        latent_space.feature_network("vgg", 100, 1)
+
+
+def test_digits_covered_counts_classes_with_a_share():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, 10))
+    with torch.no_grad():
+        net[1].weight.zero_(), net[1].bias.zero_()
+        net[1].weight[:, 0] = torch.arange(10.0)  # the class follows the sign and size of the first pixel
+        net[1].weight[:, 0] -= 4.5
+    same = torch.ones(20, 1, 32, 32)
+    assert latent_space.digits_covered(net, same) == 1
+    mixed = torch.cat([torch.ones(10, 1, 32, 32), -torch.ones(10, 1, 32, 32)])
+    assert latent_space.digits_covered(net, mixed) == 2
+    assert latent_space.digits_covered(net, mixed, min_share=0.6) == 0

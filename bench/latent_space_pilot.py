@@ -1,0 +1,89 @@
+"""Pilot: how many iterations the latent-space chapter's image models need to pass its training gates, and what they cost.
+
+    python bench/latent_space_pilot.py [--dataset celeba] [--size 32] [--width 64] [--batch 64] [--dim 100]
+                                       [--iters 1500] [--ae-iters 1000] [--seed 1] [--n-fid 500]
+
+Trains one WGAN-GP (and one autoencoder) of the chapter at the given sizes on a held-out seed (the chapter uses 0),
+with snapshots of ``--n-fid`` samples from fixed latents along the way, and prints for every snapshot the gate
+measurement the chapter uses: the Fréchet distance on the chapter's feature network (the FD-LeNet substitute) to the
+validation images, over that of the same generator at initialisation (snapshot 0; the gate needs ≤ 0.5); on MNIST also
+the gate classifier's mean confidence (≥ 0.8). For the autoencoder: its validation MSE over the per-pixel mean image's
+(≤ 0.5). With the wall time per iteration, this is what the ``cpu`` profile is designed from (bench/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lsgan_lib import latent_space as ls  # noqa: E402
+from lsgan_lib.image_training import train_autoencoder, train_image_gan  # noqa: E402
+
+VAL = {"cifar10": "test", "celeba": "val", "mnist": "test"}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="celeba", choices=sorted(VAL))
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--dim", type=int, default=100)
+    parser.add_argument("--iters", type=int, default=1500)
+    parser.add_argument("--ae-iters", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--n-fid", type=int, default=500)
+    parser.add_argument("--n-train", type=int, default=4000)
+    parser.add_argument("--feature-train", type=int, default=10000)
+    parser.add_argument("--feature-steps", type=int, default=600)
+    parser.add_argument("--channels-last", action="store_true", help="train in the channels-last memory format")
+    args = parser.parse_args(argv)
+
+    marks = sorted({0, *(int(args.iters * f) for f in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)), args.iters})
+    config = ls.gan_config(args.dataset, args.dim, args.width, args.size, args.iters, args.batch, args.n_train,
+                           seed=args.seed, snapshots=tuple(marks), n_samples=args.n_fid,
+                           channels_last=args.channels_last)
+    started = time.perf_counter()
+    run = train_image_gan(config, device="cpu", progress=False)
+    gan_wall = time.perf_counter() - started
+    feature, size, name, note = ls.feature_network("lenet", args.feature_train, args.feature_steps, 0)
+    reference = ls.evaluation_images(args.dataset, VAL[args.dataset], args.n_fid, args.size)[0]
+    untrained = ls.feature_distance(feature, run.at(0), reference, size)
+    classifier = None
+    if args.dataset == "mnist":
+        train, labels = ls.evaluation_images("mnist", "train", 10000, args.size)
+        test, test_labels = ls.evaluation_images("mnist", "test", 2000, args.size)
+        classifier, acc = ls.mnist_classifier(train, labels, test, test_labels, 300, 0)
+        print(f"gate classifier: test accuracy {acc:.3f}")
+    print(f"# pilot: {config.describe()}, {args.size} px, width {args.width}, batch {args.batch}, {args.iters} "
+          f"iterations: {run.seconds:.0f} s in the trainer ({1e3 * run.seconds / args.iters:.0f} ms per iteration"
+          f"{', from the cache' if run.from_cache else ''}; wall {gan_wall:.0f} s)")
+    print(f"{name}: {note}")
+    print()
+    print("| iteration | FD | FD / FD at initialisation | MNIST confidence |")
+    print("|---:|---:|---:|---:|")
+    for it in marks:
+        value = ls.feature_distance(feature, run.at(it), reference, size)
+        conf = (f"{float(ls.classifier_confidence(classifier, run.at(it)).mean()):.2f}" if classifier is not None
+                else "–")
+        print(f"| {it} | {value:.4g} | {value / untrained:.3f} | {conf} |")
+    if args.ae_iters:
+        ae_config = ls.ae_config(args.dataset, args.dim, args.width, args.size, args.ae_iters, args.batch,
+                                 args.n_train, seed=args.seed, channels_last=args.channels_last)
+        ae = train_autoencoder(ae_config, device="cpu", progress=False)
+        train_images = ls.evaluation_images(args.dataset, "train", args.n_train, args.size)[0]
+        mse = float(ls.autoencoder_errors(ae, reference)[1].mean())
+        base = float(ls.mean_image_errors(train_images, reference).mean())
+        print()
+        print(f"autoencoder, {args.ae_iters} iterations: {ae.seconds:.0f} s ({1e3 * ae.seconds / args.ae_iters:.0f} ms "
+              f"per iteration); validation MSE {mse:.4f}, per-pixel mean image {base:.4f}, ratio {mse / base:.3f}")
+
+
+if __name__ == "__main__":
+    main()
