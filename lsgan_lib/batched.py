@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -39,6 +40,7 @@ from . import cache
 from .distributions import data_manifold, latent
 from .nets import ACTIVATIONS, FastELU, fast_elu
 from .objectives import objective, traits
+from .sweep import active_client, train_on_worker
 from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, _run_from_payload, _stream, build_networks,
                        default_device, device_name, evaluation_inputs)
 
@@ -570,6 +572,20 @@ def _train_batched(configs: list[GANConfig], device: torch.device, bar,
     return payloads, divergence.at
 
 
+def _train_group(configs: list[GANConfig], device: torch.device | str | None, bar, *options
+                 ) -> tuple[list[dict], list[int | None]]:
+    """:func:`_train_batched` here, or — when a Dask client is active (:func:`lsgan_lib.sweep.active_client`) — as a
+    task on one of its workers, which returns the payloads for this process to cache. ``device`` ``None``: the default
+    device of the process that trains."""
+    client = active_client()
+    if client is None:
+        return _train_batched(configs, torch.device(device) if device is not None else default_device(), bar, *options)
+    payloads, at = client.submit(train_on_worker, _train_batched, configs, device, *options, pure=False).result()
+    if bar is not None:
+        bar.update(configs[0].n_iter)
+    return payloads, at
+
+
 def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torch.device | str | None = None,
                   progress: bool = True, results_root=None, desc: str = "batched training", *,
                   snapshot_extra: Callable[[StackedFC, StackedFC], dict[str, torch.Tensor]] | None = None,
@@ -598,7 +614,6 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
     configs = list(configs)
     check_same_shape(configs)
     check_compile_mode(compile_mode, configs[0].objective)
-    device = torch.device(device) if device is not None else default_device()
     key = cache_key or GANConfig.as_dict
     payloads = [cache.lookup(cache_kind, key(c), results_root) for c in configs]
     todo = [j for j, p in enumerate(payloads) if p is None]
@@ -606,8 +621,8 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
     if todo:
         bar = tqdm(total=configs[0].n_iter, desc=f"{desc} ({len(todo)} runs)", disable=not progress, unit="it")
         try:
-            trained, at = _train_batched([configs[j] for j in todo], device, bar, snapshot_extra, record_divergence,
-                                         compile_mode)
+            trained, at = _train_group([configs[j] for j in todo], device, bar, snapshot_extra, record_divergence,
+                                       compile_mode)
         finally:
             bar.close()
         for j, payload, when in zip(todo, trained, at):
@@ -639,16 +654,26 @@ def train_sweep(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torc
     :class:`~lsgan_lib.training.GANRun` per configuration, in the order given, with ``run.extra["diverged_at"]`` as
     :func:`train_batched` sets it (a diverged run is frozen, warned about and not cached; the sweep goes on). The
     chapters train every seed and configuration sweep through this function. ``options`` go to :func:`train_batched`
-    (``snapshot_extra``, ``record_divergence``, ``cache_kind``, ``cache_key``, ``compile_mode``).
+    (``snapshot_extra``, ``record_divergence``, ``cache_kind``, ``cache_key``, ``compile_mode``). Under a Dask client
+    (``$LSGAN_SCHEDULER``, :mod:`lsgan_lib.sweep`) the groups train at once, each as a task on a worker.
     """
     configs = list(configs)
     groups: dict[tuple, list[int]] = {}
     for j, config in enumerate(configs):
         groups.setdefault(shape_key(config), []).append(j)
     runs: list[GANRun | None] = [None] * len(configs)
-    for number, members in enumerate(groups.values(), 1):
+
+    def train_group(number: int, members: list[int]) -> list[GANRun]:
         label = f"{desc} {number}/{len(groups)}" if len(groups) > 1 else desc
-        for j, run in zip(members, train_batched([configs[j] for j in members], device, progress, results_root,
-                                                 label, **options)):
+        return train_batched([configs[j] for j in members], device, progress, results_root, label, **options)
+
+    calls = list(enumerate(groups.values(), 1))
+    if len(calls) < 2 or active_client() is None:  # one group after another here
+        trained = [train_group(*call) for call in calls]
+    else:  # every group at once, each a task on the Dask cluster (see _train_group); this process writes the cache
+        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            trained = list(pool.map(lambda call: train_group(*call), calls))
+    for (_, members), group_runs in zip(calls, trained):
+        for j, run in zip(members, group_runs):
             runs[j] = run
     return runs

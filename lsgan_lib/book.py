@@ -1,7 +1,8 @@
 """The ``lsgan-book`` command: run chapters with papermill, build the book, list what there is.
 
-    lsgan-book run [CHAPTER ...] [--profile P] [-p name=value ...] [-p chapter.name=value ...]
-    lsgan-book build
+    lsgan-book run [CHAPTER ...] [--profile P] [-p name=value ...] [-p chapter.name=value ...] [--scheduler ADDRESS]
+    lsgan-book build [--sweep CHAPTER/NAME ...]
+    lsgan-book sweep CHAPTER --profile P --grid name=[v1, v2] [--grid ...] [-p name=value ...]  (lsgan_lib.sweep)
     lsgan-book list
 
 Parameters come from ``notebooks/profiles/<profile>.yml`` (keyed by chapter), then ``-p`` overrides, and are checked
@@ -24,6 +25,7 @@ import copy
 import datetime as _dt
 import io
 import json
+import os
 import platform
 import re
 import shutil
@@ -39,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from . import sweep
 from .claims import KINDS, VERDICTS
 
 EXIT_BAD_PARAMETERS = 2
@@ -360,6 +363,8 @@ def command_run(args) -> int:
     plan = {chapter: resolve_parameters(root, chapter, profile, overrides) for chapter in selected}  # validate all first
     output_dir = Path(args.output_dir) if args.output_dir else root / "book"
     commit = git_commit(root)
+    if args.scheduler:  # the kernels fan train_sweep's groups out to this Dask cluster (lsgan_lib.sweep)
+        os.environ["LSGAN_SCHEDULER"] = args.scheduler
     print(f"lsgan-book: running {len(plan)} chapter(s) at profile {profile} into {output_dir}", flush=True)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(run_chapter, root, c, profile, p, output_dir, commit) for c, p in plan.items()]
@@ -525,10 +530,11 @@ def command_build(args) -> int:
         print(f"lsgan-book: {error}", file=sys.stderr)
         return 1
     (root / "book" / "claims.md").write_text(text)
+    toc = ["--toc", str(sweep.stage_book_pages(root, args.sweep))] if args.sweep else []  # sweeps' reports as pages
     executable = Path(sys.executable).parent / "jupyter-book"
     # --all: a full rebuild every time, so a warning is never hidden by an incremental build that skips its page
     command = [str(executable) if executable.exists() else "jupyter-book", "build", str(root), "--all", "-W", "-n",
-               "--keep-going"]
+               "--keep-going", *toc]
     if args.path_output:
         command += ["--path-output", str(args.path_output)]
     completed = subprocess.run(command, cwd=root)
@@ -565,13 +571,16 @@ def parser() -> argparse.ArgumentParser:
                      help="override a parameter (CHAPTER.NAME=VALUE for one chapter); repeatable")
     run.add_argument("--output-dir", help="where executed notebooks go (default: book/)")
     run.add_argument("--jobs", type=int, default=1, help="chapters executed at once (default 1)")
+    run.add_argument("--scheduler", help="a Dask scheduler's address: train_sweep's groups train on its workers")
     run.set_defaults(func=command_run)
     build = sub.add_parser("build", help="build the HTML book with jupyter-book (warnings are errors)")
     build.add_argument("--root", help="the book's root folder (default: the project root)")
     build.add_argument("--path-output", help="where _build/ goes (default: the root)")
+    build.add_argument("--sweep", action="append", metavar="CHAPTER/NAME", help="add a sweep's report as a page")
     build.set_defaults(func=command_build)
     listing = sub.add_parser("list", help="chapters, their parameters and the profiles")
     listing.set_defaults(func=command_list)
+    sweep.add_parser(sub)
     return top
 
 

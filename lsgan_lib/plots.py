@@ -227,3 +227,36 @@ def loss_surface_plot(ax, surface, title: str = "") -> None:
     ax.set_xlabel("a (towards z*)"), ax.set_ylabel("b (orthogonal)")
     ax.set_title(title)
     ax.figure.colorbar(contour, ax=ax, fraction=0.046, pad=0.04)
+
+
+VERDICT_COLORS = {"reproduced": "#2e7d32", "not reproduced": "#c62828", "inconclusive": "#f9a825",
+                  "not tested": "#9e9e9e"}  # the badges' colours (claims.BADGE); missing: white
+
+
+def verdict_map(rows: Sequence[dict], points: Sequence[str], title: str = "", label_width: int = 60):
+    """A sweep's verdicts as a map: one row per claim, one column per point (in the sweep's order), each cell coloured
+    by the verdict, with a legend. ``rows`` are dicts with ``point``, ``paper``, ``claim`` and ``verdict``."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from .claims import VERDICTS
+
+    claims = list(dict.fromkeys((r["paper"], r["claim"]) for r in rows))
+    index = {v: i for i, v in enumerate(VERDICTS)}
+    grid = torch.full((len(claims), len(points)), float("nan"))
+    for r in rows:
+        grid[claims.index((r["paper"], r["claim"])), list(points).index(r["point"])] = index[r["verdict"]]
+    fig, ax = plt.subplots(figsize=(1.2 + 0.35 * len(points) + 0.06 * label_width, 0.8 + 0.3 * len(claims)))
+    cmap = ListedColormap([VERDICT_COLORS[v] for v in VERDICTS])
+    cmap.set_bad("white")
+    ax.imshow(grid.numpy(), cmap=cmap, vmin=-0.5, vmax=len(VERDICTS) - 0.5, aspect="auto", interpolation="nearest")
+    ax.set_xticks(range(len(points)), points, rotation=60, ha="right")
+    ax.set_yticks(range(len(claims)), [c if len(c) <= label_width else c[:label_width - 1] + "…" for _, c in claims])
+    ax.set_xticks([x - 0.5 for x in range(1, len(points))], minor=True)
+    ax.set_yticks([y - 0.5 for y in range(1, len(claims))], minor=True)
+    ax.grid(which="minor", color="white", lw=1)
+    ax.tick_params(which="minor", length=0)
+    ax.legend(handles=[Patch(color=VERDICT_COLORS[v], label=v) for v in VERDICTS], loc="upper left",
+              bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
+    ax.set_title(title)
+    return fig
