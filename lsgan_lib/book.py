@@ -330,7 +330,8 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
         shutil.move(scratch, failed)
         shutil.rmtree(scratch.parent)
         executed = nbformat.read(failed, as_version=4)
-        inserted = sum(1 for cell in executed.cells[:error.cell_index]
+        cells = [c for c in executed.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+        inserted = sum(1 for cell in cells[:error.cell_index]  # papermill's error cell came after error.cell_index
                        if {"lsgan-provenance", "injected-parameters"} & set(cell.metadata.get("tags", [])))
         return ChapterResult(chapter, False, time.perf_counter() - started, failed,
                              f"in cell {error.cell_index - inserted} of notebooks/{chapter}.ipynb (counting from 0): "

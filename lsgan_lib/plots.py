@@ -248,7 +248,7 @@ def verdict_map(rows: Sequence[dict], points: Sequence[str], title: str = "", la
         grid[claims.index((r["paper"], r["claim"])), list(points).index(r["point"])] = index[r["verdict"]]
     fig, ax = plt.subplots(figsize=(1.2 + 0.35 * len(points) + 0.06 * label_width, 0.8 + 0.3 * len(claims)))
     cmap = ListedColormap([VERDICT_COLORS[v] for v in VERDICTS])
-    cmap.set_bad("white")
+    cmap = cmap.with_extremes(bad="white")
     ax.imshow(grid.numpy(), cmap=cmap, vmin=-0.5, vmax=len(VERDICTS) - 0.5, aspect="auto", interpolation="nearest")
     ax.set_xticks(range(len(points)), points, rotation=60, ha="right")
     ax.set_yticks(range(len(claims)), [c if len(c) <= label_width else c[:label_width - 1] + "…" for _, c in claims])

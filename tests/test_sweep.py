@@ -17,7 +17,7 @@ from lsgan_lib.training import GANConfig
 PARAMETERS = """x: int = 0  # [0, 3] a swept value
 y: int = 0  # [0, 3] another swept value
 n_iter: int = 4  # [1, 100] training iterations
-fail_if_exists: str = ""  # when this file exists, the point x=1, y=1 raises
+fail_if_exists: str = ""  # when this file exists the point (1 1) raises
 kill_worker_marker: str = ""  # when set and this file is missing: create it and kill the kernel's parent (a worker)
 protect_pid: int = 0  # [0, None] a process the kill must never hit (the test's)
 profile: str = "smoke"
@@ -107,7 +107,7 @@ def test_a_sweep_on_two_workers_equals_the_serial_sweep_resumes_and_survives_a_f
     # one point raises: the other three complete, the failure is reported with its cell, the exit status is 1
     assert book.main(args + ["--workers", "2", "--name", "dask"]) == 1
     err = capsys.readouterr().err
-    assert "x=1__y=1: FAILED in cell 1 of notebooks/fixture.ipynb" in err and "fixture: made to fail" in err
+    assert "x=1__y=1: FAILED in cell 2 of notebooks/fixture.ipynb" in err and "fixture: made to fail" in err
     assert sorted(p.name for p in (out / "dask").glob("*.ipynb")) == [
         "x=0__y=0.ipynb", "x=0__y=1.ipynb", "x=1__y=0.ipynb", "x=1__y=1.failed.ipynb"]
     assert len(read_rows(out / "dask" / "claims.csv")) == 3 * 3
