@@ -45,3 +45,11 @@ def test_an_autoencoder_iteration_counts_about_three_forward_passes():
     x = torch.zeros(cost.COUNT_BATCH, 3, 16, 16)
     forward = cost.flops(lambda: decoder(encoder(x)))
     assert 2.5 * forward <= iteration <= 3.0 * forward
+
+
+def test_the_sweep_benchmark_prints_its_table(capsys):
+    load("sweep").main(["--points", "2", "--n-iter", "2", "--workers", "2"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "executor |" not in line]
+    assert len(rows) == 2 and rows[0].startswith("| serial") and rows[1].startswith("| LocalCluster, 2 workers")
+    assert "2 points" in out
