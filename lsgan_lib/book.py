@@ -539,6 +539,7 @@ def command_build(args) -> int:
     if args.path_output:
         command += ["--path-output", str(args.path_output)]
     completed = subprocess.run(command, cwd=root)
+    sweep.unstage_book_pages(root)
     index = (Path(args.path_output) if args.path_output else root) / "_build" / "html" / "index.html"
     if completed.returncode != 0:
         print(f"lsgan-book: jupyter-book build failed (exit {completed.returncode})", file=sys.stderr)

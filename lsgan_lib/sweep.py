@@ -279,19 +279,20 @@ def open_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         with Client(scheduler, timeout=30) as client:
             yield client
         return
-    try:
-        import bokeh  # noqa: F401  (the dashboard needs it)
-        dashboard = ":0"
-    except ImportError:
-        dashboard = None
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=dashboard,
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                       env={name: "1" for name in THREAD_ENV}) as cluster, Client(cluster) as client:
         yield client
 
 
-def _dashboard(client) -> str | None:
-    services = client.scheduler_info().get("services", {})
-    return client.dashboard_link if "dashboard" in services else None
+def _dashboard(client, local: bool) -> str | None:
+    """The dashboard's address; ``None`` when there is none (an embedded cluster serves it only where ``bokeh`` is
+    installed: ``pip install bokeh``)."""
+    if local:
+        try:
+            import bokeh  # noqa: F401
+        except ImportError:
+            return None
+    return client.dashboard_link if "dashboard" in client.scheduler_info().get("services", {}) else None
 
 
 def run_points(root: Path, chapter: str, profile: str, points: list[Point], sweep_dir: Path, client,
@@ -396,9 +397,11 @@ def stability_report(chapter: str, name: str, manifest: dict[str, Any], points: 
         lines += [f"- `{r.name}`: {book._md_cell(r.message)}" for r in failed] + [""]
     shares = verdict_shares(rows)
     lines += [f"Share of the {len(executed)} executed points at each verdict, per claim:", "",
-              "| paper | claim | " + " | ".join(VERDICTS) + " |", "| --- | --- |" + " ---: |" * len(VERDICTS)]
+              "| paper | claim | kind | " + " | ".join(VERDICTS) + " |",
+              "| --- | --- | --- |" + " ---: |" * len(VERDICTS)]
+    kinds = {(r["paper"], r["claim"]): r["kind"] for r in rows}
     for (paper, claim), share in shares.items():
-        lines.append(f"| {book._md_cell(paper)} | {book._md_cell(claim)} | "
+        lines.append(f"| {book._md_cell(paper)} | {book._md_cell(claim)} | {kinds[paper, claim]} | "
                      + " | ".join(f"{share[v]:.0%}" if share[v] else "–" for v in VERDICTS) + " |")
     if figure:
         lines += ["", f"![The verdict of each claim at each point of the sweep]({figure})"]
@@ -468,7 +471,7 @@ def command_sweep(args) -> int:
         with open_client(workers, scheduler) as client:
             if client is not None:
                 where = "an embedded LocalCluster" if scheduler is None else scheduler
-                dashboard = _dashboard(client)
+                dashboard = _dashboard(client, local=scheduler is None)
                 print(f"lsgan-book: {len(client.scheduler_info()['workers'])} Dask worker(s) on {where}"
                       + (f"; dashboard: {dashboard}" if dashboard else ""), flush=True)
             results = run_points(root, args.chapter, profile, todo, sweep_dir, client, threads)
@@ -508,7 +511,9 @@ def add_parser(sub) -> None:
 
 def stage_book_pages(root: Path, specs: list[str]) -> Path:
     """Copy each sweep's report (``CHAPTER/NAME``) into ``book/sweeps/`` and write ``_build/_toc_sweeps.yml``: the
-    book's table of contents with a "Sweeps" part listing them. Returns the table of contents to build with."""
+    book's table of contents with a "Sweeps" part listing them. Returns the table of contents to build with. The pages
+    are staged for one build (:func:`unstage_book_pages` removes them: a page left there without its entry in the
+    table of contents would be a warning, so an error, in the next build)."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     files = []
     for spec in specs:
@@ -530,3 +535,8 @@ def stage_book_pages(root: Path, specs: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(toc, sort_keys=False))
     return path
+
+
+def unstage_book_pages(root: Path) -> None:
+    """Remove the pages :func:`stage_book_pages` staged."""
+    shutil.rmtree(root / "book" / "sweeps", ignore_errors=True)

@@ -126,7 +126,7 @@ def test_a_sweep_on_two_workers_equals_the_serial_sweep_resumes_and_survives_a_f
     assert distributed == serial
     assert {r["verdict"] for r in serial if r["claim"] == "x is even"} == {"reproduced", "not reproduced"}
     report = (out / "dask" / "report.md").read_text()
-    assert "| Fixture | x is even | 50% | 50% | – | – |" in report and (out / "dask" / "stability.png").is_file()
+    assert "| Fixture | x is even | numerical check | 50% | 50% | – | – |" in report and (out / "dask" / "stability.png").is_file()
     provenance = json.loads((out / "dask" / "x=0__y=1.ipynb").read_text())["metadata"]["lsgan"]
     assert provenance["profile"] == "smoke" and provenance["parameters"]["y"] == 1
 
@@ -179,3 +179,35 @@ def test_train_sweep_under_a_client_equals_train_sweep_without_one_bit_for_bit(t
     monkeypatch.delenv(sweep.SCHEDULER_ENV)
     again = batched.train_sweep(configs, progress=False, results_root=tmp_path / "dask")
     assert all(r.from_cache and torch.equal(r.losses, a.losses) for r, a in zip(again, serial))
+
+
+def test_a_sweep_report_becomes_a_page_of_the_book_for_one_build(project):
+    (project / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
+    report = project / "sweeps" / "fixture" / "quick_seed"
+    report.mkdir(parents=True)
+    (report / "report.md").write_text("# Verdict stability\n\n![map](stability.png)\n")
+    (report / "stability.png").write_bytes(b"png")
+    toc = sweep.stage_book_pages(project, ["fixture/quick_seed"])
+    import yaml
+
+    assert yaml.safe_load(toc.read_text())["parts"] == [{"caption": "Sweeps",
+                                                          "chapters": [{"file": "book/sweeps/fixture-quick_seed"}]}]
+    page = project / "book" / "sweeps" / "fixture-quick_seed.md"
+    assert "(fixture-quick_seed.png)" in page.read_text() and page.with_suffix(".png").read_bytes() == b"png"
+    sweep.unstage_book_pages(project)
+    assert not (project / "book" / "sweeps").exists()
+    with pytest.raises(FileNotFoundError, match="run `lsgan-book sweep fixture ... --name other`"):
+        sweep.stage_book_pages(project, ["fixture/other"])
+
+
+@pytest.mark.slow
+def test_run_with_a_scheduler_trains_the_chapters_groups_on_the_cluster(project, tmp_path):
+    from distributed import Client, LocalCluster, get_task_stream
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client, get_task_stream(client) as stream:
+        assert book.main(["run", "fixture", "--profile", "smoke", "--output-dir", str(tmp_path / "out"),
+                          "--scheduler", cluster.scheduler_address]) == 0
+    assert [t["key"].split("-")[0] for t in stream.data] == ["train_on_worker"]  # the chapter's one shape group
+    assert len(list((tmp_path / "results").rglob("*.pt"))) == 2  # its two runs, cached by the kernel
+    assert len(book.chapter_claims(tmp_path / "out" / "fixture.ipynb")) == 3
