@@ -347,15 +347,17 @@ def run_points(root: Path, chapter: str, profile: str, points: list[Point], swee
 
 
 def claim_rows(sweep_dir: Path, points: list[Point]) -> list[dict[str, Any]]:
-    """One row per executed point × claim: the point, its swept values, and the claim's paper, text, kind,
-    measurement, value, verdict, reason and gates (``name: value (needs ≥ t) — passed; ...``)."""
+    """One row per executed point × claim: the point, its swept values, the commit it was executed at, and the claim's
+    paper, text, kind, measurement, value, verdict, reason and gates (``name: value (needs ≥ t) — passed; ...``)."""
     rows = []
     for point in points:
         path = sweep_dir / f"{point.name}.ipynb"
         if not path.is_file():
             continue
+        commit = json.loads(path.read_text()).get("metadata", {}).get("lsgan", {}).get("commit", "?")
         for claim in book.chapter_claims(path):
-            rows.append({"point": point.name, **point.values, "paper": claim["paper"], "claim": claim["claim"],
+            rows.append({"point": point.name, **point.values, "commit": commit, "paper": claim["paper"],
+                         "claim": claim["claim"],
                          "kind": claim["kind"], "measurement": claim["measurement"], "value": claim["value"],
                          "verdict": claim["verdict"], "reason": claim["reason"],
                          "gates": "; ".join(g["text"] for g in claim["gates"]),
@@ -364,8 +366,8 @@ def claim_rows(sweep_dir: Path, points: list[Point]) -> list[dict[str, Any]]:
 
 
 def write_claims_csv(path: Path, rows: list[dict[str, Any]], grid_names: list[str]) -> None:
-    columns = ["point", *grid_names, "paper", "claim", "kind", "measurement", "value", "verdict", "reason", "gates",
-               "profile", "device"]
+    columns = ["point", *grid_names, "commit", "paper", "claim", "kind", "measurement", "value", "verdict", "reason",
+               "gates", "profile", "device"]
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, columns)
@@ -387,9 +389,10 @@ def stability_report(chapter: str, name: str, manifest: dict[str, Any], points: 
     grids = ", ".join(f"`{k}` ∈ {v}" for k, v in manifest["grids"].items())
     overrides = ", ".join(f"`{o}`" for o in manifest["overrides"]) or "none"
     executed = sorted({r["point"] for r in rows})
+    commits = ", ".join(f"`{c}`" for c in sorted({r["commit"] for r in rows})) or "–"
     lines = [f"# Verdict stability: {chapter}, sweep `{name}`", "",
              f"The `{chapter}` chapter executed at {len(points)} points — {grids} — at the `{manifest['profile']}` "
-             f"profile (overrides: {overrides}), commit `{manifest['commit']}`, devices: "
+             f"profile (overrides: {overrides}), commit {commits}, devices: "
              f"{', '.join(sorted({r['device'] for r in rows})) or 'none'}. Made by `lsgan-book sweep`; each point's "
              f"executed notebook and every claim's value and gates are in `claims.csv` beside this report.", ""]
     if failed:
