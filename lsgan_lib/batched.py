@@ -40,9 +40,9 @@ from . import cache
 from .distributions import data_manifold, latent
 from .nets import ACTIVATIONS, FastELU, fast_elu
 from .objectives import objective, traits
-from .sweep import active_client, train_on_worker
+from .sweep import active_client, train_here_or_on_cluster
 from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, _run_from_payload, _stream, build_networks,
-                       default_device, device_name, evaluation_inputs)
+                       device_name, evaluation_inputs)
 
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
                  "objective", "batch_norm", "activation")
@@ -572,20 +572,6 @@ def _train_batched(configs: list[GANConfig], device: torch.device, bar,
     return payloads, divergence.at
 
 
-def _train_group(configs: list[GANConfig], device: torch.device | str | None, bar, *options
-                 ) -> tuple[list[dict], list[int | None]]:
-    """:func:`_train_batched` here, or — when a Dask client is active (:func:`lsgan_lib.sweep.active_client`) — as a
-    task on one of its workers, which returns the payloads for this process to cache. ``device`` ``None``: the default
-    device of the process that trains."""
-    client = active_client()
-    if client is None:
-        return _train_batched(configs, torch.device(device) if device is not None else default_device(), bar, *options)
-    payloads, at = client.submit(train_on_worker, _train_batched, configs, device, *options, pure=False).result()
-    if bar is not None:
-        bar.update(configs[0].n_iter)
-    return payloads, at
-
-
 def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torch.device | str | None = None,
                   progress: bool = True, results_root=None, desc: str = "batched training", *,
                   snapshot_extra: Callable[[StackedFC, StackedFC], dict[str, torch.Tensor]] | None = None,
@@ -621,8 +607,8 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
     if todo:
         bar = tqdm(total=configs[0].n_iter, desc=f"{desc} ({len(todo)} runs)", disable=not progress, unit="it")
         try:
-            trained, at = _train_group([configs[j] for j in todo], device, bar, snapshot_extra, record_divergence,
-                                       compile_mode)
+            trained, at = train_here_or_on_cluster(_train_batched, [configs[j] for j in todo], device, bar,
+                                                   snapshot_extra, record_divergence, compile_mode)
         finally:
             bar.close()
         for j, payload, when in zip(todo, trained, at):
@@ -670,7 +656,7 @@ def train_sweep(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torc
     calls = list(enumerate(groups.values(), 1))
     if len(calls) < 2 or active_client() is None:  # one group after another here
         trained = [train_group(*call) for call in calls]
-    else:  # every group at once, each a task on the Dask cluster (see _train_group); this process writes the cache
+    else:  # every group at once, each a task on the Dask cluster (train_here_or_on_cluster); this process caches
         with ThreadPoolExecutor(max_workers=len(calls)) as pool:
             trained = list(pool.map(lambda call: train_group(*call), calls))
     for (_, members), group_runs in zip(calls, trained):

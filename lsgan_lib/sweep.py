@@ -82,16 +82,49 @@ def active_client():
                            ) from None
 
 
-def train_on_worker(train: Callable, configs: list, device: Any, *options) -> Any:
-    """Run ``train(configs, device, None, *options)`` — :func:`lsgan_lib.batched._train_batched` — on a Dask worker:
-    ``device`` ``None`` means the worker's default device, and torch uses the worker's thread count."""
+def train_here_or_on_cluster(train: Callable, work: Any, device: Any, bar, *options) -> Any:
+    """``train(work, device, bar, *options)`` — a trainer that returns cache payloads, such as
+    :func:`lsgan_lib.batched._train_batched` or :func:`lsgan_lib.image_training._train` — in this process, or, when a
+    Dask client is active (:func:`active_client`), as a task on one of its workers, which returns the payloads for this
+    process to cache (the progress bar then completes when the task does). ``device`` ``None``: the default device of
+    the process that trains."""
+    client = active_client()
+    if client is None:
+        import torch
+
+        from .training import default_device
+
+        return train(work, torch.device(device) if device is not None else default_device(), bar, *options)
+    result = client.submit(train_on_worker, train, work, device, *options, pure=False).result()
+    if bar is not None and bar.total:
+        bar.update(bar.total - bar.n)
+    return result
+
+
+def train_on_worker(train: Callable, work: Any, device: Any, *options) -> Any:
+    """Run ``train(work, device, None, *options)`` on a Dask worker: ``device`` ``None`` means the worker's default
+    device, torch uses the worker's thread count, and every tensor of the result comes back on the CPU."""
     import torch
     from distributed import get_worker
 
     from .training import default_device
 
     torch.set_num_threads(max(1, get_worker().state.nthreads))
-    return train(configs, torch.device(device) if device is not None else default_device(), None, *options)
+    result = train(work, torch.device(device) if device is not None else default_device(), None, *options)
+    return _on_cpu(result)
+
+
+def _on_cpu(value: Any) -> Any:
+    """``value`` with every tensor in it (in dicts, lists and tuples) moved to the CPU."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {k: _on_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(v) for v in value)
+    return value
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -12,7 +12,12 @@ import pytest
 import torch
 
 from lsgan_lib import batched, book, sweep
+from lsgan_lib.image_training import AutoencoderConfig, ImageGANConfig, train_image_runs
 from lsgan_lib.training import GANConfig
+
+from .test_image_training import TINY, tiny_mnist  # noqa: F401  (a fixture: 64 MNIST digits in LSGAN_DATA)
+
+AE = dict(dataset="mnist", width=16, latent_dim=3, n_iter=5, batch_size=8, image_size=16)
 
 PARAMETERS = """x: int = 0  # [0, 3] a swept value
 y: int = 0  # [0, 3] another swept value
@@ -150,26 +155,38 @@ def test_a_worker_killed_mid_point_is_rescheduled_and_leaves_nothing_half_writte
 
 
 @pytest.mark.slow
-def test_train_sweep_under_a_client_equals_train_sweep_without_one_bit_for_bit(tmp_path, monkeypatch):
+def test_training_under_a_client_equals_training_without_one_bit_for_bit(tiny_mnist, tmp_path, monkeypatch):
     from distributed import Client, LocalCluster, get_task_stream
 
     configs = [GANConfig(data="eight_gaussians", n_iter=6, batch_size=64, widths=(16, 16), n_eval=50,
                          snapshots=(0, 6), seed=s) for s in (0, 1)]
     configs += [GANConfig(data="spiral", n_iter=6, batch_size=64, widths=(16, 16), n_eval=50, snapshots=(6,), n_gen=2,
                           seed=3)]
+    images = [ImageGANConfig(**TINY), ImageGANConfig(**TINY, seed=1), AutoencoderConfig(**AE)]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the workers' thread count: CPU products round differently with another
     try:
         serial = batched.train_sweep(configs, progress=False, results_root=tmp_path / "serial")
+        serial_images = train_image_runs(images, progress=False, results_root=tmp_path / "serial")
     finally:
         torch.set_num_threads(threads)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         monkeypatch.setenv(sweep.SCHEDULER_ENV, cluster.scheduler_address)
         assert sweep.active_client() is client
         with get_task_stream(client) as stream:
             fanned = batched.train_sweep(configs, progress=False, results_root=tmp_path / "dask")
-    assert sorted(t["key"].split("-")[0] for t in stream.data) == ["train_on_worker"] * 2  # one task per shape group
+        assert sorted(t["key"].split("-")[0] for t in stream.data) == ["train_on_worker"] * 2  # one per shape group
+        with get_task_stream(client) as stream:
+            fanned_images = train_image_runs(images, progress=False, results_root=tmp_path / "dask")
+        assert sorted(t["key"].split("-")[0] for t in stream.data) == ["train_on_worker"] * 3  # one per image run
+    for a, b in zip(serial_images, fanned_images):
+        assert a.config == b.config and not b.from_cache and torch.equal(a.losses, b.losses)
+        nets = ("generator", "critic") if isinstance(a.config, ImageGANConfig) else ("encoder", "decoder")
+        for x, y in [(getattr(a, "snapshots", a.losses), getattr(b, "snapshots", b.losses)),
+                     *[(x, y) for net in nets for x, y in zip(getattr(a, net).state_dict().values(),
+                                                               getattr(b, net).state_dict().values())]]:
+            assert torch.equal(x, y)
     for a, b in zip(serial, fanned):
         assert a.config == b.config and not b.from_cache
         for x, y in [(a.losses, b.losses), (a.snapshots, b.snapshots), (a.grid_images, b.grid_images),
