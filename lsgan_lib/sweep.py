@@ -184,11 +184,17 @@ def plan_points(root: Path, chapter: str, profile: str, overrides: list[tuple[st
     targets = {target for target, _, _ in overrides if target is not None} - {chapter}
     if targets:
         raise book.ParameterError(f"-p names chapter(s) not being swept: {', '.join(sorted(targets))}")
+    declared = book.notebook_parameters(root / "notebooks" / f"{chapter}.ipynb")
     points, names = [], set()
     for combination in itertools.product(*grids.values()):
         values = dict(zip(grids, combination))
         name = point_name(values)
         try:
+            for key, value in values.items():
+                if key not in declared:
+                    raise book.ParameterError(f"unknown parameter {key!r} for chapter {chapter} (--grid); "
+                                              f"known: {', '.join(declared)}")
+                book.validate(declared[key], value, "--grid")
             parameters = book.resolve_parameters(root, chapter, profile,
                                                  overrides + [(None, k, v) for k, v in values.items()])
         except book.ParameterError as error:
@@ -299,6 +305,10 @@ def _write_atomically(path: Path, text: str) -> None:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+class SchedulerUnreachable(RuntimeError):
+    """``--scheduler ADDRESS`` names a scheduler that does not answer."""
+
+
 @contextlib.contextmanager
 def open_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """A Dask client for the sweep: ``scheduler`` ``"none"`` → ``None`` (serial, in this process); an address → a
@@ -309,7 +319,13 @@ def open_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        with Client(scheduler, timeout=30) as client:
+        try:
+            client = Client(scheduler, timeout=30)
+        except OSError as error:  # includes timeouts
+            raise SchedulerUnreachable(f"cannot reach the Dask scheduler {scheduler!r} ({error}). Fix: start it "
+                                       f"(`dask scheduler`, then `dask worker ADDRESS` on each machine) or run "
+                                       f"without --scheduler (an embedded LocalCluster)") from None
+        with client:
             yield client
         return
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
@@ -504,7 +520,12 @@ def command_sweep(args) -> int:
         threads = args.threads  # None: serial → torch's default (all cores); a worker → its thread count
         if scheduler is None and threads is None:
             threads = max(1, (os.cpu_count() or 1) // workers)
-        with open_client(workers, scheduler) as client:
+        with contextlib.ExitStack() as stack:
+            try:
+                client = stack.enter_context(open_client(workers, scheduler))
+            except SchedulerUnreachable as error:
+                print(f"lsgan-book: {error}", file=sys.stderr)
+                return 1
             if client is not None:
                 where = "an embedded LocalCluster" if scheduler is None else scheduler
                 dashboard = _dashboard(client, local=scheduler is None)
