@@ -276,6 +276,12 @@ def execute_point(root: Path, chapter: str, profile: str, point: Point, commit: 
     """Execute one point with papermill (as ``lsgan-book run`` does, with its provenance) in a scratch folder and
     return the executed notebook. On a Dask worker, ``threads`` ``None`` means the worker's thread count."""
     in_worker = _in_worker()
+    if not (root / "notebooks" / f"{chapter}.ipynb").is_file():
+        import socket
+
+        return PointResult(point.name, False, 0.0, f"{root / 'notebooks' / (chapter + '.ipynb')} does not exist on "
+                                                   f"{socket.gethostname()}: install the same commit at the same path "
+                                                   f"on every machine of the cluster")
     if in_worker and threads is None:
         from distributed import get_worker
 
