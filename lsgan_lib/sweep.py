@@ -282,6 +282,12 @@ def execute_point(root: Path, chapter: str, profile: str, point: Point, commit: 
         return PointResult(point.name, False, 0.0, f"{root / 'notebooks' / (chapter + '.ipynb')} does not exist on "
                                                    f"{socket.gethostname()}: install the same commit at the same path "
                                                    f"on every machine of the cluster")
+    if in_worker and book.git_commit(root) != commit:
+        import socket
+
+        return PointResult(point.name, False, 0.0, f"{root} on {socket.gethostname()} is at commit "
+                                                   f"{book.git_commit(root)}, the sweep at {commit}: check out the "
+                                                   f"same commit on every machine of the cluster")
     if in_worker and threads is None:
         from distributed import get_worker
 
