@@ -303,11 +303,11 @@ class ChapterResult:
 
 
 def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, Any], output_dir: Path,
-                commit: str) -> ChapterResult:
+                commit: str, failed_dir: Path | None = None) -> ChapterResult:
     """Execute one chapter with papermill's Python API into ``output_dir/<chapter>.ipynb``.
 
-    A chapter that fails is written to ``_build/failed/<chapter>.ipynb`` (the executed book copy is left untouched)
-    and reported with its cell and error.
+    A chapter that fails is written to ``failed_dir/<chapter>.ipynb`` (default ``_build/failed/``; the executed book
+    copy is left untouched) and reported with its cell and error.
     """
     import nbformat
     import papermill
@@ -325,7 +325,7 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
         papermill.execute_notebook(copy.deepcopy(source), str(scratch), parameters=parameters, cwd=str(root),
                                    kernel_name="python3", progress_bar=False, log_output=False)
     except papermill.PapermillExecutionError as error:
-        failed = root / "_build" / "failed" / f"{chapter}.ipynb"
+        failed = (failed_dir or root / "_build" / "failed") / f"{chapter}.ipynb"
         failed.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(scratch, failed)
         shutil.rmtree(scratch.parent)

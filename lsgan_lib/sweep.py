@@ -271,23 +271,27 @@ def _kernel_environment(threads: int | None, fan_out: bool) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _checkout_problem(root: Path, chapter: str, commit: str) -> str | None:
+    """Why a worker cannot execute the sweep's chapter (the project missing at ``root``, or at another commit)."""
+    import socket
+
+    if not (root / "notebooks" / f"{chapter}.ipynb").is_file():
+        return (f"{root / 'notebooks' / (chapter + '.ipynb')} does not exist on {socket.gethostname()}: install the "
+                f"same commit at the same path on every machine of the cluster")
+    if book.git_commit(root) != commit:
+        return (f"{root} on {socket.gethostname()} is at commit {book.git_commit(root)}, the sweep at {commit}: check "
+                f"out the same commit on every machine of the cluster")
+    return None
+
+
 def execute_point(root: Path, chapter: str, profile: str, point: Point, commit: str, threads: int | None
                   ) -> PointResult:
     """Execute one point with papermill (as ``lsgan-book run`` does, with its provenance) in a scratch folder and
     return the executed notebook. On a Dask worker, ``threads`` ``None`` means the worker's thread count."""
     in_worker = _in_worker()
-    if not (root / "notebooks" / f"{chapter}.ipynb").is_file():
-        import socket
-
-        return PointResult(point.name, False, 0.0, f"{root / 'notebooks' / (chapter + '.ipynb')} does not exist on "
-                                                   f"{socket.gethostname()}: install the same commit at the same path "
-                                                   f"on every machine of the cluster")
-    if in_worker and book.git_commit(root) != commit:
-        import socket
-
-        return PointResult(point.name, False, 0.0, f"{root} on {socket.gethostname()} is at commit "
-                                                   f"{book.git_commit(root)}, the sweep at {commit}: check out the "
-                                                   f"same commit on every machine of the cluster")
+    problem = _checkout_problem(root, chapter, commit) if in_worker else None
+    if problem:
+        return PointResult(point.name, False, 0.0, problem)
     if in_worker and threads is None:
         from distributed import get_worker
 
@@ -295,10 +299,8 @@ def execute_point(root: Path, chapter: str, profile: str, point: Point, commit: 
     scratch = Path(tempfile.mkdtemp(prefix="lsgan-sweep-"))
     try:
         with _kernel_environment(threads, fan_out=not in_worker):
-            result = book.run_chapter(root, chapter, profile, point.parameters, scratch, commit)
+            result = book.run_chapter(root, chapter, profile, point.parameters, scratch, commit, failed_dir=scratch)
         text = result.output.read_text() if result.output.is_file() else None
-        if not result.ok and result.output.is_file():
-            result.output.unlink()  # run_chapter leaves a failed notebook in _build/failed/: the sweep keeps its own
         return PointResult(point.name, result.ok, result.seconds, result.message, text)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
