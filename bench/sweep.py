@@ -2,12 +2,13 @@
 
     python bench/sweep.py [--chapter synthetic|CHAPTER] [--profile smoke] [--points 4] [--workers 2] [--n-iter 400]
 
-Runs ``lsgan-book sweep``'s machinery (:mod:`lsgan_lib.sweep`) twice over ``--points`` seeds: serially in this process
-(``--scheduler none``; the kernels use torch's default thread count, all cores) and on a ``LocalCluster`` of
-``--workers`` processes with one thread each (each kernel then runs torch on one thread), each time from an empty
-results cache. It prints the wall time of each, the speed-up, the cluster's start-up time, the mean time per point as
-papermill measured it, and the overhead per point: ``(wall on the cluster × workers − serial wall) / points``, the
-core-seconds per point that distributing adds (cluster start, task transfers, idle workers at the end).
+Runs ``lsgan-book sweep``'s machinery (:mod:`lsgan_lib.sweep`) three times over ``--points`` seeds, each time from an
+empty results cache: serially in this process (``--scheduler none``; the kernels use torch's default thread count, all
+cores), serially with one torch thread per kernel (``--threads 1``), and on a ``LocalCluster`` of ``--workers``
+processes with one thread each (each kernel then runs torch on one thread). It prints the wall time of each, the
+speed-up over the first, the cluster's start-up time, the mean time per point as papermill measured it, and the
+overhead per point: ``(wall on the cluster × workers − serial one-thread wall) / points``, the core-seconds per point
+that distributing adds (cluster start, task transfers, idle workers at the end).
 
 ``--chapter synthetic`` (the default) sweeps a one-cell chapter written into a temporary project: it trains paper 002's
 FC GAN (batch 256, RMSprop) for ``--n-iter`` iterations with ``train_sweep`` and shows one claim — the work of a toy
@@ -97,8 +98,10 @@ def main(argv: list[str] | None = None) -> None:
             grids, overrides = {"seeds": [[s] for s in range(args.points)]}, []
         points = sweep.plan_points(root, args.chapter, args.profile, overrides, grids)
         saved = os.environ.get("LSGAN_RESULTS")
+        load = os.getloadavg()[0]
         try:
             serial = timed_sweep(root, args.chapter, args.profile, points, scratch / "serial", None, "none", None)
+            serial_one = timed_sweep(root, args.chapter, args.profile, points, scratch / "serial1", None, "none", 1)
             dask = timed_sweep(root, args.chapter, args.profile, points, scratch / "dask", args.workers, None, 1)
         finally:
             if saved is None:
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     n = len(points)
     print(f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical cores; torch {torch.__version__}; "
-          f"load average before: {os.getloadavg()[0]:.2f}")
+          f"load average before: {load:.2f}, after: {os.getloadavg()[0]:.2f}")
     print(f"- chapter: {args.chapter} at {args.profile}"
           + (f" ({args.n_iter} iterations of paper 002's FC GAN per point)" if args.chapter == "synthetic" else "")
           + f"; {n} points; each from an empty results cache")
@@ -118,7 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---:|---:|---:|---:|---:|")
     print(f"| serial (`--scheduler none`, torch threads: all {os.cpu_count()}) | {serial['wall']:.1f} | – | "
           f"{serial['per_point']:.1f} | 1.00× | – |")
-    overhead = (dask["wall"] * args.workers - serial["wall"]) / n
+    print(f"| serial, torch threads: 1 (`--threads 1`) | {serial_one['wall']:.1f} | – | {serial_one['per_point']:.1f} | "
+          f"{serial['wall'] / serial_one['wall']:.2f}× | – |")
+    overhead = (dask["wall"] * args.workers - serial_one["wall"]) / n
     print(f"| LocalCluster, {args.workers} workers × 1 thread | {dask['wall']:.1f} | {dask['start']:.1f} | "
           f"{dask['per_point']:.1f} | {serial['wall'] / dask['wall']:.2f}× | {overhead:.1f} |")
 

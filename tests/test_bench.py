@@ -51,5 +51,6 @@ def test_the_sweep_benchmark_prints_its_table(capsys):
     load("sweep").main(["--points", "2", "--n-iter", "2", "--workers", "2"])
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "executor |" not in line]
-    assert len(rows) == 2 and rows[0].startswith("| serial") and rows[1].startswith("| LocalCluster, 2 workers")
+    assert len(rows) == 3 and rows[0].startswith("| serial") and rows[1].startswith("| serial, torch threads: 1")
+    assert rows[2].startswith("| LocalCluster, 2 workers")
     assert "2 points" in out
