@@ -5,6 +5,12 @@
 ``image_training``, ``inversion``, ``metrics``, ``plots``, ``cache``, ``claims``, ``book`` (the ``lsgan-book``
 command), ``sweep`` (``lsgan-book sweep`` and training fanned out on Dask), ``sphinx_fixes``; and one per chapter's
 own measures: ``level_set``, ``geometry`` (the manifold-alignment chapter), ``latent_space``.
+
+Profiles (``notebooks/profiles/*.yml``) set scale, not device: ``smoke`` (every code path, meaningless numbers),
+``quick`` (a first look, ≤ 20 min a chapter on 2 cores), ``cpu`` (the trained scale: every training gate passes, ≤ 90
+min a chapter on 2 cores; parts that cannot train on a CPU read ``not tested``), ``gpu`` and ``paper``. Verdicts come
+from :mod:`lsgan_lib.claims`: a claim on trained models names its training gates, and a failed gate reads
+``not tested`` whatever the measurement.
 """
 
 __version__ = "0.1.0"

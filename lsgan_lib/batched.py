@@ -7,8 +7,9 @@ generators (and the K critics) are stacked into one model whose linear layers ar
 latent and evaluation batches from its own seed's streams, in the order of the single-run trainer
 (:func:`lsgan_lib.training._train`), and its networks are initialised by :func:`lsgan_lib.training.build_networks`.
 So member k's numbers equal those of ``train_gan(configs[k])`` up to float rounding (different matrix-product kernels
-round differently; the tests check a tight tolerance), and batching does not enter the results-cache key: a member that
-is cached is loaded and not retrained, and a member trained here is a cache hit for ``train_gan`` later.
+round differently; the tests check a tight tolerance). These GANs amplify rounding, so the results-cache key of a member
+names the batch it was trained in (:func:`batch_keys`), and a batch with any member missing from the cache is retrained
+whole: a run's numbers never depend on what else was cached, and ``train_gan``'s entries are separate.
 
 The members must share the architecture shape and the loop (data dimension, ``latent_dim``, ``widths``,
 ``batch_size``, ``n_iter``, ``snapshots``, ``n_eval``, ``n_critic``, ``n_gen``) and the objective; they may differ in
@@ -16,7 +17,8 @@ The members must share the architecture shape and the loop (data dimension, ``la
 
 Divergence is handled per member: when a member's loss becomes NaN or infinite it is *frozen* — its parameters,
 optimizer state and batch-norm statistics keep the values they had before that step — reported with a warning and in
-``run.extra["diverged_at"]``, and not cached; the other members go on. (The single-run trainer raises instead.)
+``run.extra["diverged_at"]``, and cached with that iteration; the other members go on. (The single-run trainer raises
+instead.)
 
 Shapes: K members, B = ``batch_size``, d = data dimension, ``latent_dim`` = latent dimension. A stacked net maps
 ``(K, n, in_dim)`` to ``(K, n, out_dim)``; per-member losses are ``(K,)``.
@@ -42,7 +44,7 @@ from .nets import ACTIVATIONS, FastELU, fast_elu
 from .objectives import objective, traits
 from .sweep import active_client, train_here_or_on_cluster
 from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, _run_from_payload, _stream, build_networks,
-                       device_name, evaluation_inputs)
+                       check_gan_payload, device_name, evaluation_inputs)
 
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
                  "objective", "batch_norm", "activation")
@@ -424,7 +426,7 @@ class _Divergence:
             if self.at[k] is None:
                 self.at[k] = iteration
                 self.frozen[k] = True
-                fate = "cached as a result" if self.recorded else "not cached"
+                fate = "cached as a result" if self.recorded else "cached with that iteration"
                 warnings.warn(f"training diverged: the {which} loss of batched member {k} became "
                               f"{values[k].item()} at iteration {iteration} ({self.configs[k].describe()}); the member "
                               f"is frozen, reported in run.extra['diverged_at'] and {fate}; the others go on.",
@@ -580,11 +582,14 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
     """Train (or load from the results cache) K configurations of one architecture shape as one batched model.
 
     Returns one :class:`~lsgan_lib.training.GANRun` per configuration, in order, exactly as ``train_gan`` would (CPU
-    networks in eval mode, rebuilt as ordinary ``fc_net`` modules). Cached members are loaded and not retrained; the
-    others are trained together and cached under the same key as ``train_gan`` (batching changes numbers only by
-    float rounding). ``run.extra["diverged_at"]`` is ``None``, or the iteration at which the member's loss became
-    non-finite: such a member is frozen there, warned about, and not cached. ``run.seconds`` of a trained member is
-    the batch's wall time divided by the number of members trained.
+    networks in eval mode, rebuilt as ordinary ``fc_net`` modules). When every member is cached (under
+    :func:`batch_keys`: its own key and this batch) they are loaded; when any is missing the whole batch is trained
+    again, as it was first trained, and the missing members are stored — so the numbers do not depend on what was
+    cached (batching changes float rounding, which these GANs amplify). A cached entry that is unreadable or fails
+    :func:`~lsgan_lib.training.check_gan_payload` counts as missing (reported). ``run.extra["diverged_at"]`` is
+    ``None``, or the iteration at which the member's loss became non-finite: such a member is frozen there, warned
+    about, and cached with that iteration. ``run.seconds`` of a trained member is the batch's wall time divided by
+    the number of members.
 
     For chapters that store more per run (the level-set chapter's critic fields): ``snapshot_extra`` and
     ``record_divergence`` as in :func:`_train_batched` (a recorded diverged member is cached, as a result), under
@@ -594,37 +599,79 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
     ``compile_mode`` — ``None`` (eager), or a ``torch.compile`` mode of :data:`COMPILE_MODES` for the stacked nets'
     forward pass and the optimizer update (``"reduce-overhead"`` adds CUDA graphs on a GPU). Whether it pays is
     measured by ``bench/toy_training.py --compile``: on the 2-core CPU it does not (bench/README.md). Compiled code
-    rounds differently, like batching, so it does not enter the cache key either. Objectives with a gradient penalty
+    rounds differently, like batching, so the mode enters the cache key (:func:`batch_keys`). Objectives with a gradient penalty
     cannot be compiled (``ValueError``).
     """
     configs = list(configs)
     check_same_shape(configs)
     check_compile_mode(compile_mode, configs[0].objective)
-    key = cache_key or GANConfig.as_dict
-    payloads = [cache.lookup(cache_kind, key(c), results_root) for c in configs]
-    todo = [j for j, p in enumerate(payloads) if p is None]
+    keys = batch_keys(configs, cache_key or GANConfig.as_dict, compile_mode)
+    payloads = [cache.lookup(cache_kind, k, results_root, check=lambda p, c=c: check_gan_payload(c, p))
+                for c, k in zip(configs, keys)]
     diverged: dict[int, int | None] = {}
-    if todo:
-        bar = tqdm(total=configs[0].n_iter, desc=f"{desc} ({len(todo)} runs)", disable=not progress, unit="it")
-        try:
-            trained, at = train_here_or_on_cluster(_train_batched, [configs[j] for j in todo], device, bar,
-                                                   snapshot_extra, record_divergence, compile_mode)
-        finally:
-            bar.close()
-        for j, payload, when in zip(todo, trained, at):
-            payloads[j], diverged[j] = payload, when
-            if when is None or record_divergence:
-                cache.store(cache_kind, key(configs[j]), payload, results_root)
+    if any(p is None for p in payloads):
+        diverged = _train_whole_batch(configs, keys, payloads, device, progress, results_root, desc, cache_kind,
+                                      snapshot_extra, record_divergence, compile_mode)
     runs = []
     for j, (config, payload) in enumerate(zip(configs, payloads)):
-        run = _run_from_payload(config, payload, from_cache=j not in diverged)
-        run.extra.update({name: payload[name] for name in payload.keys() - RUN_PAYLOAD_KEYS})
-        if "diverged_at" in payload:  # recorded (and perhaps cached) divergence: -1 for none
+        run = _run_from_payload(config, payload, from_cache=not diverged)
+        run.extra.update({name: payload[name] for name in payload.keys() - RUN_PAYLOAD_KEYS - {"unrecorded"}})
+        if "diverged_at" in payload:  # recorded divergence: -1 for none
             run.extra["diverged_at"] = None if int(payload["diverged_at"]) < 0 else int(payload["diverged_at"])
         else:
-            run.extra["diverged_at"] = diverged.get(j)
+            run.extra["diverged_at"] = None
+        if payload.get("unrecorded"):  # frozen at a divergence the caller did not ask to record (see below)
+            for name in ("reached", "unrecorded"):
+                run.extra.pop(name, None)
         runs.append(run)
     return runs
+
+
+def batch_keys(configs: Sequence[GANConfig], key: Callable[[GANConfig], dict], compile_mode: str | None = None
+               ) -> list[dict]:
+    """The results-cache keys of a batch's members: each member's own key plus the batch it was trained in (a hash
+    of the members' keys in order) and the ``torch.compile`` mode, if any. Batching and compiling change float
+    rounding, and these GANs amplify it, so a run trained in another batch, or alone by ``train_gan``, is another
+    result and another entry."""
+    members = [key(c) for c in configs]
+    batch = {"size": len(members), "members": cache.config_hash({"members": members})}
+    if compile_mode is not None:
+        batch["compile_mode"] = compile_mode
+    return [m | {"batch": batch} for m in members]
+
+
+def _train_whole_batch(configs: list[GANConfig], keys: list[dict], payloads: list[dict | None], device, progress,
+                       results_root, desc, cache_kind, snapshot_extra, record_divergence, compile_mode
+                       ) -> dict[int, int | None]:
+    """Train every member of the batch together, because one of them is missing from the cache; fill ``payloads``
+    with the trained members; store the missing ones. A cached member whose numbers differ from its retrain (another
+    torch version or machine wrote it) is reported and replaced, so that the returned numbers never depend on what
+    was cached. A diverged member is stored too, with the iteration it diverged at, so the batch is not retrained on
+    every run. Returns each member's divergence iteration (``None`` for none)."""
+    missing = [j for j, p in enumerate(payloads) if p is None]
+    if len(missing) < len(configs):
+        warnings.warn(f"results cache: {len(missing)} of the {len(configs)} runs of this batch are missing; "
+                      f"retraining all {len(configs)} together (the way they were trained), so that their numbers do "
+                      "not depend on what was cached", UserWarning, stacklevel=3)
+    bar = tqdm(total=configs[0].n_iter, desc=f"{desc} ({len(configs)} runs)", disable=not progress, unit="it")
+    try:
+        trained, at = train_here_or_on_cluster(_train_batched, configs, device, bar, snapshot_extra, record_divergence,
+                                               compile_mode)
+    finally:
+        bar.close()
+    for j, (payload, when) in enumerate(zip(trained, at)):
+        if when is not None and not record_divergence:
+            payload.update(diverged_at=when, reached=len(configs[j].snapshots), unrecorded=True)
+        cached_payload = payloads[j]
+        if cached_payload is None:
+            cache.store(cache_kind, keys[j], payload, results_root)
+        elif cache.payload_digest(cached_payload) != cache.payload_digest(payload):
+            warnings.warn(f"results cache: {cache.entry_path(cache_kind, keys[j], results_root)} differs from its "
+                          "retrain in the same batch (written by another torch version, thread count or machine); "
+                          "replacing it", UserWarning, stacklevel=3)
+            cache.store(cache_kind, keys[j], payload, results_root)
+        payloads[j] = payload
+    return dict(enumerate(at))
 
 
 def shape_key(config: GANConfig) -> tuple:
@@ -638,7 +685,9 @@ def train_sweep(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torc
 
     The configurations are grouped by :func:`shape_key`; each group is one :func:`train_batched` call. Returns one
     :class:`~lsgan_lib.training.GANRun` per configuration, in the order given, with ``run.extra["diverged_at"]`` as
-    :func:`train_batched` sets it (a diverged run is frozen, warned about and not cached; the sweep goes on). The
+    :func:`train_batched` sets it (a diverged run is frozen, warned about and cached with that iteration; the sweep
+    goes on). Each group is one batch of the cache keys (:func:`batch_keys`): grouping the same sweep differently
+    trains, and caches, other runs. The
     chapters train every seed and configuration sweep through this function. ``options`` go to :func:`train_batched`
     (``snapshot_extra``, ``record_divergence``, ``cache_kind``, ``cache_key``, ``compile_mode``). Under a Dask client
     (``$LSGAN_SCHEDULER``, :mod:`lsgan_lib.sweep`) the groups train at once, each as a task on a worker.

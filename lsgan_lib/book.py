@@ -1,20 +1,30 @@
 """The ``lsgan-book`` command: run chapters with papermill, build the book, list what there is.
 
-    lsgan-book run [CHAPTER ...] [--profile P] [-p name=value ...] [-p chapter.name=value ...] [--scheduler ADDRESS]
+    lsgan-book run [CHAPTER ...] [--profile P | --profile-file PATH] [-p name=value ...] [-p chapter.name=value ...]
+                   [--fresh] [--scheduler ADDRESS]
     lsgan-book build [--sweep CHAPTER/NAME ...]
     lsgan-book sweep CHAPTER --profile P --grid name=[v1, v2] [--grid ...] [-p name=value ...]  (lsgan_lib.sweep)
     lsgan-book list
 
-Parameters come from ``notebooks/profiles/<profile>.yml`` (keyed by chapter), then ``-p`` overrides, and are checked
-against the notebook's cell tagged ``parameters`` before any kernel starts. That cell declares each parameter as an
-annotated assignment with an optional constraint at the start of its comment::
+Parameters come from ``notebooks/profiles/<profile>.yml`` (keyed by chapter; ``--profile`` takes only the names found
+there, ``--profile-file`` an explicit file), then ``-p`` overrides, and are checked against the notebook's cell tagged
+``parameters`` before any kernel starts. That cell declares each parameter as an annotated assignment with an optional
+constraint at the start of its comment::
 
     n_iter: int = 2000  # [1, 1000000] training iterations
     objective: str = "minimax"  # {"minimax", "non_saturating"} the GAN objective
     seeds: list[int] = [0, 1, 2]  # [0, None] one run per seed (the range applies to each element)
 
 Types are ``int``, ``float``, ``bool``, ``str`` and ``list[...]`` of those; ``[lo, hi]`` is a closed range (``None``
-leaves a side open) and ``{...}`` a set of allowed values.
+leaves a side open) and ``{...}`` a set of allowed values. A float must be finite (NaN and infinities are refused) and
+may be written as Python writes it (``1e-10``, which YAML 1.1 would read as a string). A list whose default has
+elements must keep at least one; a list whose default is empty may be empty. ``profile`` is set by ``--profile``,
+never by ``-p`` or a profile file.
+
+Faults (see the README's "When something goes wrong"): one Ctrl-C interrupts the running kernels, removes the scratch
+folders and exits 130 naming what was cached; a chapter that fails or whose kernel dies is kept at
+``_build/failed/<chapter>.ipynb``; ``build`` refuses executed chapters that are missing, unreadable or hold an error
+output before it writes anything.
 """
 
 from __future__ import annotations
@@ -25,13 +35,16 @@ import copy
 import datetime as _dt
 import io
 import json
+import math
 import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tokenize
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +58,8 @@ from . import sweep
 from .claims import KINDS, VERDICTS
 
 EXIT_BAD_PARAMETERS = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 SCALAR_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
 
 
@@ -76,12 +91,39 @@ def profiles(root: Path) -> list[str]:
     return sorted(p.stem for p in (root / "notebooks" / "profiles").glob("*.yml"))
 
 
-def load_profile(root: Path, name: str) -> dict[str, dict[str, Any]]:
-    """``notebooks/profiles/<name>.yml``: chapter → parameter values. An unknown profile is a :class:`ParameterError`."""
-    path = root / "notebooks" / "profiles" / f"{name}.yml"
-    if not path.is_file():
-        raise ParameterError(f"unknown profile {name!r}; available: {', '.join(profiles(root))}")
-    content = yaml.safe_load(path.read_text()) or {}
+def profile_label(profile: str | Path) -> str:
+    """A profile's name: the name given to ``--profile``, or the stem of a ``--profile-file``."""
+    return profile.stem if isinstance(profile, Path) else profile
+
+
+def profile_path(root: Path, profile: str | Path) -> Path:
+    """The file of a profile: ``notebooks/profiles/<name>.yml`` for a name (only names listed there: never a path), or
+    the explicit file given as a :class:`~pathlib.Path` (``--profile-file``)."""
+    if isinstance(profile, Path):
+        if not profile.is_file():
+            raise ParameterError(f"--profile-file {profile}: no such file")
+        return profile
+    if not PROFILE_NAME.fullmatch(profile) or profile not in profiles(root):
+        raise ParameterError(f"unknown profile {profile!r}; available: {', '.join(profiles(root))} (a profile file "
+                             "elsewhere goes through --profile-file PATH)")
+    return root / "notebooks" / "profiles" / f"{profile}.yml"
+
+
+def load_profile(root: Path, name: str | Path) -> dict[str, dict[str, Any]]:
+    """``notebooks/profiles/<name>.yml`` (or the file ``name`` when it is a :class:`~pathlib.Path`): chapter →
+    parameter values. An unknown profile, or a file that is not plain YAML of that shape, is a :class:`ParameterError`
+    naming the file (and the line)."""
+    path = profile_path(root, name)
+    try:
+        content = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:  # malformed, or a tag such as !!python/object that safe_load refuses
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ParameterError(f"profile file {path}{where}: not a plain YAML mapping of chapters to parameters "
+                             f"({problem})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ParameterError(f"profile file {path} cannot be read: {error}") from None
     if not isinstance(content, dict) or not all(isinstance(v, dict) or v is None for v in content.values()):
         raise ParameterError(f"{path} must map chapter names to parameter mappings")
     return {chapter: dict(values or {}) for chapter, values in content.items()}
@@ -147,7 +189,11 @@ def _parse_constraint(comment: str) -> tuple[float | None, float | None, tuple |
 
 def notebook_parameters(path: Path) -> dict[str, Parameter]:
     """The parameters a notebook declares in its cell tagged ``parameters`` (see the module docstring)."""
-    notebook = json.loads(Path(path).read_text())
+    try:
+        notebook = json.loads(Path(path).read_text())
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ParameterError(f"{path} is not a readable notebook ({type(error).__name__}: truncated or edited). Fix: "
+                             f"`git checkout {Path(path).name}` in notebooks/, or repair it") from None
     source = _parameters_cell(notebook, path)
     comments = _comments(source)
     parameters = {}
@@ -166,12 +212,28 @@ def notebook_parameters(path: Path) -> dict[str, Parameter]:
     return parameters
 
 
+def _as_float(value: Any) -> Any:
+    """An int widened to float, and a string Python reads as a float (YAML 1.1 reads ``1e-10`` as a string) read as
+    one; anything else unchanged."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
 def _check_scalar(parameter: Parameter, value: Any, scalar: str, origin: str) -> Any:
     expected = SCALAR_TYPES[scalar]
-    if scalar == "float" and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+    if scalar == "float":
+        value = _as_float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise ParameterError(f"parameter {parameter.name!r}: {value!r} ({origin}) is not {parameter.allowed}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParameterError(f"parameter {parameter.name!r}: {value!r} ({origin}) is not a finite number; "
+                             f"allowed: {parameter.allowed}")
     if parameter.choices is not None and value not in parameter.choices:
         raise ParameterError(f"parameter {parameter.name!r}: {value!r} ({origin}) is not allowed; "
                              f"allowed: {parameter.allowed}")
@@ -186,6 +248,9 @@ def validate(parameter: Parameter, value: Any, origin: str) -> Any:
     if parameter.type.startswith("list["):
         if not isinstance(value, list):
             raise ParameterError(f"parameter {parameter.name!r}: {value!r} ({origin}) is not {parameter.allowed}")
+        if not value and parameter.default:
+            raise ParameterError(f"parameter {parameter.name!r}: [] ({origin}) is empty; the chapter needs at least "
+                                 f"one element ({parameter.allowed})")
         return [_check_scalar(parameter, v, parameter.type[5:-1], origin) for v in value]
     return _check_scalar(parameter, value, parameter.type, origin)
 
@@ -209,20 +274,25 @@ def parse_overrides(pairs: list[str]) -> list[tuple[str | None, str, Any]]:
     return parsed
 
 
-def resolve_parameters(root: Path, chapter: str, profile: str, overrides: list[tuple[str | None, str, Any]]
+def resolve_parameters(root: Path, chapter: str, profile: str | Path, overrides: list[tuple[str | None, str, Any]]
                        ) -> dict[str, Any]:
-    """All of a chapter's parameter values: notebook defaults, then the profile, then ``-p`` overrides; validated."""
+    """All of a chapter's parameter values: notebook defaults, then the profile (a name, or a
+    :class:`~pathlib.Path` of a profile file), then ``-p`` overrides; validated."""
     declared = notebook_parameters(root / "notebooks" / f"{chapter}.ipynb")
     values = {name: p.default for name, p in declared.items()}
-    sources = [(name, value, f"profile {profile}") for name, value in load_profile(root, profile).get(chapter, {}).items()]
+    label = profile_label(profile)
+    sources = [(name, value, f"profile {label}") for name, value in load_profile(root, profile).get(chapter, {}).items()]
     sources += [(name, value, "-p") for target, name, value in overrides if target in (None, chapter)]
     for name, value, origin in sources:
+        if name == "profile":
+            raise ParameterError(f"'profile' is not a parameter ({origin}): choose the profile with --profile NAME "
+                                 "or --profile-file PATH")
         if name not in declared:
             raise ParameterError(f"unknown parameter {name!r} for chapter {chapter} ({origin}); "
                                  f"known: {', '.join(declared)}")
         values[name] = validate(declared[name], value, origin)
     if "profile" in declared:
-        values["profile"] = profile
+        values["profile"] = label
     return values
 
 
@@ -272,8 +342,15 @@ def _provenance_cell(info: dict[str, Any]):
 
 
 def _finalise(notebook, seconds: float) -> None:
-    """Add the wall time to the provenance cell's output and to the notebook's metadata, and fold the injected
-    parameters cell (the provenance table already lists every parameter)."""
+    """Add the wall time and the results record (entries computed and loaded, their content hash: see
+    :func:`lsgan_lib.cache.ledger`) to the provenance cell's output and to the notebook's metadata, drop the cell that
+    made the record, and fold the injected parameters cell (the provenance table already lists every parameter)."""
+    record = None
+    for cell in list(notebook.cells):
+        if "lsgan-results" in cell.metadata.get("tags", []):
+            for output in cell.get("outputs", []):
+                record = output.get("metadata", {}).get("lsgan_results", record)
+            notebook.cells.remove(cell)
     for cell in notebook.cells:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "hide-input" not in tags:
@@ -283,6 +360,9 @@ def _finalise(notebook, seconds: float) -> None:
                 if output.get("output_type") == "display_data" and "lsgan_provenance" in output.get("metadata", {}):
                     info = output["metadata"]["lsgan_provenance"]
                     info["wall time"] = f"{seconds:.1f} s"
+                    if record is not None:
+                        info["results"] = (f"{record['computed']} computed, {record['loaded']} loaded from the cache; "
+                                           f"sha256 {record['sha256'][:16]}")
                     output["data"]["text/markdown"] = provenance_markdown(info)
                     output["data"]["text/plain"] = "<provenance>"
                     notebook.metadata["lsgan"] = info
@@ -298,85 +378,325 @@ class ChapterResult:
     chapter: str
     ok: bool
     seconds: float
-    output: Path
+    output: Path | None
     message: str = ""
+    interrupted: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+class Interruption:
+    """What one Ctrl-C needs: the kernels running now. :meth:`stop` interrupts each (SIGINT to its process group, as
+    the notebook's stop button does), then kills those still running after ``grace`` seconds. The chapters' threads
+    see :attr:`requested` and clean up."""
+
+    def __init__(self):
+        self.requested = False
+        self._kernels: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def register(self, chapter: str, manager) -> None:
+        with self._lock:
+            self._kernels[chapter] = manager
+
+    def unregister(self, chapter: str) -> None:
+        with self._lock:
+            self._kernels.pop(chapter, None)
+
+    def _pids(self) -> dict[str, int]:
+        with self._lock:
+            managers = dict(self._kernels)
+        pids = {}
+        for chapter, manager in managers.items():
+            process = getattr(getattr(manager, "provisioner", None), "process", None)
+            if process is not None and process.poll() is None:
+                pids[chapter] = process.pid
+        return pids
+
+    def stop(self, grace: float = 3.0, limit: float = 30.0) -> None:
+        """Interrupt every running kernel (and any that starts meanwhile); kill those still running ``grace`` seconds
+        later; return when every chapter has let go of its kernel, or after ``limit`` seconds."""
+        self.requested = True
+        signalled: set[int] = set()
+        started = time.monotonic()
+        while self._kernels and time.monotonic() - started < limit:
+            late = time.monotonic() - started >= grace
+            for pid in self._pids().values():
+                if late:
+                    _signal_group(pid, signal.SIGKILL)
+                elif pid not in signalled:
+                    _signal_group(pid, signal.SIGINT)
+                    signalled.add(pid)
+            time.sleep(0.05)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    """Send ``sig`` to the kernel's process group (jupyter_client starts each kernel in a session of its own)."""
+    try:
+        os.killpg(os.getpgid(pid), sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# cells that are not the chapter's own: the runner's, papermill's injected parameters and its error banners
+INSERTED_TAGS = frozenset({"lsgan-provenance", "injected-parameters", "lsgan-results", "papermill-error-cell-tag"})
+
+
+def _source_index(notebook, index: int) -> int:
+    """The executed notebook's cell ``index`` as a cell of ``notebooks/<chapter>.ipynb`` (counting from 0)."""
+    return index - sum(1 for cell in notebook.cells[:index] if INSERTED_TAGS & set(cell.metadata.get("tags", [])))
+
+
+def _started_cells(notebook) -> int | None:
+    """The cell of ``notebooks/<chapter>.ipynb`` (counting from 0) that papermill started last, or ``None``."""
+    last = None
+    for index, cell in enumerate(notebook.cells):
+        if not INSERTED_TAGS & set(cell.metadata.get("tags", [])) and \
+                cell.metadata.get("papermill", {}).get("start_time"):
+            last = _source_index(notebook, index)
+    return last
+
+
+def _keep_failed(root: Path, chapter: str, scratch: Path, failed_dir: Path | None = None):
+    """Move a failed execution's notebook from the scratch folder to ``failed_dir/<chapter>.ipynb`` (default
+    ``_build/failed/``; removing the scratch folder); return its path and the notebook, or ``(None, None)`` when
+    papermill wrote none."""
+    import nbformat
+
+    failed = (failed_dir or root / "_build" / "failed") / f"{chapter}.ipynb"
+    try:
+        if not scratch.is_file():
+            return None, None
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(scratch, failed)
+        return failed, nbformat.read(failed, as_version=4)
+    finally:
+        shutil.rmtree(scratch.parent, ignore_errors=True)
+
+
+def cache_warnings(notebook) -> tuple[str, ...]:
+    """The results-cache warnings a chapter's kernel printed (corrupt entries, an unwritable folder), one line each,
+    so that the runner can show them on the terminal and not only in the notebook."""
+    found = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                for line in output.get("text", "").splitlines():
+                    if "results cache:" in line:
+                        text = line[line.index("results cache:"):].strip()
+                        if text not in found:
+                            found.append(text)
+    return tuple(found)
+
+
+def _results_cell():
+    import nbformat
+
+    source = "from lsgan_lib.book import show_results_record\nshow_results_record()"
+    return nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell", "lsgan-results"]})
+
+
+def show_results_record() -> None:
+    """Called by the cell the runner puts last in every executed chapter: shows (as output metadata) how many
+    results-cache entries the kernel computed and loaded, and their content hash. The runner moves it into the
+    provenance table and drops the cell."""
+    from IPython.display import display
+
+    from .cache import ledger
+
+    display({"text/plain": "<results record>"}, raw=True, metadata={"lsgan_results": ledger()})
 
 
 def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, Any], output_dir: Path,
-                commit: str, failed_dir: Path | None = None) -> ChapterResult:
+                commit: str, stop: Interruption | None = None, results: str | None = None,
+                failed_dir: Path | None = None) -> ChapterResult:
     """Execute one chapter with papermill's Python API into ``output_dir/<chapter>.ipynb``.
 
-    A chapter that fails is written to ``failed_dir/<chapter>.ipynb`` (default ``_build/failed/``; the executed book
-    copy is left untouched) and reported with its cell and error.
+    A chapter that fails, or whose kernel dies, is written to ``failed_dir/<chapter>.ipynb`` (default
+    ``_build/failed/``; the executed book copy is left untouched) and reported with its cell and error. When ``stop`` is set (Ctrl-C) the kernel is
+    interrupted, nothing is kept but the results cache, and the result says ``interrupted``. ``results`` describes
+    the results cache for the provenance.
     """
     import nbformat
     import papermill
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
 
+    stop = stop or Interruption()
+    started = time.perf_counter()
+    if stop.requested:
+        return ChapterResult(chapter, False, 0.0, None, "not started", interrupted=True)
     source = nbformat.read(root / "notebooks" / f"{chapter}.ipynb", as_version=4)
     info = {"chapter": chapter, "profile": profile, "commit": commit,
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "parameters": parameters}
+    if results:
+        info["results cache"] = results
     title_first = bool(source.cells) and source.cells[0].cell_type == "markdown" \
         and source.cells[0].source.lstrip().startswith("# ")
     source.cells.insert(1 if title_first else 0, _provenance_cell(info))  # first, after the chapter's title
+    source.cells.append(_results_cell())
     output_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="lsgan-run-")) / f"{chapter}.ipynb"
-    started = time.perf_counter()
+    manager = AsyncKernelManager(kernel_name="python3")
+    stop.register(chapter, manager)
     try:
         papermill.execute_notebook(copy.deepcopy(source), str(scratch), parameters=parameters, cwd=str(root),
-                                   kernel_name="python3", progress_bar=False, log_output=False)
-    except papermill.PapermillExecutionError as error:
-        failed = (failed_dir or root / "_build" / "failed") / f"{chapter}.ipynb"
-        failed.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(scratch, failed)
-        shutil.rmtree(scratch.parent)
-        executed = nbformat.read(failed, as_version=4)
-        cells = [c for c in executed.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
-        inserted = sum(1 for cell in cells[:error.cell_index]  # papermill's error cell came after error.cell_index
-                       if {"lsgan-provenance", "injected-parameters"} & set(cell.metadata.get("tags", [])))
-        return ChapterResult(chapter, False, time.perf_counter() - started, failed,
-                             f"in cell {error.cell_index - inserted} of notebooks/{chapter}.ipynb (counting from 0): "
-                             f"{error.ename}: {error.evalue}")
-    except Exception as error:  # the kernel died, or papermill could not start it: report, let the others run
-        shutil.rmtree(scratch.parent, ignore_errors=True)
-        return ChapterResult(chapter, False, time.perf_counter() - started, scratch,
-                             f"papermill could not execute it: {type(error).__name__}: {error}")
+                                   kernel_name="python3", progress_bar=False, log_output=False, km=manager)
+    except Exception as error:  # noqa: BLE001 - a cell error, a dead kernel, or a kernel that never started
+        seconds = time.perf_counter() - started
+        if stop.requested:
+            partial = nbformat.read(scratch, as_version=4) if scratch.is_file() else None
+            shutil.rmtree(scratch.parent, ignore_errors=True)
+            cell = _started_cells(partial) if partial is not None else None
+            where = f" in cell {cell} of notebooks/{chapter}.ipynb" if cell is not None else ""
+            return ChapterResult(chapter, False, seconds, None, f"interrupted{where}", interrupted=True,
+                                 warnings=cache_warnings(partial) if partial is not None else ())
+        failed, executed = _keep_failed(root, chapter, scratch, failed_dir)
+        found = cache_warnings(executed) if executed is not None else ()
+        if isinstance(error, papermill.PapermillExecutionError):
+            cell = _started_cells(executed)  # papermill stops at the cell that raised
+            return ChapterResult(chapter, False, seconds, failed,
+                                 f"in cell {cell} of notebooks/{chapter}.ipynb (counting from 0): {error.ename}: "
+                                 f"{error.evalue}", warnings=found)
+        cell = _started_cells(executed) if executed is not None else None
+        where = f" in cell {cell} of notebooks/{chapter}.ipynb (counting from 0)" if cell is not None else ""
+        kept = f"; the failed notebook is at {failed}" if failed is not None else ""
+        what = "the kernel died" if "DeadKernel" in type(error).__name__ else "papermill could not execute it"
+        return ChapterResult(chapter, False, seconds, failed, f"{what}{where}: {type(error).__name__}: "
+                             f"{str(error).strip().splitlines()[0] if str(error).strip() else ''}{kept}",
+                             warnings=found)
+    finally:
+        stop.unregister(chapter)
+        if manager.has_kernel:
+            try:
+                run_sync(manager.shutdown_kernel)(now=True)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
     seconds = time.perf_counter() - started
     executed = nbformat.read(scratch, as_version=4)
     _finalise(executed, seconds)
     target = output_dir / f"{chapter}.ipynb"
     nbformat.write(executed, target)
     shutil.rmtree(scratch.parent)
-    return ChapterResult(chapter, True, seconds, target)
+    return ChapterResult(chapter, True, seconds, target, warnings=cache_warnings(executed))
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during ``lsgan-book run``: handled as a Ctrl-C, with exit status 143."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def _entries_written_since(folder: Path, since: float) -> int:
+    """How many results-cache files under ``folder`` were written at or after ``since`` (a ``time.time()``)."""
+    if not folder.is_dir():
+        return 0
+    return sum(1 for path in folder.rglob("*.pt") if path.stat().st_mtime >= since)
+
+
+def _prepare_output_dir(output_dir: Path) -> None:
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ParameterError(f"--output-dir {output_dir} cannot be created: {error.strerror or error}") from None
+    if not os.access(output_dir, os.W_OK):
+        raise ParameterError(f"--output-dir {output_dir} is not writable")
+
+
+def _fresh_results(stamp: str) -> Path:
+    """A new, empty results cache for ``--fresh``: ``<results>/fresh/<stamp>``, made the cache of this process and of
+    the kernels it starts (through ``LSGAN_RESULTS``)."""
+    from . import cache
+
+    folder = cache.results_dir() / "fresh" / stamp
+    folder.mkdir(parents=True, exist_ok=False)
+    os.environ["LSGAN_RESULTS"] = str(folder)
+    return folder
+
+
+def _report(result: ChapterResult) -> None:
+    state = "ok" if result.ok else "FAILED"
+    detail = f" {result.message}" if result.message else ""
+    print(f"  {result.chapter}: {state} in {result.seconds:.1f} s -> {result.output}{detail}", flush=True)
+    for line in result.warnings:
+        print(f"  {result.chapter}: warning: {line}", file=sys.stderr, flush=True)
+
+
+def _interrupted_line(results: list[ChapterResult], pending: list[str], folder: Path, since: float,
+                      output_dir: Path) -> str:
+    stopped = [f"{r.chapter} ({r.message})" for r in results if r.interrupted and r.message != "not started"]
+    written = _entries_written_since(folder, since)
+    parts = ["interrupted"]
+    parts.append(f"stopped {', '.join(stopped)}" if stopped else "no chapter was running")
+    if pending:
+        parts.append(f"not run: {', '.join(pending)}")
+    parts.append(f"{written} results-cache entr{'y' if written == 1 else 'ies'} written so far kept in {folder}")
+    return ("lsgan-book: " + "; ".join(parts) + "; run the same command again to resume from them (the stopped "
+            f"chapters' executed copies in {output_dir} are unchanged)")
 
 
 def command_run(args) -> int:
+    from . import cache
+
     root = project_root()
     known = chapters(root)
     selected = args.chapters or known
     unknown = [c for c in selected if c not in known]
     if unknown:
         raise ParameterError(f"unknown chapter(s) {', '.join(unknown)}; chapters: {', '.join(known)}")
-    profile = args.profile or default_profile()
+    if args.profile and args.profile_file:
+        raise ParameterError("give --profile or --profile-file, not both")
+    profile = Path(args.profile_file) if args.profile_file else (args.profile or default_profile())
     overrides = parse_overrides(args.parameter or [])
     targets = {target for target, _, _ in overrides if target is not None}
     if targets - set(selected):
         raise ParameterError(f"-p names chapter(s) not being run: {', '.join(sorted(targets - set(selected)))}")
     plan = {chapter: resolve_parameters(root, chapter, profile, overrides) for chapter in selected}  # validate all first
     output_dir = Path(args.output_dir) if args.output_dir else root / "book"
+    _prepare_output_dir(output_dir)
     commit = git_commit(root)
     if args.scheduler:  # the kernels fan train_sweep's groups out to this Dask cluster (lsgan_lib.sweep)
         os.environ["LSGAN_SCHEDULER"] = args.scheduler
-    print(f"lsgan-book: running {len(plan)} chapter(s) at profile {profile} into {output_dir}", flush=True)
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(run_chapter, root, c, profile, p, output_dir, commit) for c, p in plan.items()]
-        results = []
-        for future in futures:
+    label = profile_label(profile)
+    if args.fresh:
+        folder = _fresh_results(_dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S"))
+        results = f"fresh: empty at the start ({folder})"
+    else:
+        folder = cache.results_dir()
+        results = f"shared: {folder}"
+    print(f"lsgan-book: running {len(plan)} chapter(s) at profile {label} into {output_dir}"
+          + (f" with a new, empty results cache {folder}" if args.fresh else ""), flush=True)
+    stop, since = Interruption(), time.time()
+    previous_term = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops the run as Ctrl-C does
+    pool = ThreadPoolExecutor(max_workers=args.jobs)
+    futures = {c: pool.submit(run_chapter, root, c, label, p, output_dir, commit, stop, results)
+               for c, p in plan.items()}
+    results_: list[ChapterResult] = []
+    try:
+        for future in futures.values():
             result = future.result()
-            results.append(result)
-            state = "ok" if result.ok else "FAILED"
-            detail = f" {result.message}" if result.message else ""
-            print(f"  {result.chapter}: {state} in {result.seconds:.1f} s -> {result.output}{detail}", flush=True)
-    failed = [r.chapter for r in results if not r.ok]
+            results_.append(result)
+            _report(result)
+    except KeyboardInterrupt as interrupt:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the clean-up
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            stop.stop()
+            pool.shutdown(wait=True, cancel_futures=True)
+            done = [f.result() for f in futures.values() if f.done() and not f.cancelled()]
+            pending = [c for c, f in futures.items() if f.cancelled()]
+            for result in done:
+                for line in result.warnings:
+                    print(f"  {result.chapter}: warning: {line}", file=sys.stderr, flush=True)
+            print(_interrupted_line(done, pending, folder, since, output_dir), file=sys.stderr, flush=True)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        return 128 + signal.SIGTERM if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
+    finally:
+        pool.shutdown(wait=True)
+        signal.signal(signal.SIGTERM, previous_term)
+    failed = [r.chapter for r in results_ if not r.ok]
     if failed:
         print(f"lsgan-book: {len(failed)} chapter(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -518,19 +838,80 @@ def claims_overview(root: Path, chapter_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+TOTALS_START, TOTALS_END = "<!-- claims-totals:start -->", "<!-- claims-totals:end -->"
+
+
+def claims_totals(root: Path, chapter_dir: Path) -> str:
+    """One sentence for the intro page: the four verdicts counted over every executed chapter, empirical apart."""
+    records = [c for chapter in chapters(root) if (chapter_dir / f"{chapter}.ipynb").is_file()
+               for c in chapter_claims(chapter_dir / f"{chapter}.ipynb")]
+    if not records:
+        return "No chapter has been executed yet."
+
+    def counted(rows) -> str:
+        return ", ".join(f"{sum(c['verdict'] == v for c in rows)} {v}" for v in VERDICTS)
+
+    empirical = [c for c in records if c["kind"] == "empirical"]
+    return (f"**In all, the executed chapters test {len(records)} claims: {counted(records)}.** Of the "
+            f"{len(empirical)} empirical claims: {counted(empirical)}.")
+
+
+def with_totals(intro: str, totals: str) -> str:
+    """The intro page's text with the totals placed between its two marker comments (which must both be there)."""
+    if TOTALS_START not in intro or TOTALS_END not in intro:
+        raise ValueError(f"book/intro.md lacks the markers {TOTALS_START} and {TOTALS_END} that `lsgan-book build` "
+                         f"writes the claims totals between. Fix: put both on lines of their own in book/intro.md.")
+    head, rest = intro.split(TOTALS_START, 1)
+    return head + TOTALS_START + "\n" + totals + "\n" + TOTALS_END + rest.split(TOTALS_END, 1)[1]
+
+
 def _md_cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def executed_chapter_problems(root: Path, chapter_dir: Path) -> list[str]:
+    """Why the executed chapters in ``chapter_dir`` cannot be published, one line per chapter: missing, not a
+    readable notebook, or holding an error output (naming the cell, counting from 0 as in the executed copy)."""
+    problems = []
+    for chapter in chapters(root):
+        path = chapter_dir / f"{chapter}.ipynb"
+        if not path.is_file():
+            problems.append(f"{path} is missing. Fix: `lsgan-book run {chapter}`")
+            continue
+        try:
+            notebook = json.loads(path.read_text())
+            cells = notebook["cells"]
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+            where = f" at line {error.lineno}" if isinstance(error, json.JSONDecodeError) else ""
+            problems.append(f"{path} is not a readable notebook ({type(error).__name__}{where}: truncated or edited). "
+                            f"Fix: `git checkout {path.relative_to(root) if path.is_relative_to(root) else path}` or "
+                            f"`lsgan-book run {chapter}`")
+            continue
+        for index, cell in enumerate(cells):
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if errors:
+                problems.append(f"{path}: cell {index} has an error output ({errors[0].get('ename')}: "
+                                f"{errors[0].get('evalue')}). Fix: `lsgan-book run {chapter}`")
+                break
+    return problems
+
+
 def command_build(args) -> int:
     root = Path(args.root).resolve() if args.root else project_root()
+    problems = executed_chapter_problems(root, root / "book")
+    if problems:  # refuse before anything is written: book/claims.md stays as it is
+        for line in problems:
+            print(f"lsgan-book: cannot build: {line}", file=sys.stderr)
+        return 1
     stage_widget_assets(root)
     try:
         text = claims_overview(root, root / "book")
-    except OutdatedClaims as error:
+        intro = with_totals((root / "book" / "intro.md").read_text(), claims_totals(root, root / "book"))
+    except (OutdatedClaims, ValueError) as error:
         print(f"lsgan-book: {error}", file=sys.stderr)
         return 1
     (root / "book" / "claims.md").write_text(text)
+    (root / "book" / "intro.md").write_text(intro)
     toc = ["--toc", str(sweep.stage_book_pages(root, args.sweep))] if args.sweep else []  # sweeps' reports as pages
     executable = Path(sys.executable).parent / "jupyter-book"
     # --all: a full rebuild every time, so a warning is never hidden by an incremental build that skips its page
@@ -568,7 +949,12 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute chapters with papermill into book/")
     run.add_argument("chapters", nargs="*", help="chapter names (default: all)")
-    run.add_argument("--profile", help="smoke, quick, cpu, gpu or paper (default: gpu with CUDA, else cpu)")
+    run.add_argument("--profile", help="a profile of notebooks/profiles/: smoke, quick, cpu, gpu or paper (default: gpu "
+                     "with CUDA, else cpu)")
+    run.add_argument("--profile-file", metavar="PATH", help="a profile file of your own (YAML keyed by chapter), "
+                     "instead of --profile")
+    run.add_argument("--fresh", action="store_true", help="use a new, empty results cache (results/fresh/<time>): "
+                     "every result is computed from scratch, as the published chapters are")
     run.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE",
                      help="override a parameter (CHAPTER.NAME=VALUE for one chapter); repeatable")
     run.add_argument("--output-dir", help="where executed notebooks go (default: book/)")
@@ -593,6 +979,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_PARAMETERS
     try:
         return args.func(args)
+    except KeyboardInterrupt:  # before any kernel started (run handles its own), or during build
+        print(f"lsgan-book: interrupted during `{args.command}`; nothing was published", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ParameterError as error:
         print(f"lsgan-book: {error}", file=sys.stderr)
         return EXIT_BAD_PARAMETERS

@@ -246,3 +246,12 @@ def show_claims(claims: list[Claim], profile: str, device: str) -> None:
 
     display(Markdown(claims_markdown(claims, profile, device)),
             metadata={"lsgan_claims": [c.record() for c in claims], "lsgan_profile": profile, "lsgan_device": device})
+
+
+def value_text(value: float, reason: str, digits: int = 3) -> str:
+    """A measured number for a claim's ``value``: ``value`` to ``digits`` significant digits, or — when it could not be
+    computed (NaN or infinite) — ``"not computable (<reason>)"``, so no claims table shows a bare ``nan``. ``reason``
+    says why it may be missing, e.g. ``"the WGAN loss diverged in every seed"``."""
+    if value is None or not math.isfinite(value):
+        return f"not computable ({reason})"
+    return f"{value:.{digits}g}"

@@ -2,7 +2,10 @@
 
 The root is ``$LSGAN_DATA`` when set, else ``data/`` in the project root. It is laid out like the offline copies in
 ``shared/data`` (see its README). Every loader resolves its files through :func:`dataset_file`, so a missing dataset
-always fails the same way: one :class:`DatasetMissing` naming the path looked at and the two fixes.
+always fails the same way: one :class:`DatasetMissing` naming the path looked at and the two fixes. A file that is
+there but cannot be decoded (truncated, overwritten) raises one :class:`DatasetCorrupt` naming the file, what the
+known offline copy is (:data:`KNOWN_COPIES`: size and SHA-256, as in shared/data's README) and the fix. Archives are
+read with ``allow_pickle=False``: a data file never runs code.
 
 Loaders return float32 images scaled to [−1, 1] (the tanh range of the generators) as ``(N, channels, H, W)``, and
 integer labels ``(N,)`` where the dataset has them. ``n`` takes the first ``n`` images of the split; the CIFAR-10
@@ -14,11 +17,14 @@ Adding a dataset: one entry in :data:`LAYOUT` and one ``_decode_<name>`` functio
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
 import zipfile
+import zlib
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -36,8 +42,60 @@ LAYOUT: dict[str, tuple[str, str]] = {
 }
 
 
+# The offline copies of shared/data (its README's table): file under the data root → (size in bytes, SHA-256).
+KNOWN_COPIES: dict[str, tuple[int, str]] = {
+    "mnist/MNIST/raw/train-images-idx3-ubyte.gz":
+        (9_912_422, "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+    "mnist/MNIST/raw/train-labels-idx1-ubyte.gz":
+        (28_881, "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
+    "mnist/MNIST/raw/t10k-images-idx3-ubyte.gz":
+        (1_648_877, "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+    "mnist/MNIST/raw/t10k-labels-idx1-ubyte.gz":
+        (4_542, "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+    "celeba/celeba64_subset.npz": (56_479_408, "c2e6de10318676a1127893fb066de137f931db35dd3b9bf9aa70e8e5a46c04ca"),
+    "cifar10/cifar10_jpeg.zip": (62_190_935, "ad20075fc5d761cb1545aa313752ecc67cdb288bc8d01abc2128e7de0ddfedb5"),
+}
+
+
 class DatasetMissing(FileNotFoundError):
     """A dataset's files are not where ``LSGAN_DATA`` says they are."""
+
+
+class DatasetCorrupt(ValueError):
+    """A dataset file is there but cannot be decoded (truncated, overwritten, or not the expected format)."""
+
+
+def corrupt_message(path: Path, problem: str) -> str:
+    """The :class:`DatasetCorrupt` message: the file, what is wrong, what the known offline copy is, and the fix."""
+    try:
+        relative = path.resolve().relative_to(data_root().resolve()).as_posix()
+    except ValueError:
+        relative = path.name
+    size = path.stat().st_size if path.exists() else 0
+    known = KNOWN_COPIES.get(relative)
+    expected = (f"the offline copy is {known[0]:,} bytes with sha256 {known[1]}, this file is {size:,} bytes"
+                if known else f"this file is {size:,} bytes")
+    return (f"dataset file {path} is corrupt ({problem}): {expected}. Fix: copy {relative} again from shared/data "
+            f"(check it with `python3 shared/data/verify.py`) or download it again")
+
+
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Decode ``path`` inside this block: any decoding failure becomes one :class:`DatasetCorrupt` naming it (and
+    never numpy's advice to allow pickles)."""
+    try:
+        yield
+    except DatasetCorrupt:
+        raise
+    except (EOFError, OSError, zipfile.BadZipFile, zlib.error, ValueError, KeyError, IndexError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        problem = type(error).__name__
+        if "pickle" not in str(error):
+            problem += f": {str(error).splitlines()[0][:200]}" if str(error) else ""
+        else:
+            problem += ": not a numpy archive"
+        raise DatasetCorrupt(corrupt_message(path, problem)) from None
 
 
 def data_root() -> Path:
@@ -76,14 +134,15 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 
 def _read_idx(path: Path, magic: int) -> np.ndarray:
     """An IDX file (gzip-compressed) as a uint8 array: ``(N, 28, 28)`` for images (2051), ``(N,)`` for labels (2049)."""
-    raw = gzip.decompress(path.read_bytes())
-    found = int.from_bytes(raw[:4], "big")
-    if found != magic:
-        raise ValueError(f"{path} is not an IDX file of the expected kind (magic {found}, expected {magic}); "
-                         "replace it with the original from shared/data (check it with shared/data/verify.py)")
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    with reading(path):
+        raw = gzip.decompress(path.read_bytes())
+        found = int.from_bytes(raw[:4], "big")
+        if found != magic:
+            raise DatasetCorrupt(corrupt_message(path, f"not an IDX file of the expected kind (magic {found}, "
+                                                       f"expected {magic})"))
+        ndim = raw[3]
+        shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+        return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 def _decode_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -96,12 +155,13 @@ def _decode_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
 def _decode_cifar10(split: str) -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image
 
-    with zipfile.ZipFile(dataset_file("cifar10")) as archive:
+    path = dataset_file("cifar10")
+    with reading(path), zipfile.ZipFile(path) as archive:
         per_class = [sorted(n for n in archive.namelist() if n.startswith(f"{split}/{c}/") and n.endswith(".jpg"))
                      for c in CIFAR10_CLASSES]
         if len({len(names) for names in per_class}) != 1 or not per_class[0]:
-            raise ValueError(f"{dataset_file('cifar10')} does not hold the expected {split}/<class>/NNNN.jpg layout "
-                             "with equal class sizes; replace it with the copy in shared/data")
+            raise DatasetCorrupt(corrupt_message(path, f"it does not hold the expected {split}/<class>/NNNN.jpg "
+                                                       "layout with equal class sizes"))
         # Interleave the classes (image i of class c at position 10 i + c) so any prefix is balanced.
         names = [per_class[c][i] for i in range(len(per_class[0])) for c in range(len(CIFAR10_CLASSES))]
         images = np.stack([np.asarray(Image.open(io.BytesIO(archive.read(n))).convert("RGB")) for n in names])
@@ -110,14 +170,28 @@ def _decode_cifar10(split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _decode_celeba(split: str) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(dataset_file("celeba")) as archive:
-        images = archive["x"]
+    path = dataset_file("celeba")
+    with reading(path):
+        with np.load(path, allow_pickle=False) as archive:
+            images = archive["x"]
+        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+            raise DatasetCorrupt(corrupt_message(path, f"'x' is {images.dtype} {images.shape}, not uint8 "
+                                                       "(N, 64, 64, 3)"))
     cut = int(round(len(images) * (1 - CELEBA_VAL_SHARE)))
     images = {"train": images[:cut], "val": images[cut:], "all": images}[split]
     return images.transpose(0, 3, 1, 2), np.zeros(0, dtype=np.int64)
 
 
 DECODERS = {"mnist": _decode_mnist, "cifar10": _decode_cifar10, "celeba": _decode_celeba}
+
+
+def _check_decoded(payload: dict) -> None:
+    """A cached decoded dataset must hold uint8 images ``(N, C, H, W)`` and int64 labels."""
+    images, labels = payload["images"], payload["labels"]
+    if not (isinstance(images, torch.Tensor) and images.dtype == torch.uint8 and images.dim() == 4):
+        raise ValueError("'images' is not a uint8 tensor (N, C, H, W)")
+    if not (isinstance(labels, torch.Tensor) and labels.dtype == torch.int64):
+        raise ValueError("'labels' is not an int64 tensor")
 
 
 def load_images(name: str, split: str = "train", n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,7 +215,7 @@ def load_images(name: str, split: str = "train", n: int | None = None) -> tuple[
         images, labels = DECODERS[name](split)
         return {"images": torch.from_numpy(np.array(images)), "labels": torch.from_numpy(np.array(labels))}
 
-    payload, _ = cache.cached("dataset", key, decode)
+    payload, _ = cache.cached("dataset", key, decode, check=_check_decoded)
     images, labels = payload["images"], payload["labels"]
     if n is not None:
         images, labels = images[:n], labels[:n]

@@ -225,6 +225,14 @@ def _train(config: ImageGANConfig, device: torch.device, bar) -> dict:
     }
 
 
+def _check_image_gan(config: ImageGANConfig, payload: dict) -> None:
+    """The results cache's test that a payload is a usable run of ``config`` (see :func:`lsgan_lib.cache.lookup`)."""
+    channels, size, _ = payload["shape"]
+    generator, critic = build_image_networks(config, channels, size)
+    cache.check_networks(payload, generator=generator, critic=critic)
+    cache.check_finite(payload, "snapshots", "z_eval", "losses")
+
+
 def train_image_gan(config: ImageGANConfig, device: torch.device | str | None = None, progress: bool = True,
                     results_root=None) -> ImageGANRun:
     """Train ``config`` (or load it from the results cache) and return the run with CPU networks in eval mode. Under a
@@ -232,7 +240,8 @@ def train_image_gan(config: ImageGANConfig, device: torch.device | str | None = 
     bar = tqdm(total=config.n_iter, desc=config.describe(), leave=False, disable=not progress, unit="it")
     try:
         payload, hit = cache.cached(CACHE_KIND, config.as_dict(),
-                                    lambda: train_here_or_on_cluster(_train, config, device, bar), results_root)
+                                    lambda: train_here_or_on_cluster(_train, config, device, bar), results_root,
+                                    check=lambda p: _check_image_gan(config, p))
     finally:
         bar.close()
     channels, size, _ = payload["shape"]
@@ -338,6 +347,14 @@ def _train_autoencoder(config: AutoencoderConfig, device: torch.device, bar) -> 
             "seconds": time.perf_counter() - started}
 
 
+def _check_autoencoder(config: AutoencoderConfig, payload: dict) -> None:
+    """The results cache's test that a payload is a usable autoencoder of ``config``."""
+    channels, size, _ = payload["shape"]
+    encoder, decoder = build_autoencoder(config, channels, size)
+    cache.check_networks(payload, encoder=encoder, decoder=decoder)
+    cache.check_finite(payload, "losses")
+
+
 def train_autoencoder(config: AutoencoderConfig, device: torch.device | str | None = None, progress: bool = True,
                       results_root=None) -> AutoencoderRun:
     """Train ``config`` (or load it from the results cache); the returned networks are on the CPU in eval mode. Under a
@@ -346,7 +363,7 @@ def train_autoencoder(config: AutoencoderConfig, device: torch.device | str | No
     try:
         payload, hit = cache.cached(AUTOENCODER_CACHE_KIND, config.as_dict(),
                                     lambda: train_here_or_on_cluster(_train_autoencoder, config, device, bar),
-                                    results_root)
+                                    results_root, check=lambda p: _check_autoencoder(config, p))
     finally:
         bar.close()
     channels, size, _ = payload["shape"]

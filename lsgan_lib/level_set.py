@@ -10,7 +10,7 @@ networks live in :mod:`lsgan_lib.objectives` and :mod:`lsgan_lib.training`; this
   values on a grid over the plane at every snapshot (the level-set view), and *records* an explosion of L instead
   of raising: a run whose loss becomes non-finite stops there, keeps what it had, and is cached with
   ``diverged_at`` set, so the chapter can count divergences over seeds; :func:`train_level_set_runs` trains a sweep
-  of them batched (:func:`lsgan_lib.batched.train_sweep`) under the same cache keys;
+  of them batched (:func:`lsgan_lib.batched.train_sweep`), cached per batch (:func:`lsgan_lib.batched.batch_keys`);
 * :func:`loss_explosion` — max |L| and whether a run diverged;
 * :func:`jacobian_determinants` and :func:`contraction_at_centres` — Fig. 1's "contracts the grid at the centres";
 * :func:`orientation_consistency` — Fig. 1's "preserves the local structure of the grid" (no folds);
@@ -33,7 +33,7 @@ from . import cache
 from .distributions import data_manifold
 from .objectives import objective, traits
 from .batched import StackedFC, train_sweep
-from .training import GANConfig, GANRun, _train, build_networks, default_device
+from .training import GANConfig, GANRun, _train, build_networks, check_gan_payload, default_device
 
 CACHE_KIND = "level_set_toy"
 FIELD_POINTS = 81  # points per axis of the plane grid on which the critic's values are stored at each snapshot
@@ -134,7 +134,7 @@ def train_level_set(config: GANConfig, device: torch.device | str | None = None,
     bar = tqdm(total=config.n_iter, desc=config.describe(), leave=False) if own_bar else _bar
     try:
         payload, hit = cache.cached(CACHE_KIND, key, lambda: _train_with_fields(config, device, bar, field_points),
-                                    results_root)
+                                    results_root, check=lambda p: check_gan_payload(config, p))
     finally:
         if own_bar:
             bar.close()
@@ -147,8 +147,9 @@ def train_level_set_runs(configs: Sequence[GANConfig], device: torch.device | st
                          field_points: int = FIELD_POINTS, progress: bool = True, results_root=None,
                          desc: str = "training") -> list[LevelSetRun]:
     """:func:`train_level_set` for a sweep of configurations, batched: the runs of one data set and shape train as one
-    model (:func:`lsgan_lib.batched.train_sweep`), under the same cache keys, so each is a cache hit for
-    :func:`train_level_set` and the other way round. Returns the runs in the order given."""
+    model (:func:`lsgan_lib.batched.train_sweep`), cached per batch (:func:`lsgan_lib.batched.batch_keys`: batching
+    changes float rounding, so these entries are not those of :func:`train_level_set`). Returns the runs in the order
+    given."""
     configs = list(configs)
     for config in configs:
         if not traits(objective(config.objective)).uses_critic:

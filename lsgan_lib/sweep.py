@@ -300,7 +300,7 @@ def execute_point(root: Path, chapter: str, profile: str, point: Point, commit: 
     try:
         with _kernel_environment(threads, fan_out=not in_worker):
             result = book.run_chapter(root, chapter, profile, point.parameters, scratch, commit, failed_dir=scratch)
-        text = result.output.read_text() if result.output.is_file() else None
+        text = result.output.read_text() if result.output is not None and result.output.is_file() else None
         return PointResult(point.name, result.ok, result.seconds, result.message, text)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -344,6 +344,21 @@ def device_name(device: torch.device | str | None = None) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+def check_gan_payload(config: GANConfig, payload: dict) -> None:
+    """Raise unless ``payload`` can be read as a run of ``config``: both networks' state dicts load strictly, every
+    field of a :class:`GANRun` is there, and the weights and snapshots are finite (unless the payload records the
+    iteration at which the run diverged). The results cache treats an entry that fails this as corrupt."""
+    diverged = int(payload.get("diverged_at", -1)) >= 0
+    generator, critic = build_networks(config)
+    cache.check_networks(payload, allow_non_finite=diverged, generator=generator, critic=critic)
+    missing = [k for k in ("snapshot_iters", "snapshots", "grid", "grid_images", "losses", "device", "seconds")
+               if k not in payload]
+    if missing:
+        raise KeyError(f"the payload has no {', '.join(missing)}")
+    if not diverged:
+        cache.check_finite(payload, "snapshots", "grid_images")
+
+
 def _run_from_payload(config: GANConfig, payload: dict, from_cache: bool) -> GANRun:
     generator, critic = build_networks(config)
     generator.load_state_dict(payload["generator"]), critic.load_state_dict(payload["critic"])
@@ -361,7 +376,8 @@ def train_gan(config: GANConfig, device: torch.device | str | None = None, progr
     own_bar = _bar is None and progress
     bar = tqdm(total=config.n_iter, desc=config.describe(), leave=False) if own_bar else _bar
     try:
-        payload, hit = cache.cached(CACHE_KIND, config.as_dict(), lambda: _train(config, device, bar), results_root)
+        payload, hit = cache.cached(CACHE_KIND, config.as_dict(), lambda: _train(config, device, bar), results_root,
+                                    check=lambda p: check_gan_payload(config, p))
     finally:
         if own_bar:
             bar.close()

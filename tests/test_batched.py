@@ -165,7 +165,7 @@ class NaNForMember1AtIteration3(objectives.Minimax):
         return value
 
 
-def test_a_diverging_member_is_frozen_reported_and_not_cached(monkeypatch, tmp_path):
+def test_a_diverging_member_is_frozen_reported_and_cached_with_its_iteration(monkeypatch, tmp_path):
     configs = [small(seed=s, n_iter=6, snapshots=(0, 2, 3, 6)) for s in range(3)]
     clean = train_batched(configs, progress=False, results_root=tmp_path / "clean")
     monkeypatch.setattr(batched, "objective", lambda name: NaNForMember1AtIteration3())
@@ -174,17 +174,21 @@ def test_a_diverging_member_is_frozen_reported_and_not_cached(monkeypatch, tmp_p
     assert [r.extra["diverged_at"] for r in runs] == [None, 3, None]
     for i in (0, 2):
         assert_same_run(clean[i], runs[i], exact=True)
-        assert cache.entry_path(training.CACHE_KIND, configs[i].as_dict(), tmp_path / "nan").exists()
     frozen = runs[1]
-    assert not cache.entry_path(training.CACHE_KIND, configs[1].as_dict(), tmp_path / "nan").exists()
     assert torch.equal(frozen.at(2), clean[1].at(2))
     assert torch.equal(frozen.at(3), frozen.at(2)) and torch.equal(frozen.at(6), frozen.at(2))  # no change after 2
     assert torch.isfinite(frozen.losses[:2]).all() and torch.isnan(frozen.losses[2:, 0]).all()
+    # every member is cached (the diverged one with its iteration), so the batch is not trained again
+    keys = batched.batch_keys(configs, GANConfig.as_dict)
+    assert all(cache.entry_path(training.CACHE_KIND, k, tmp_path / "nan").exists() for k in keys)
+    again = train_batched(configs, progress=False, results_root=tmp_path / "nan")
+    assert all(r.from_cache for r in again) and [r.extra["diverged_at"] for r in again] == [None, 3, None]
+    assert "reached" not in again[1].extra and torch.equal(again[1].final, frozen.final)
 
 
-def test_cached_members_are_loaded_and_batched_runs_are_cache_hits_for_train_gan(monkeypatch):
+def test_a_batch_is_cached_as_a_batch_apart_from_train_gan(monkeypatch):
     configs = [small(seed=s) for s in range(3)]
-    first = train_gan(configs[1], progress=False)
+    train_gan(configs[1], progress=False)
     trained = []
     real_train = batched._train_batched
 
@@ -194,17 +198,18 @@ def test_cached_members_are_loaded_and_batched_runs_are_cache_hits_for_train_gan
 
     monkeypatch.setattr(batched, "_train_batched", spy)
     runs = train_batched(configs, progress=False)
-    assert trained == [[0, 2]]
-    assert [r.from_cache for r in runs] == [False, True, False]
-    assert torch.equal(runs[1].final, first.final)
+    assert trained == [[0, 1, 2]]  # train_gan's entry is another result: not loaded into the batch
+    assert not any(r.from_cache for r in runs)
+    again = train_batched(configs, progress=False)
+    assert all(r.from_cache for r in again) and len(trained) == 1
+    assert not train_batched(configs[:2], progress=False)[0].from_cache  # another batch: other entries
+    assert trained[-1] == [0, 1]
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained although the run is cached")
 
     monkeypatch.setattr(training, "_train", no_training)
-    again = train_gan(configs[2], progress=False)
-    assert again.from_cache and torch.equal(again.final, runs[2].final)
-    assert train_batched(configs, progress=False)[0].from_cache and len(trained) == 1
+    assert train_gan(configs[1], progress=False).from_cache  # and the batches did not touch train_gan's entry
 
 
 def test_returned_networks_are_ordinary_fc_nets_that_reproduce_the_snapshots():
@@ -235,9 +240,9 @@ def test_a_sweep_groups_runs_by_shape_and_keeps_their_order(monkeypatch, tmp_pat
     runs = batched.train_sweep(configs, progress=False, results_root=tmp_path)
     assert sorted(calls) == [1, 2, 2]  # three shapes: n_gen 1, n_gen 2, no batch norm
     assert [r.config for r in runs] == configs
-    for config, run in zip(configs, runs):  # each is the cached single run of its configuration
-        single = train_gan(config, progress=False, results_root=tmp_path)
-        assert single.from_cache and torch.equal(single.losses, run.losses)
+    again = batched.train_sweep(configs, progress=False, results_root=tmp_path)
+    for run, cached in zip(runs, again):  # each group is cached as the batch it was trained in
+        assert cached.from_cache and torch.equal(cached.losses, run.losses)
 
 
 def test_a_compiled_batch_matches_the_eager_batch_up_to_rounding(tmp_path):

@@ -123,6 +123,16 @@ def test_notebook_sources_are_stripped_and_parameterised():
 def test_the_committed_claims_overview_is_up_to_date():
     expected = book.claims_overview(ROOT, ROOT / "book")
     assert (ROOT / "book" / "claims.md").read_text() == expected, "run `lsgan-book build` and commit book/claims.md"
+    intro = (ROOT / "book" / "intro.md").read_text()
+    assert book.with_totals(intro, book.claims_totals(ROOT, ROOT / "book")) == intro, \
+        "run `lsgan-book build` and commit book/intro.md (its claims totals are stale)"
+
+
+def test_the_intro_totals_go_between_the_markers_and_need_both():
+    intro = f"a\n{book.TOTALS_START}\nold\n{book.TOTALS_END}\nb\n"
+    assert book.with_totals(intro, "new") == f"a\n{book.TOTALS_START}\nnew\n{book.TOTALS_END}\nb\n"
+    with pytest.raises(ValueError, match="markers"):
+        book.with_totals("a\nb\n", "new")
 
 
 def test_claims_overview_counts_the_four_verdicts_by_kind_and_lists_failed_gates(tmp_path):
