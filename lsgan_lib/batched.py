@@ -36,15 +36,14 @@ from typing import Callable, Iterable, Iterator, Sequence
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from . import cache
 from .distributions import data_manifold, latent
 from .nets import ACTIVATIONS, FastELU, fast_elu
 from .objectives import objective, traits
 from .sweep import active_client, train_here_or_on_cluster
-from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, _run_from_payload, _stream, build_networks,
-                       check_gan_payload, device_name, evaluation_inputs)
+from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, ProgressBar, _run_from_payload, _stream,
+                       build_networks, check_gan_payload, device_name, evaluation_inputs)
 
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
                  "objective", "batch_norm", "activation")
@@ -653,7 +652,7 @@ def _train_whole_batch(configs: list[GANConfig], keys: list[dict], payloads: lis
         warnings.warn(f"results cache: {len(missing)} of the {len(configs)} runs of this batch are missing; "
                       f"retraining all {len(configs)} together (the way they were trained), so that their numbers do "
                       "not depend on what was cached", UserWarning, stacklevel=3)
-    bar = tqdm(total=configs[0].n_iter, desc=f"{desc} ({len(configs)} runs)", disable=not progress, unit="it")
+    bar = ProgressBar(configs[0].n_iter, f"{desc} ({len(configs)} runs)", enabled=progress)
     try:
         trained, at = train_here_or_on_cluster(_train_batched, configs, device, bar, snapshot_extra, record_divergence,
                                                compile_mode)

@@ -1,10 +1,16 @@
 """The ``lsgan-book`` command: run chapters with papermill, build the book, list what there is.
 
     lsgan-book run [CHAPTER ...] [--profile P | --profile-file PATH] [-p name=value ...] [-p chapter.name=value ...]
-                   [--fresh] [--scheduler ADDRESS]
-    lsgan-book build [--sweep CHAPTER/NAME ...]
+                   [--output-dir DIR] [--fresh] [--scheduler ADDRESS]
+    lsgan-book build [--chapters DIR] [--sweep CHAPTER/NAME ...]
+    lsgan-book serve [--dir HTML] [--port N]
+    lsgan-book data [mnist|cifar10|celeba|all ...] [--to DIR] [--celeba-from PATH] [--if-missing]
+    lsgan-book figures [CHAPTER ...] [--profile P]
     lsgan-book sweep CHAPTER --profile P --grid name=[v1, v2] [--grid ...] [-p name=value ...]  (lsgan_lib.sweep)
     lsgan-book list
+
+``run`` writes ``book/`` only at the publishing profiles (cpu, gpu, paper); smoke, quick and a ``--profile-file`` go
+to ``_build/runs/<profile>/`` (:mod:`lsgan_lib.publishing`).
 
 Parameters come from ``notebooks/profiles/<profile>.yml`` (keyed by chapter; ``--profile`` takes only the names found
 there, ``--profile-file`` an explicit file), then ``-p`` overrides, and are checked against the notebook's cell tagged
@@ -56,6 +62,8 @@ import yaml
 
 from . import sweep
 from .claims import KINDS, VERDICTS
+from .publishing import (MachinePaths, check_portable, default_output_dir, kernel_settings, plain_progress_outputs,
+                         serve_command)
 
 EXIT_BAD_PARAMETERS = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
@@ -337,7 +345,9 @@ def show_provenance(**info: Any) -> None:
 def _provenance_cell(info: dict[str, Any]):
     import nbformat
 
-    source = f"from lsgan_lib.book import show_provenance\nshow_provenance(**{info!r})"
+    source = (f"from lsgan_lib.book import show_provenance\nfrom lsgan_lib.publishing import portable_warnings\n"
+              f"portable_warnings()  # warnings name their file relative to the project, not by an absolute path\n"
+              f"show_provenance(**{info!r})")
     return nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-input", "lsgan-provenance"]})
 
 
@@ -345,6 +355,7 @@ def _finalise(notebook, seconds: float) -> None:
     """Add the wall time and the results record (entries computed and loaded, their content hash: see
     :func:`lsgan_lib.cache.ledger`) to the provenance cell's output and to the notebook's metadata, drop the cell that
     made the record, and fold the injected parameters cell (the provenance table already lists every parameter)."""
+    plain_progress_outputs(notebook)  # a bar drawn by a kernel outside the runner's summary mode
     record = None
     for cell in list(notebook.cells):
         if "lsgan-results" in cell.metadata.get("tags", []):
@@ -536,7 +547,7 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
     source.cells.append(_results_cell())
     output_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="lsgan-run-")) / f"{chapter}.ipynb"
-    manager = AsyncKernelManager(kernel_name="python3")
+    manager = AsyncKernelManager(kernel_name="python3", **kernel_settings())  # IPC sockets, summary progress
     stop.register(chapter, manager)
     try:
         papermill.execute_notebook(copy.deepcopy(source), str(scratch), parameters=parameters, cwd=str(root),
@@ -604,6 +615,16 @@ def _prepare_output_dir(output_dir: Path) -> None:
         raise ParameterError(f"--output-dir {output_dir} is not writable")
 
 
+def _portable(folder: Path, root: Path) -> str:
+    """A results folder as the provenance shows it: relative to the project, else only as ``$LSGAN_RESULTS/…`` — the
+    published page names no folder of the machine that ran it."""
+    folder, base = Path(folder).resolve(), Path(os.environ.get("LSGAN_RESULTS", root / "results")).resolve()
+    for anchor, name in ((root.resolve(), ""), (base, "$LSGAN_RESULTS")):
+        if folder == anchor or anchor in folder.parents:
+            return str(Path(name) / folder.relative_to(anchor)) if name else str(folder.relative_to(anchor))
+    return "a folder outside the project"
+
+
 def _fresh_results(stamp: str) -> Path:
     """A new, empty results cache for ``--fresh``: ``<results>/fresh/<stamp>``, made the cache of this process and of
     the kernels it starts (through ``LSGAN_RESULTS``)."""
@@ -653,7 +674,7 @@ def command_run(args) -> int:
     if targets - set(selected):
         raise ParameterError(f"-p names chapter(s) not being run: {', '.join(sorted(targets - set(selected)))}")
     plan = {chapter: resolve_parameters(root, chapter, profile, overrides) for chapter in selected}  # validate all first
-    output_dir = Path(args.output_dir) if args.output_dir else root / "book"
+    output_dir = Path(args.output_dir) if args.output_dir else default_output_dir(root, profile)
     _prepare_output_dir(output_dir)
     commit = git_commit(root)
     if args.scheduler:  # the kernels fan train_sweep's groups out to this Dask cluster (lsgan_lib.sweep)
@@ -661,10 +682,10 @@ def command_run(args) -> int:
     label = profile_label(profile)
     if args.fresh:
         folder = _fresh_results(_dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S"))
-        results = f"fresh: empty at the start ({folder})"
+        results = f"fresh: empty at the start ({_portable(folder, root)})"
     else:
         folder = cache.results_dir()
-        results = f"shared: {folder}"
+        results = f"shared: {_portable(folder, root)}"
     print(f"lsgan-book: running {len(plan)} chapter(s) at profile {label} into {output_dir}"
           + (f" with a new, empty results cache {folder}" if args.fresh else ""), flush=True)
     stop, since = Interruption(), time.time()
@@ -700,6 +721,8 @@ def command_run(args) -> int:
     if failed:
         print(f"lsgan-book: {len(failed)} chapter(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
+    if output_dir.resolve() != (root / "book").resolve():  # not the published chapters: say how to see them
+        print(f"lsgan-book: book/ is untouched; build these chapters with `lsgan-book build --chapters {output_dir}`")
     return 0
 
 
@@ -897,12 +920,17 @@ def executed_chapter_problems(root: Path, chapter_dir: Path) -> list[str]:
 
 
 def command_build(args) -> int:
-    root = Path(args.root).resolve() if args.root else project_root()
+    root = project = Path(args.root).resolve() if args.root else project_root()
+    if getattr(args, "chapters", None):  # a book of chapters executed outside book/ (smoke, quick), built apart
+        from .publishing import stage_site
+
+        root = stage_site(root, Path(args.chapters))
     problems = executed_chapter_problems(root, root / "book")
     if problems:  # refuse before anything is written: book/claims.md stays as it is
         for line in problems:
             print(f"lsgan-book: cannot build: {line}", file=sys.stderr)
         return 1
+    check_portable(root / "book", chapters(root), project=project)
     stage_widget_assets(root)
     try:
         text = claims_overview(root, root / "book")
@@ -912,7 +940,7 @@ def command_build(args) -> int:
         return 1
     (root / "book" / "claims.md").write_text(text)
     (root / "book" / "intro.md").write_text(intro)
-    toc = ["--toc", str(sweep.stage_book_pages(root, args.sweep))] if args.sweep else []  # sweeps' reports as pages
+    toc = ["--toc", str(sweep.stage_book_pages(root, args.sweep, project))] if args.sweep else []  # sweep reports
     executable = Path(sys.executable).parent / "jupyter-book"
     # --all: a full rebuild every time, so a warning is never hidden by an incremental build that skips its page
     command = [str(executable) if executable.exists() else "jupyter-book", "build", str(root), "--all", "-W", "-n",
@@ -925,7 +953,9 @@ def command_build(args) -> int:
     if completed.returncode != 0:
         print(f"lsgan-book: jupyter-book build failed (exit {completed.returncode})", file=sys.stderr)
         return completed.returncode
-    print(f"lsgan-book: the book is at {index}")
+    print(f"lsgan-book: the book is at {index}\n"
+          f"lsgan-book: read it with `{serve_command(index.parent, project)}` (then open the URL it prints): opened "
+          "from file:// the browser blocks the sliders' widget script")
     return 0
 
 
@@ -944,6 +974,13 @@ def command_list(args) -> int:
     return 0
 
 
+def command_serve(args) -> int:
+    from .publishing import serve
+
+    serve(Path(args.dir) if args.dir else project_root() / "_build" / "html", args.port)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="lsgan-book", description="Run and build the Geometric GANs book.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -957,17 +994,29 @@ def parser() -> argparse.ArgumentParser:
                      "every result is computed from scratch, as the published chapters are")
     run.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE",
                      help="override a parameter (CHAPTER.NAME=VALUE for one chapter); repeatable")
-    run.add_argument("--output-dir", help="where executed notebooks go (default: book/)")
+    run.add_argument("--output-dir", help="where executed notebooks go (default: book/ at the cpu, gpu and paper "
+                     "profiles, _build/runs/<profile>/ at smoke and quick)")
     run.add_argument("--jobs", type=int, default=1, help="chapters executed at once (default 1)")
     run.add_argument("--scheduler", help="a Dask scheduler's address: train_sweep's groups train on its workers")
     run.set_defaults(func=command_run)
     build = sub.add_parser("build", help="build the HTML book with jupyter-book (warnings are errors)")
     build.add_argument("--root", help="the book's root folder (default: the project root)")
     build.add_argument("--path-output", help="where _build/ goes (default: the root)")
+    build.add_argument("--chapters", metavar="DIR", help="build from the executed chapters in DIR (e.g. "
+                       "_build/runs/smoke) in a copy of the sources at DIR/site, leaving book/ untouched")
     build.add_argument("--sweep", action="append", metavar="CHAPTER/NAME", help="add a sweep's report as a page")
     build.set_defaults(func=command_build)
     listing = sub.add_parser("list", help="chapters, their parameters and the profiles")
     listing.set_defaults(func=command_list)
+    serving = sub.add_parser("serve", help="serve the built book on localhost (the sliders need http://, not file://)")
+    serving.add_argument("--dir", help="the HTML folder (default: _build/html in the project root)")
+    serving.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serving.set_defaults(func=command_serve)
+    from .data_setup import add_data_command
+    from .publishing import add_figures_command
+
+    add_data_command(sub)
+    add_figures_command(sub)
     sweep.add_parser(sub)
     return top
 
@@ -985,7 +1034,7 @@ def main(argv: list[str] | None = None) -> int:
     except ParameterError as error:
         print(f"lsgan-book: {error}", file=sys.stderr)
         return EXIT_BAD_PARAMETERS
-    except FileNotFoundError as error:  # e.g. the widget JavaScript is not installed; the message names the fix
+    except (FileNotFoundError, MachinePaths) as error:  # e.g. the widget JavaScript is not installed; names the fix
         print(f"lsgan-book: {error}", file=sys.stderr)
         return 1
 

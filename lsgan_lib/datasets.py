@@ -31,14 +31,12 @@ import torch
 
 from . import cache
 
-# dataset name → (file inside the root that proves it is there, how to get it with internet access)
+# dataset name → (file inside the root that proves it is there, the command that creates it)
 LAYOUT: dict[str, tuple[str, str]] = {
-    "mnist": ("mnist/MNIST/raw/train-images-idx3-ubyte.gz",
-              "python -c \"import torchvision; torchvision.datasets.MNIST('{root}/mnist', download=True)\""),
-    "cifar10": ("cifar10/cifar10_jpeg.zip",
-                "copy cifar10/cifar10_jpeg.zip from shared/data (torchvision's CIFAR10 download is not this layout)"),
+    "mnist": ("mnist/MNIST/raw/train-images-idx3-ubyte.gz", "lsgan-book data mnist --to {root}"),
+    "cifar10": ("cifar10/cifar10_jpeg.zip", "lsgan-book data cifar10 --to {root}"),
     "celeba": ("celeba/celeba64_subset.npz",
-               "copy celeba/celeba64_subset.npz from shared/data (see its README for how it was made)"),
+               "lsgan-book data celeba --to {root} --celeba-from /path/to/img_align_celeba.zip"),
 }
 
 
@@ -116,9 +114,9 @@ def dataset_file(name: str, relative: str | None = None) -> Path:
     if not path.is_file():
         source = "LSGAN_DATA" if os.environ.get("LSGAN_DATA") else "the default data/ folder (LSGAN_DATA is unset)"
         raise DatasetMissing(
-            f"dataset {name!r} not found: looked for {path} under {source}. Fix: point LSGAN_DATA at a folder laid "
-            f"out like shared/data (export LSGAN_DATA=/path/to/shared/data), or get it with: "
-            f"{download.format(root=root)}")
+            f"dataset {name!r} not found: looked for {path} under {source}. Fix: create it with "
+            f"`{download.format(root=root)}` (downloads and verifies it; see `lsgan-book data --help`), or point "
+            f"LSGAN_DATA at a folder that has it (export LSGAN_DATA=/path/to/data)")
     return path
 
 

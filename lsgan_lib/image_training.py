@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from . import cache
 from .datasets import SPLITS, load_images
@@ -33,7 +32,7 @@ from .distributions import latent
 from .nets import CRITIC_NORMS, IMAGE_NETS, image_networks
 from .objectives import objective, traits
 from .sweep import active_client, train_here_or_on_cluster
-from .training import TrainingDiverged, _check_finite, _stream, critic_step, device_name, generator_step
+from .training import ProgressBar, TrainingDiverged, _check_finite, _stream, critic_step, device_name, generator_step
 
 CACHE_KIND = "image_gan"
 OPTIMIZERS = ("adam", "rmsprop")
@@ -237,7 +236,7 @@ def train_image_gan(config: ImageGANConfig, device: torch.device | str | None = 
                     results_root=None) -> ImageGANRun:
     """Train ``config`` (or load it from the results cache) and return the run with CPU networks in eval mode. Under a
     Dask client (``$LSGAN_SCHEDULER``) it trains on a worker and this process caches it."""
-    bar = tqdm(total=config.n_iter, desc=config.describe(), leave=False, disable=not progress, unit="it")
+    bar = ProgressBar(config.n_iter, config.describe(), enabled=progress, leave=False)
     try:
         payload, hit = cache.cached(CACHE_KIND, config.as_dict(),
                                     lambda: train_here_or_on_cluster(_train, config, device, bar), results_root,
@@ -359,7 +358,7 @@ def train_autoencoder(config: AutoencoderConfig, device: torch.device | str | No
                       results_root=None) -> AutoencoderRun:
     """Train ``config`` (or load it from the results cache); the returned networks are on the CPU in eval mode. Under a
     Dask client (``$LSGAN_SCHEDULER``) it trains on a worker and this process caches it."""
-    bar = tqdm(total=config.n_iter, desc=config.describe(), leave=False, disable=not progress, unit="it")
+    bar = ProgressBar(config.n_iter, config.describe(), enabled=progress, leave=False)
     try:
         payload, hit = cache.cached(AUTOENCODER_CACHE_KIND, config.as_dict(),
                                     lambda: train_here_or_on_cluster(_train_autoencoder, config, device, bar),

@@ -27,13 +27,12 @@ from typing import Sequence
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from . import cache
 from .distributions import data_manifold
 from .objectives import objective, traits
 from .batched import StackedFC, train_sweep
-from .training import GANConfig, GANRun, _train, build_networks, check_gan_payload, default_device
+from .training import GANConfig, GANRun, ProgressBar, _train, build_networks, check_gan_payload, default_device
 
 CACHE_KIND = "level_set_toy"
 FIELD_POINTS = 81  # points per axis of the plane grid on which the critic's values are stored at each snapshot
@@ -131,7 +130,7 @@ def train_level_set(config: GANConfig, device: torch.device | str | None = None,
     device = torch.device(device) if device is not None else default_device()
     key = config.as_dict() | {"field_points": field_points}
     own_bar = _bar is None and progress
-    bar = tqdm(total=config.n_iter, desc=config.describe(), leave=False) if own_bar else _bar
+    bar = ProgressBar(config.n_iter, config.describe(), leave=False) if own_bar else _bar
     try:
         payload, hit = cache.cached(CACHE_KIND, key, lambda: _train_with_fields(config, device, bar, field_points),
                                     results_root, check=lambda p: check_gan_payload(config, p))
@@ -139,7 +138,7 @@ def train_level_set(config: GANConfig, device: torch.device | str | None = None,
         if own_bar:
             bar.close()
     if hit and _bar is not None:
-        _bar.update(config.n_iter)
+        _bar.skip(config.n_iter)
     return _from_payload(config, payload, hit)
 
 

@@ -45,19 +45,78 @@ def samples_over_data(ax, manifold: DataManifold, data: torch.Tensor, generated:
     ax.set_title(title)
 
 
-def panel_figure(panels: Sequence[dict], ncols: int, title: str, panel_size: float = 2.4):
-    """A grid of :func:`samples_over_data` panels; each panel is a dict of that function's keyword arguments."""
+def panel_figure(panels: Sequence[dict], ncols: int, title: str, panel_size: float = 2.4,
+                 row_labels: Sequence[str] | None = None):
+    """A grid of :func:`samples_over_data` panels; each panel is a dict of that function's keyword arguments.
+
+    ``row_labels`` (one per row) are written left of each row. Titles are wrapped to their panel's width and the
+    layout makes room for every label, so no text overlaps (see :func:`text_layout_problems`)."""
     nrows = -(-len(panels) // ncols)
+    if row_labels is not None and len(row_labels) != nrows:
+        raise ValueError(f"panel_figure: {len(row_labels)} row labels for {nrows} rows")
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols, panel_size * nrows + 0.4), squeeze=False)
     for ax, panel in zip(axes.flat, panels):
         samples_over_data(ax, **panel)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
+    for row, label in enumerate(row_labels or []):
+        axes[row, 0].set_ylabel(label)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, markerscale=4, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1 - 0.3 / fig.get_figheight()))
+    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1))
+    fit_titles(fig)
+    lines = max(ax.title.get_text().count("\n") for ax in axes.flat)  # grow the figure by the wrapped lines
+    if lines:
+        line_height = 1.25 * matplotlib.rcParams["axes.titlesize"] / 72 if isinstance(
+            matplotlib.rcParams["axes.titlesize"], (int, float)) else 0.16
+        fig.set_figheight(fig.get_figheight() + nrows * lines * line_height)
+    lay_out(fig, rect=(0, 0.5 / fig.get_figheight(), 1, 1))
     return fig
+
+
+def _wrap(text: str, width: float, measure) -> str:
+    """``text`` with each line broken between words so that no line is wider than ``width`` (in the units of
+    ``measure(line)``); a single word wider than that stays on its own line."""
+    lines = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if line and measure(candidate) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = candidate
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def fit_titles(fig) -> None:
+    """Wrap every axes title onto as many lines as it needs to fit its axes' width, and the figure's title to the
+    figure's width (measured with the figure's renderer)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+
+    def measurer(text):
+        properties = text.get_fontproperties()
+        return lambda line: renderer.get_text_width_height_descent(line, properties, ismath=False)[0]
+
+    for ax in fig.axes:
+        if ax.get_visible() and ax.title.get_text():
+            ax.title.set_text(_wrap(ax.title.get_text(), ax.get_window_extent(renderer).width * 1.02,
+                                    measurer(ax.title)))
+    suptitle = fig._suptitle
+    if suptitle is not None and suptitle.get_text():
+        suptitle.set_text(_wrap(suptitle.get_text(), fig.bbox.width * 0.96, measurer(suptitle)))
+
+
+def lay_out(fig, rect=(0, 0, 1, 1)) -> None:
+    """``tight_layout`` with every title wrapped to fit (:func:`fit_titles`): titles, labels and the figure's title
+    get the room they need. Use it instead of ``fig.tight_layout()``."""
+    fig.tight_layout(rect=rect)
+    fit_titles(fig)
+    fig.tight_layout(rect=rect)
 
 
 def figure_png(fig, dpi: int = 72) -> bytes:
@@ -99,8 +158,12 @@ def metric_bars(ax, labels: Sequence[str], values: torch.Tensor, reference: Sequ
         ax.scatter(x, values[:, j].tolist(), color="black", s=8, zorder=3)
     if reference is not None:
         ax.scatter(x, reference, marker="_", s=400, color=DATA_COLOR, zorder=4, label="data vs data (ceiling)")
-        ax.legend(loc="lower right", frameon=False)
-    ax.set_xticks(x, labels, rotation=30, ha="right")
+        ax.legend(loc="best", frameon=False)
+    ax.set_xticks(x, labels)
+    renderer = ax.figure.canvas.get_renderer()
+    widest = max((t.get_window_extent(renderer).width for t in ax.get_xticklabels()), default=0.0)
+    if widest > 0.9 * ax.get_window_extent(renderer).width / max(len(labels), 1):  # too wide side by side: upright
+        ax.set_xticks(x, labels, rotation=90, ha="center", va="top")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -201,7 +264,7 @@ def reconstruction_columns(ax, ground_truth: torch.Tensor, columns: Sequence[tor
     stacked = torch.stack([ground_truth, *[c[:n] for c in columns]], dim=1).flatten(0, 1)  # row-major: image, column
     image_grid(ax, stacked, nrow=ncol, title=title)
     width = ground_truth.shape[-1] + 1
-    ax.set_xticks([width * i + width / 2 - 1 for i in range(ncol)], ["GT", *labels], fontsize=7)
+    ax.set_xticks([width * i + width / 2 - 1 for i in range(ncol)], ["GT", *labels])
 
 
 def weight_histograms(ax, layers: Sequence[tuple[str, torch.Tensor]], title: str = "", bins: int = 60) -> None:
@@ -227,6 +290,74 @@ def loss_surface_plot(ax, surface, title: str = "") -> None:
     ax.set_xlabel("a (towards z*)"), ax.set_ylabel("b (orthogonal)")
     ax.set_title(title)
     ax.figure.colorbar(contour, ax=ax, fraction=0.046, pad=0.04)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Text that reads: the check every figure of the book can be held to (tests/test_plots_layout.py).
+# ---------------------------------------------------------------------------------------------------------------------
+
+BOOK_COLUMN_PX = 688  # the width of the book's text column: a wider image is shown scaled down to it
+MIN_TEXT_PX = 7.0  # the smallest font size, in pixels as shown on the page, that still reads
+
+
+def _drawn_texts(fig) -> list:
+    """The non-empty text artists the figure draws: titles, suptitle, axis and tick labels, legends, annotations."""
+    from matplotlib.text import Text
+
+    texts = list(fig.texts)
+    legends = list(fig.legends)
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        texts += [ax.title, ax._left_title, ax._right_title, *ax.texts]
+        if ax.axison:
+            for axis in (ax.xaxis, ax.yaxis):
+                if axis.get_visible():
+                    texts += [axis.label, axis.get_offset_text()]
+                    ticks = axis._update_ticks()  # the ticks inside the view, as drawn
+                    texts += [label for tick in ticks for label in (tick.label1, tick.label2) if tick.get_visible()]
+        if ax.get_legend() is not None:
+            legends.append(ax.get_legend())
+    for legend in legends:
+        if legend.get_visible():
+            texts += [*legend.get_texts(), legend.get_title()]
+    return [t for t in texts if isinstance(t, Text) and t.get_visible() and t.get_text().strip()]
+
+
+def text_layout_problems(fig, dpi: float | None = None, column_px: float = BOOK_COLUMN_PX,
+                         min_text_px: float = MIN_TEXT_PX, clipped: bool = True) -> list[str]:
+    """What keeps the figure's text from reading, as the book shows it: pairs of text boxes that overlap, text cut
+    off at the figure's edge, and text smaller than ``min_text_px`` on the page (the figure rendered at ``dpi``,
+    default its own, and scaled down to ``column_px`` when wider). Empty when the text reads. The figure is drawn.
+
+    ``clipped=False`` skips the edge check, for figures shown inline (``plt.show()``), which Jupyter saves with
+    ``bbox_inches="tight"`` so text beyond the edge widens the picture instead of being cut; slider frames
+    (:func:`figure_png`) are saved at the figure's own size and are cut."""
+    if dpi is not None:
+        fig.set_dpi(dpi)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    scale = min(1.0, column_px / width)
+    texts = [(t, t.get_window_extent(renderer)) for t in _drawn_texts(fig)]
+    problems = []
+
+    def name(text) -> str:
+        return repr(text.get_text().replace("\n", " ")[:40])
+
+    for text, box in texts:
+        if clipped and (box.x0 < -1 or box.y0 < -1 or box.x1 > width + 1 or box.y1 > height + 1):
+            problems.append(f"cut off at the figure's edge: {name(text)}")
+        shown = text.get_fontsize() * fig.dpi / 72 * scale
+        if shown < min_text_px:
+            problems.append(f"too small: {name(text)} is {shown:.1f} px on the page (at least {min_text_px})")
+    for i, (a, box_a) in enumerate(texts):
+        for b, box_b in texts[i + 1:]:
+            overlap_x = min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0)
+            overlap_y = min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0)
+            if overlap_x > 1 and overlap_y > 1:
+                problems.append(f"overlap: {name(a)} and {name(b)}")
+    return problems
 
 
 VERDICT_COLORS = {"reproduced": "#2e7d32", "not reproduced": "#c62828", "inconclusive": "#f9a825",

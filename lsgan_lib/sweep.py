@@ -580,16 +580,17 @@ def add_parser(sub) -> None:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def stage_book_pages(root: Path, specs: list[str]) -> Path:
-    """Copy each sweep's report (``CHAPTER/NAME``) into ``book/sweeps/`` and write ``_build/_toc_sweeps.yml``: the
-    book's table of contents with a "Sweeps" part listing them. Returns the table of contents to build with. The pages
+def stage_book_pages(root: Path, specs: list[str], project: Path | None = None) -> Path:
+    """Copy each sweep's report (``CHAPTER/NAME``, read from ``project/sweeps/``, default ``root``) into
+    ``root/book/sweeps/`` and write ``root/_build/_toc_sweeps.yml``: the book's table of contents with a "Sweeps" part
+    listing them. Returns the table of contents to build with. The pages
     are staged for one build (:func:`unstage_book_pages` removes them: a page left there without its entry in the
     table of contents would be a warning, so an error, in the next build)."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     files = []
     for spec in specs:
         chapter, _, name = spec.partition("/")
-        source = root / SWEEPS_DIR / chapter / name
+        source = (project or root) / SWEEPS_DIR / chapter / name
         if not name or not (source / "report.md").is_file():
             raise FileNotFoundError(f"--sweep {spec}: no report at {source / 'report.md'}. Fix: run `lsgan-book sweep "
                                     f"{chapter or 'CHAPTER'} ... --name {name or 'NAME'}` first")

@@ -11,14 +11,13 @@ snapshots.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
-
 from . import cache
 from .distributions import data_manifold, latent, latent_grid
 from .nets import ACTIVATIONS, PAPER_002_WIDTHS, fc_net
@@ -26,6 +25,68 @@ from .objectives import objective, traits
 
 CACHE_KIND = "gan"
 LATENT_GRID_POINTS = {1: 400, 2: 41}  # grid points per axis of the latent grids pushed through the generator
+
+
+PROGRESS_MODES = ("bar", "summary", "off")
+
+
+def progress_mode() -> str:
+    """How long loops report progress: ``$LSGAN_PROGRESS`` — ``bar`` (default: a tqdm bar, a widget in Jupyter),
+    ``summary`` (one printed line when a loop that ran finishes; ``lsgan-book run`` sets it for the kernels it
+    starts, so executed chapters hold no frozen widgets) or ``off``."""
+    mode = os.environ.get("LSGAN_PROGRESS", "bar")
+    if mode not in PROGRESS_MODES:
+        raise ValueError(f"LSGAN_PROGRESS={mode!r} is not one of {', '.join(PROGRESS_MODES)}; unset it or pick one")
+    return mode
+
+
+class ProgressBar:
+    """A progress bar over ``total`` iterations that appears only once an iteration runs.
+
+    A loop whose results all come from the cache shows nothing (no bar stuck at 0%); ``skip(n)`` takes cached work
+    out of the total of a bar shared by several runs. In ``summary`` mode (:func:`progress_mode`) no widget is drawn:
+    :meth:`close` prints one line — what ran, how many iterations, how long — and nothing when nothing ran."""
+
+    def __init__(self, total: int, desc: str, enabled: bool = True, leave: bool = True):
+        self.total, self.desc, self.leave, self.n = int(total), desc, leave, 0
+        self.mode = progress_mode() if enabled else "off"
+        self._bar, self._started, self._created = None, None, time.perf_counter()
+
+    def update(self, n: int = 1) -> None:
+        if n <= 0:
+            return
+        if self._started is None:
+            self._started = time.perf_counter()
+            if self.mode == "bar":
+                from tqdm.auto import tqdm
+
+                self._bar = tqdm(total=self.total, desc=self.desc, leave=self.leave, unit="it")
+        self.n += n
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def skip(self, n: int) -> None:
+        """``n`` iterations of the total will not run (their results came from the cache)."""
+        self.total = max(self.n, self.total - int(n))
+        if self._bar is not None:
+            self._bar.total = self.total
+            self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        elif self.mode == "summary" and self._started is not None:
+            seconds = time.perf_counter() - self._created  # the whole loop, first iterations included
+            print(f"{self.desc}: {self.n:,} iterations in {seconds:.1f} s ({self.n / max(seconds, 1e-9):,.0f} it/s)",
+                  flush=True)
+        self._started = None
+
+    def __enter__(self) -> "ProgressBar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class TrainingDiverged(RuntimeError):
@@ -374,7 +435,7 @@ def train_gan(config: GANConfig, device: torch.device | str | None = None, progr
     """Train ``config`` (or load it from the results cache). The returned networks are on the CPU in eval mode."""
     device = torch.device(device) if device is not None else default_device()
     own_bar = _bar is None and progress
-    bar = tqdm(total=config.n_iter, desc=config.describe(), leave=False) if own_bar else _bar
+    bar = ProgressBar(config.n_iter, config.describe(), leave=False) if own_bar else _bar
     try:
         payload, hit = cache.cached(CACHE_KIND, config.as_dict(), lambda: _train(config, device, bar), results_root,
                                     check=lambda p: check_gan_payload(config, p))
@@ -382,7 +443,7 @@ def train_gan(config: GANConfig, device: torch.device | str | None = None, progr
         if own_bar:
             bar.close()
     if hit and _bar is not None:
-        _bar.update(config.n_iter)
+        _bar.skip(config.n_iter)
     return _run_from_payload(config, payload, hit)
 
 
@@ -390,7 +451,7 @@ def train_runs(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torch
                progress: bool = True, results_root=None, desc: str = "training") -> list[GANRun]:
     """Train (or load) several configurations in order, under one progress bar counting iterations."""
     configs = list(configs)
-    bar = tqdm(total=sum(c.n_iter for c in configs), desc=desc, disable=not progress, unit="it")
+    bar = ProgressBar(sum(c.n_iter for c in configs), desc, enabled=progress)
     try:
         return [train_gan(c, device=device, results_root=results_root, _bar=bar) for c in configs]
     finally:

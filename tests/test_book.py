@@ -195,3 +195,12 @@ def test_an_executed_chapter_from_before_the_verdicts_is_refused_with_the_fix(tm
     path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [old]}]}))
     with pytest.raises(book.OutdatedClaims, match="lsgan-book run ch"):
         book.chapter_claims(path)
+
+
+def test_the_provenance_names_no_results_folder_of_the_machine(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    root.mkdir()
+    assert book._portable(root / "results" / "fresh" / "t", root) == "results/fresh/t"
+    monkeypatch.setenv("LSGAN_RESULTS", str(tmp_path / "elsewhere"))
+    assert book._portable(tmp_path / "elsewhere", root) == "$LSGAN_RESULTS"
+    assert book._portable(tmp_path / "other", root) == "a folder outside the project"

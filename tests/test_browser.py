@@ -3,11 +3,15 @@ loaded from a local HTTP server and checked the way a reader meets it — offlin
 
 Needs /usr/bin/chromium (``apt-get install chromium``); .ci/run installs it and sets LSGAN_REQUIRE_BROWSER=1, which
 turns a missing browser into a failure instead of a skip. Full-page screenshots go to ``_build/screenshots/``.
+
+``LSGAN_BROWSER_CHAPTERS=DIR`` builds the book from the executed chapters in DIR instead of ``book/`` (for example
+``_build/runs/smoke`` after ``lsgan-book run --profile smoke``), to try these checks on a fresh run.
 """
 
 import functools
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +45,9 @@ def site(tmp_path_factory):
         shutil.copy(ROOT / name, root / name)
     for folder in ("book", "book_assets", "notebooks"):
         shutil.copytree(ROOT / folder, root / folder)
+    if os.environ.get("LSGAN_BROWSER_CHAPTERS"):
+        for executed in Path(os.environ["LSGAN_BROWSER_CHAPTERS"]).glob("*.ipynb"):
+            shutil.copy(executed, root / "book" / executed.name)
     result = subprocess.run([sys.executable, "-m", "lsgan_lib", "build"], cwd=root, capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
@@ -119,7 +126,7 @@ def test_every_page_loads_offline_without_errors(site, server, browser):
 
 @pytest.mark.parametrize("chapter", book.chapters(ROOT))
 def test_chapter_pages_show_figures_claims_and_a_working_slider(chapter, site, server, browser):
-    if not (ROOT / "book" / f"{chapter}.ipynb").exists():
+    if not (site / "book" / f"{chapter}.ipynb").exists():
         pytest.fail(f"book/{chapter}.ipynb is missing: run `lsgan-book run {chapter}` and commit it")
     page, seen = visit(browser, f"{server}/book/{chapter}.html")
     figures = page.locator("figure img")
@@ -162,10 +169,10 @@ def test_claims_overview_lists_every_chapters_claims(site, server, browser):
         return " ".join(value.split())
 
     text = plain(page.inner_text("main"))
-    executed = [c for c in book.chapters(ROOT) if (ROOT / "book" / f"{c}.ipynb").exists()]
+    executed = [c for c in book.chapters(ROOT) if (site / "book" / f"{c}.ipynb").exists()]
     assert executed
     for chapter in executed:
-        claims = book.chapter_claims(ROOT / "book" / f"{chapter}.ipynb")
+        claims = book.chapter_claims(site / "book" / f"{chapter}.ipynb")
         assert claims, chapter
         for claim in claims:
             assert plain(claim["claim"]) in text, claim["claim"]
@@ -186,3 +193,59 @@ def test_equations_render_offline_with_the_shipped_mathjax(site, server, browser
         assert page.locator("mjx-container").count() >= page.locator("div.math, span.math").count()
         assert not page.locator("mjx-merror").count(), (name, "MathJax reported a TeX error")
         page.close()
+
+
+# What a reader must not meet: a progress bar (stuck at 0% when the runs came from the cache, or frozen when finished),
+# an absolute path of the machine that ran the chapter, a verdict cut off or behind a horizontal scroll.
+PROGRESS_TEXT = re.compile(r"\b\d+/\d+ \[\d\d:\d\d<")  # tqdm's "0/200 [00:00<?, ? it/s]"
+MACHINE_PATH = re.compile(r"(?<![\w.~-])(/home/[\w.-]+|/Users/[\w.-]+|/root|C:\\Users\\[\w.-]+)[/\\]")
+VERDICT_CELLS = """() => {
+    const problems = [];
+    let tables = 0;
+    for (const table of document.querySelectorAll('main table')) {
+        const heads = Array.from(table.querySelectorAll('thead th')).map(th => th.innerText.trim().toLowerCase());
+        const col = heads.indexOf('verdict');
+        if (col < 0) continue;
+        tables += 1;
+        let box = table.parentElement;
+        while (box && !['auto', 'scroll', 'hidden'].includes(getComputedStyle(box).overflowX)) box = box.parentElement;
+        const view = (box || document.querySelector('main')).getBoundingClientRect();
+        for (const row of table.querySelectorAll('tbody tr')) {
+            const cell = row.children[col];
+            const r = cell.getBoundingClientRect();
+            if (r.left < view.left - 1 || r.right > view.right + 1 || cell.scrollWidth > cell.clientWidth + 1)
+                problems.push(cell.innerText.trim());
+        }
+    }
+    return {tables, problems}; }"""
+
+
+def private_paths(site):
+    paths = {str(Path.home()), str(ROOT), str(site)}
+    if os.environ.get("LSGAN_DATA"):
+        paths |= {os.environ["LSGAN_DATA"].rstrip("/"), str(Path(os.environ["LSGAN_DATA"]).resolve())}
+    return sorted(p for p in paths if len(Path(p).parts) >= 2)
+
+
+def test_no_page_shows_a_progress_bar_or_a_machine_path(site, server, browser):
+    problems = []
+    for name in html_pages(site):
+        page, _ = visit(browser, f"{server}/{name}")
+        text = page.inner_text("body")
+        bars = page.locator(".widget-hprogress, .widget-vprogress, progress").count()  # ipywidgets' progress bars
+        if bars or PROGRESS_TEXT.search(text):
+            problems.append((name, f"{bars} progress widget(s)", PROGRESS_TEXT.findall(text)[:3]))
+        leaked = [p for p in private_paths(site) if p in text] + MACHINE_PATH.findall(text)
+        if leaked:
+            problems.append((name, "absolute paths of the machine", leaked))
+        page.close()
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("name", ["book/claims.html", *[f"book/{c}.html" for c in book.chapters(ROOT)]])
+def test_the_verdict_column_is_visible_without_scrolling_sideways(name, site, server, browser):
+    page, _ = visit(browser, f"{server}/{name}")
+    found = page.evaluate(VERDICT_CELLS)
+    assert found["tables"] >= 1, (name, "no table with a verdict column")
+    assert not found["problems"], (name, "verdicts cut off or behind a horizontal scroll", found["problems"][:5])
+    page.close()

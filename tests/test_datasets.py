@@ -14,7 +14,7 @@ def test_missing_dataset_names_the_path_and_the_fix(tmp_path, monkeypatch):
         datasets.dataset_file("mnist")
     message = str(error.value)
     assert str(tmp_path / "mnist/MNIST/raw/train-images-idx3-ubyte.gz") in message
-    assert "LSGAN_DATA" in message and "download=True" in message
+    assert "LSGAN_DATA" in message and f"lsgan-book data mnist --to {tmp_path}" in message
 
 
 def test_unset_lsgan_data_says_so(monkeypatch):

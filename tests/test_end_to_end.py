@@ -9,6 +9,7 @@ import sys
 
 import nbformat
 import pytest
+import yaml
 
 from lsgan_lib import book
 
@@ -26,8 +27,8 @@ def built_book(tmp_path_factory):
     for page in (ROOT / "book").glob("*.md"):
         shutil.copy(page, site / "book" / page.name)
     env = os.environ | {"LSGAN_RESULTS": str(site / "results")}
-    run = subprocess.run([sys.executable, "-m", "lsgan_lib", "run", "--profile", "smoke"], cwd=site, env=env,
-                         capture_output=True, text=True, timeout=900)
+    run = subprocess.run([sys.executable, "-m", "lsgan_lib", "run", "--profile", "smoke", "--output-dir", "book"],
+                         cwd=site, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
     build = subprocess.run([sys.executable, "-m", "lsgan_lib", "build"], cwd=site, env=env, capture_output=True,
                            text=True, timeout=900)
@@ -76,7 +77,8 @@ def test_a_failing_chapter_is_reported_and_the_others_still_run(tmp_path):
             nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell(body)],
             metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
         nbformat.write(nb, site / "notebooks" / f"{name}.ipynb")
-    result = subprocess.run([sys.executable, "-m", "lsgan_lib", "run", "--profile", "smoke", "--jobs", "2"], cwd=site,
+    result = subprocess.run([sys.executable, "-m", "lsgan_lib", "run", "--profile", "smoke", "--jobs", "2",
+                             "--output-dir", "book"], cwd=site,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert re.search(r"a_broken: FAILED .*RuntimeError: boom", result.stdout), result.stdout
@@ -85,3 +87,30 @@ def test_a_failing_chapter_is_reported_and_the_others_still_run(tmp_path):
     assert "in cell 2 of notebooks/a_broken.ipynb" in result.stdout  # counted in the source, not the executed copy
     failed = json.loads((site / "_build" / "failed" / "a_broken.ipynb").read_text())
     assert any(o.get("output_type") == "error" for c in failed["cells"] for o in c.get("outputs", []))
+
+
+def test_figure_numbers_are_scoped_to_their_chapter(built_book):
+    """"Figure 2.3" is chapter 2's third figure; the paper's own numbers stay in the captions' text ("Fig. N")."""
+    site, _, _ = built_book
+    html = site / "_build" / "html"
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    numbered = [entry["file"].split("/")[-1] for part in toc["parts"] if part.get("numbered")
+                for entry in part["chapters"]]
+    assert sorted(numbered) == book.chapters(ROOT)
+    for number, chapter in enumerate(numbered, 1):
+        page = (html / "book" / f"{chapter}.html").read_text()
+        numbers = re.findall(r'<span class="caption-number">Figure (\d+)\.(\d+) </span>', page)
+        assert numbers, chapter
+        assert {int(c) for c, _ in numbers} == {number}, (chapter, numbers)
+        assert [int(f) for _, f in numbers] == list(range(1, len(numbers) + 1)), (chapter, numbers)
+
+
+def test_executed_chapters_hold_no_progress_widgets(built_book):
+    """The runner's kernels print one line per training loop instead of a progress widget (LSGAN_PROGRESS=summary),
+    so no executed chapter keeps a bar — frozen at 0% for cached runs, or finished."""
+    site, _, _ = built_book
+    for chapter in book.chapters(ROOT):
+        nb = json.loads((site / "book" / f"{chapter}.ipynb").read_text())
+        state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+        models = {m["model_name"] for m in state.get("state", {}).values()}
+        assert not {"FloatProgressModel", "IntProgressModel"} & models, (chapter, models)
