@@ -364,9 +364,13 @@ VERDICT_COLORS = {"reproduced": "#2e7d32", "not reproduced": "#c62828", "inconcl
                   "not tested": "#9e9e9e"}  # the badges' colours (claims.BADGE); missing: white
 
 
-def verdict_map(rows: Sequence[dict], points: Sequence[str], title: str = "", label_width: int = 60):
-    """A sweep's verdicts as a map: one row per claim, one column per point (in the sweep's order), each cell coloured
-    by the verdict, with a legend. ``rows`` are dicts with ``point``, ``paper``, ``claim`` and ``verdict``."""
+def verdict_map(rows: Sequence[dict], points: Sequence[str], title: str = "", per_row: int = 24):
+    """A sweep's verdicts as a map: one row per claim (numbered 1, 2, … in order of first appearance, as the sweep's
+    report numbers them), one column per point (in the sweep's order; ``per_row`` points per panel, panels stacked so
+    the figure fits the book's column), each cell coloured by the verdict; white where a point has no such claim.
+    ``rows`` are dicts with ``point``, ``paper``, ``claim`` and ``verdict``."""
+    import math
+
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
@@ -377,17 +381,25 @@ def verdict_map(rows: Sequence[dict], points: Sequence[str], title: str = "", la
     grid = torch.full((len(claims), len(points)), float("nan"))
     for r in rows:
         grid[claims.index((r["paper"], r["claim"])), list(points).index(r["point"])] = index[r["verdict"]]
-    fig, ax = plt.subplots(figsize=(1.2 + 0.35 * len(points) + 0.06 * label_width, 0.8 + 0.3 * len(claims)))
-    cmap = ListedColormap([VERDICT_COLORS[v] for v in VERDICTS])
-    cmap = cmap.with_extremes(bad="white")
-    ax.imshow(grid.numpy(), cmap=cmap, vmin=-0.5, vmax=len(VERDICTS) - 0.5, aspect="auto", interpolation="nearest")
-    ax.set_xticks(range(len(points)), points, rotation=60, ha="right")
-    ax.set_yticks(range(len(claims)), [c if len(c) <= label_width else c[:label_width - 1] + "…" for _, c in claims])
-    ax.set_xticks([x - 0.5 for x in range(1, len(points))], minor=True)
-    ax.set_yticks([y - 0.5 for y in range(1, len(claims))], minor=True)
-    ax.grid(which="minor", color="white", lw=1)
-    ax.tick_params(which="minor", length=0)
-    ax.legend(handles=[Patch(color=VERDICT_COLORS[v], label=v) for v in VERDICTS], loc="upper left",
-              bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
-    ax.set_title(title)
+    panels = max(1, math.ceil(len(points) / per_row))
+    columns = min(len(points), per_row)
+    label_height = 0.09 * max(len(p) for p in points)  # the point names, turned upright
+    fig, axes = plt.subplots(panels, 1, squeeze=False, figsize=(0.9 + 0.27 * columns, panels * (0.35 + 0.25 * len(
+        claims) + label_height) + 0.6), layout="constrained")
+    cmap = ListedColormap([VERDICT_COLORS[v] for v in VERDICTS]).with_extremes(bad="white")
+    for k, ax in enumerate(axes[:, 0]):
+        shown = list(range(k * per_row, min(len(points), (k + 1) * per_row)))
+        ax.imshow(grid[:, shown].numpy(), cmap=cmap, vmin=-0.5, vmax=len(VERDICTS) - 0.5, aspect="auto",
+                  interpolation="nearest", extent=(-0.5, len(shown) - 0.5, len(claims) - 0.5, -0.5))
+        ax.set_xlim(-0.5, columns - 0.5)
+        ax.set_xticks(range(len(shown)), [points[j] for j in shown], rotation=90)
+        ax.set_yticks(range(len(claims)), [str(i + 1) for i in range(len(claims))])
+        ax.set_ylabel("claim")
+        ax.set_xticks([x - 0.5 for x in range(1, len(shown))], minor=True)
+        ax.set_yticks([y - 0.5 for y in range(1, len(claims))], minor=True)
+        ax.grid(which="minor", color="white", lw=1)
+        ax.tick_params(which="minor", length=0)
+    fig.legend(handles=[Patch(color=VERDICT_COLORS[v], label=v) for v in VERDICTS], loc="outside lower center",
+               ncols=len(VERDICTS), frameon=False)
+    fig.suptitle(title)
     return fig

@@ -463,14 +463,14 @@ def stability_report(chapter: str, name: str, manifest: dict[str, Any], points: 
         lines += [f"- `{r.name}`: {book._md_cell(r.message)}" for r in failed] + [""]
     shares = verdict_shares(rows)
     lines += [f"Share of the {len(executed)} executed points at each verdict, per claim:", "",
-              "| paper | claim | kind | " + " | ".join(VERDICTS) + " |",
-              "| --- | --- | --- |" + " ---: |" * len(VERDICTS)]
+              "| # | paper | claim | kind | " + " | ".join(VERDICTS) + " |",
+              "| ---: | --- | --- | --- |" + " ---: |" * len(VERDICTS)]
     kinds = {(r["paper"], r["claim"]): r["kind"] for r in rows}
-    for (paper, claim), share in shares.items():
-        lines.append(f"| {book._md_cell(paper)} | {book._md_cell(claim)} | {kinds[paper, claim]} | "
+    for number, ((paper, claim), share) in enumerate(shares.items(), 1):
+        lines.append(f"| {number} | {book._md_cell(paper)} | {book._md_cell(claim)} | {kinds[paper, claim]} | "
                      + " | ".join(f"{share[v]:.0%}" if share[v] else "–" for v in VERDICTS) + " |")
     if figure:
-        lines += ["", f"![The verdict of each claim at each point of the sweep]({figure})"]
+        lines += ["", f"![The verdict of each claim (numbered as above) at each point of the sweep]({figure})"]
     return "\n".join(lines) + "\n"
 
 
@@ -488,7 +488,7 @@ def write_report(root: Path, chapter: str, name: str, sweep_dir: Path, manifest:
     write_claims_csv(sweep_dir / "claims.csv", rows, list(manifest["grids"]))
     figure = None
     if rows:
-        fig = verdict_map(rows, [p.name for p in points], title=f"{chapter}: verdict per claim and point "
+        fig = verdict_map(rows, [p.name for p in points], title=f"{chapter}: verdicts over the sweep "
                                                                  f"({manifest['profile']} profile)")
         fig.savefig(sweep_dir / "stability.png", bbox_inches="tight")
         plt.close(fig)

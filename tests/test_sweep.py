@@ -8,6 +8,7 @@ import json
 import os
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 
@@ -131,7 +132,7 @@ def test_a_sweep_on_two_workers_equals_the_serial_sweep_resumes_and_survives_a_f
     assert distributed == serial
     assert {r["verdict"] for r in serial if r["claim"] == "x is even"} == {"reproduced", "not reproduced"}
     report = (out / "dask" / "report.md").read_text()
-    assert "| Fixture | x is even | numerical check | 50% | 50% | – | – |" in report
+    assert "| 3 | Fixture | x is even | numerical check | 50% | 50% | – | – |" in report
     assert (out / "dask" / "stability.png").is_file()
     provenance = json.loads((out / "dask" / "x=0__y=1.ipynb").read_text())["metadata"]["lsgan"]
     assert provenance["profile"] == "smoke" and provenance["parameters"]["y"] == 1
@@ -229,3 +230,18 @@ def test_run_with_a_scheduler_trains_the_chapters_groups_on_the_cluster(project,
     assert [t["key"].split("-")[0] for t in stream.data] == ["train_on_worker"]  # the chapter's one shape group
     assert len(list((tmp_path / "results").rglob("*.pt"))) == 2  # its two runs, cached by the kernel
     assert len(book.chapter_claims(tmp_path / "out" / "fixture.ipynb")) == 3
+
+
+@pytest.mark.parametrize("n_points", [6, 30])
+def test_the_verdict_map_reads_in_the_books_column(n_points):
+    from lsgan_lib.claims import VERDICTS
+    from lsgan_lib.plots import text_layout_problems, verdict_map
+
+    points = [f"seeds={i}__n_iter={n}" for i in range(n_points // 2) for n in (500, 1000)]
+    rows = [{"point": p, "paper": "P", "claim": f"claim {k}", "verdict": VERDICTS[(j + k) % 4]}
+            for j, p in enumerate(points) for k in range(5) if (j, k) != (0, 0)]  # one point lacks one claim
+    fig = verdict_map(rows, points, title="a sweep")
+    assert text_layout_problems(fig, clipped=False) == []
+    panel = np.ma.filled(fig.axes[0].images[0].get_array(), np.nan)
+    # rows in order of first appearance: claims 1-4, then claim 0 (missing at the first point: white)
+    assert np.isnan(panel[4, 0]) and panel[4, 1] == 1 and panel[0, 0] == 1 and panel[3, 2] == 2
