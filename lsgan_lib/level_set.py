@@ -11,7 +11,12 @@ networks live in :mod:`lsgan_lib.objectives` and :mod:`lsgan_lib.training`; this
   of raising: a run whose loss becomes non-finite stops there, keeps what it had, and is cached with
   ``diverged_at`` set, so the chapter can count divergences over seeds; :func:`train_level_set_runs` trains a sweep
   of them batched (:func:`lsgan_lib.batched.train_sweep`), cached per batch (:func:`lsgan_lib.batched.batch_keys`);
-* :func:`loss_explosion` — max |L| and whether a run diverged;
+* :func:`loss_explosion` — how far L grew relative to its own scale at the start of training, and whether it
+  exploded (the same relative criterion on every problem);
+* :func:`circle_shares` and :func:`curve_visits` — "the WGAN primarily learns the circle" and Fig. 1's left panel;
+* :func:`best_grid_point` and :func:`phenomenon_shares` — the Level Set GAN's fixed grid of settings;
+* :func:`image_gate` (:func:`frechet_ratio`, :func:`classifier_features`, :func:`random_feature_net`) — whether an
+  image GAN trained: its Fréchet distance to the data against the same generator at initialisation;
 * :func:`jacobian_determinants` and :func:`contraction_at_centres` — Fig. 1's "contracts the grid at the centres";
 * :func:`orientation_consistency` — Fig. 1's "preserves the local structure of the grid" (no folds);
 * :func:`anomaly_curves` — section 3's reading of the critic as an anomaly detector;
@@ -178,22 +183,93 @@ def train_level_set_runs(configs: Sequence[GANConfig], device: torch.device | st
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def loss_explosion(losses: torch.Tensor, threshold: float) -> dict[str, float | bool]:
-    """How far the loss L (column 0 of ``losses`` ``(n_iter, 2)``) ran away.
+def loss_explosion(losses: torch.Tensor, start: int, factor: float) -> dict[str, float | bool]:
+    """How far the loss L (column 0 of ``losses`` ``(n_iter, 2)``) ran away, *relative to its own scale* at the start.
 
-    Returns ``max_abs`` (max |L| over the finite iterations), ``diverged`` (L became non-finite, or |L| exceeded
-    ``threshold``) and ``final_abs`` (|L| averaged over the last 10% of the finite iterations)."""
-    if threshold <= 0:
-        raise ValueError(f"loss_explosion needs threshold > 0, got {threshold}")
-    values = losses[:, 0]
+    The scale of a run's L is set early in training, and differs by orders of magnitude between problems (8
+    Gaussians, MNIST, CelebA), so an absolute threshold judges them unequally. Here the reference is the median |L|
+    over iterations ``[start // 2, start)`` (after the critic's first steps, before any run-away); ``growth`` is the
+    largest |L| over the finite iterations divided by it. A run **exploded** when L became non-finite, or when
+    ``growth >= factor``.
+
+    Returns ``reference``, ``max_abs``, ``growth`` (``inf`` when L became non-finite or the reference is 0),
+    ``non_finite`` and ``exploded``. Raises ``ValueError`` for ``start < 2``, ``factor <= 1``, or a run shorter than
+    ``start + 1`` iterations (no growth after the reference window can be measured)."""
+    if start < 2 or not factor > 1:
+        raise ValueError(f"loss_explosion needs start >= 2 and factor > 1, got start={start}, factor={factor}")
+    values = losses[:, 0].double()
+    if values.numel() <= start:
+        raise ValueError(f"loss_explosion needs more than start={start} iterations to measure growth after the "
+                         f"reference window, got {values.numel()}; lower `start` (the explosion_start parameter)")
     finite = torch.isfinite(values)
+    non_finite = bool((~finite).any())
+    window = values[start // 2:start]
+    window = window[torch.isfinite(window)].abs()
+    reference = float(window.median()) if window.numel() else math.nan
     kept = values[finite].abs()
+    max_abs = float(kept.max()) if kept.numel() else math.inf
+    if non_finite or not math.isfinite(reference) or reference == 0:
+        growth = math.inf
+    else:
+        growth = max_abs / reference
+    return {"reference": reference, "max_abs": max_abs, "growth": growth, "non_finite": non_finite,
+            "exploded": non_finite or growth >= factor}
+
+
+def circle_shares(samples: torch.Tensor, centres: torch.Tensor, band: float, near: float) -> dict[str, float]:
+    """Where samples ``(n, 2)`` sit relative to the circle through the mode centres ``(k, 2)`` (radius: the centres'
+    mean norm) — "the WGAN primarily learns the low-dimensional geometry of the circle", as numbers.
+
+    Returns ``on_circle`` (share within ``band`` of the circle), ``near_centre`` (share within ``near`` of a centre)
+    and ``between_on_circle`` (share on the circle but farther than ``near`` from every centre: mass spread *along*
+    the circle rather than at the modes). Non-finite samples give NaN shares."""
+    if samples.ndim != 2 or samples.shape[1] != 2 or centres.ndim != 2 or centres.shape[1] != 2:
+        raise ValueError(f"circle_shares needs (n, 2) samples and (k, 2) centres, got {tuple(samples.shape)} and "
+                         f"{tuple(centres.shape)}")
+    if not (band > 0 and near > 0):
+        raise ValueError(f"circle_shares needs band > 0 and near > 0, got band={band}, near={near}")
+    if not bool(torch.isfinite(samples).all()):
+        return {"on_circle": math.nan, "near_centre": math.nan, "between_on_circle": math.nan}
+    centres = centres.to(samples)
+    radius = centres.norm(dim=1).mean()
+    on_circle = (samples.norm(dim=1) - radius).abs() <= band
+    near_centre = torch.cdist(samples, centres).min(dim=1).values <= near
+    return {"on_circle": float(on_circle.float().mean()), "near_centre": float(near_centre.float().mean()),
+            "between_on_circle": float((on_circle & ~near_centre).float().mean())}
+
+
+def curve_visits(curve: torch.Tensor, centres: torch.Tensor, near: float) -> int:
+    """How many mode centres ``(k, 2)`` a generated curve ``(n, 2)`` (the image of a 1-d latent line) passes within
+    ``near`` of — Fig. 1's left panel (dim(z) = 1) as a number. Non-finite points count as no visit."""
+    if curve.ndim != 2 or centres.ndim != 2 or curve.shape[1] != centres.shape[1]:
+        raise ValueError(f"curve_visits needs (n, d) points and (k, d) centres, got {tuple(curve.shape)} and "
+                         f"{tuple(centres.shape)}")
+    kept = curve[torch.isfinite(curve).all(dim=1)]
     if kept.numel() == 0:
-        return {"max_abs": math.inf, "diverged": True, "final_abs": math.inf}
-    tail = kept[-max(1, kept.numel() // 10):]
-    max_abs = float(kept.max())
-    return {"max_abs": max_abs, "diverged": bool((~finite).any()) or max_abs > threshold,
-            "final_abs": float(tail.mean())}
+        return 0
+    return int((torch.cdist(centres.to(kept), kept).min(dim=1).values <= near).sum())
+
+
+def phenomenon_shares(flags: dict[tuple, Sequence[bool]]) -> dict[tuple, float]:
+    """For each grid point (a key) the share of its runs ``(seeds,)`` showing a phenomenon (collapse, explosion,
+    coverage); the notebook reports these over the Level Set GAN's fixed grid."""
+    return {point: (sum(bool(f) for f in values) / len(values) if len(values) else math.nan)
+            for point, values in flags.items()}
+
+
+def best_grid_point(quality: dict[tuple, torch.Tensor], modes: dict[tuple, torch.Tensor]) -> tuple:
+    """The grid point with the highest mean high-quality share over its selection seeds; ties are broken by more
+    modes covered, then by the order of the grid (the first listed). ``quality`` and ``modes`` map each point to its
+    per-seed values ``(seeds,)``; non-finite values count as 0 (a diverged generator)."""
+    if not quality or set(quality) != set(modes):
+        raise ValueError("best_grid_point needs the same non-empty set of grid points in quality and modes")
+
+    def score(point):
+        q, m = quality[point].double(), modes[point].double()
+        return (float(torch.nan_to_num(q, nan=0.0).mean()), float(torch.nan_to_num(m, nan=0.0).mean()))
+
+    order = list(quality)
+    return max(order, key=lambda p: (score(p), -order.index(p)))
 
 
 def jacobian_determinants(generator: nn.Module, z: torch.Tensor) -> torch.Tensor:
@@ -381,6 +457,58 @@ def predict_classes(classifier: nn.Module, images: torch.Tensor, chunk: int = 10
     return torch.cat([classifier(part.to(device)).argmax(dim=1).cpu() for part in images.split(chunk)])
 
 
+@torch.no_grad()
+def classifier_features(classifier: nn.Sequential, images: torch.Tensor, chunk: int = 1000) -> torch.Tensor:
+    """The MNIST classifier's penultimate features ``(n, 128)`` of images ``(n, 1, 28, 28)`` in [−1, 1]: the feature
+    net of the chapter's Fréchet distance on MNIST."""
+    body = classifier[:-1].eval()
+    device = next(classifier.parameters()).device
+    return torch.cat([body(part.to(device)).cpu() for part in images.split(chunk)])
+
+
+def random_feature_net(channels: int, seed: int = 0) -> nn.Sequential:
+    """A fixed, randomly initialised conv net ``(batch, channels, H, W) → (batch, 128)`` (three stride-2 convolutions
+    with ReLU, global average pooling, a linear map): the chapter's feature net for CelebA, where no trained feature
+    net is available offline. Random features are a weaker measure than Inception's but still separate noise from
+    images; the same ``seed`` gives the same net."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return nn.Sequential(nn.Conv2d(channels, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
+                             nn.Conv2d(64, 128, 4, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                             nn.Linear(128, 128)).eval()
+
+
+@torch.no_grad()
+def image_gate(run, features, real: torch.Tensor, n: int, seed: int = 1, chunk: int = 500) -> dict:
+    """The image gate of an image GAN run (:class:`lsgan_lib.image_training.ImageGANRun`): :func:`frechet_ratio` of
+    ``n`` samples of the trained generator against the *same* generator at initialisation (rebuilt from the run's
+    seed), both from the same latents (drawn with ``seed``), to ``real`` images ``(m, C, H, W)``, in the feature space
+    of ``features`` (a callable ``(n, C, H, W) → (n, k)``). Returns the ratio's entries and ``samples`` — the trained
+    generator's ``(n, C, H, W)`` images."""
+    from .distributions import latent
+    from .image_training import build_image_networks
+
+    config = run.config
+    z = latent(config.latent).sample(n, config.latent_dim, torch.Generator().manual_seed(seed))
+    untrained, _ = build_image_networks(config, real.shape[1], real.shape[-1])
+    trained, untrained = run.generator.eval(), untrained.eval()
+    generated = torch.cat([trained(part) for part in z.split(chunk)])
+    initial = torch.cat([untrained(part) for part in z.split(chunk)])
+    return frechet_ratio(features(generated), features(initial), features(real)) | {"samples": generated}
+
+
+def frechet_ratio(features_generated: torch.Tensor, features_untrained: torch.Tensor, features_real: torch.Tensor
+                  ) -> dict[str, float]:
+    """The image gate's measurement: the Fréchet distance of a trained generator's samples to real images, divided by
+    that of the same generator at initialisation (features ``(n, k)`` each, from one feature net). The gate asks for
+    a ratio ≤ 0.5. Returns ``trained``, ``untrained`` and ``ratio``."""
+    from .metrics import frechet_distance
+
+    trained = frechet_distance(features_generated, features_real)
+    untrained = frechet_distance(features_untrained, features_real)
+    return {"trained": trained, "untrained": untrained, "ratio": trained / untrained if untrained > 0 else math.inf}
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Summaries over seeds
 # ---------------------------------------------------------------------------------------------------------------------
@@ -393,9 +521,10 @@ def snapshot_schedule(n_iter: int, count: int) -> tuple[int, ...]:
     return tuple(sorted({round(i * n_iter / count) for i in range(count + 1)}))
 
 
-def mode_summary(samples: Sequence[torch.Tensor], centres: Sequence[Sequence[float]], std: float, min_per_mode: int
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`lsgan_lib.metrics.mode_statistics` over runs: ``(modes covered, high-quality share)``, each ``(runs,)``.
+def mode_summary(samples: Sequence[torch.Tensor], centres: Sequence[Sequence[float]], std: float, min_per_mode: int,
+                 radius_in_std: float = 3.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`lsgan_lib.metrics.mode_statistics` over runs: ``(modes covered, high-quality share)``, each ``(runs,)``
+    (a sample is "high quality" within ``radius_in_std``·σ of a centre: 3 in the literature).
 
     A run's samples ``(n, 2)`` that hold non-finite values (a diverged generator) cover no mode and have no
     high-quality sample."""
@@ -407,6 +536,6 @@ def mode_summary(samples: Sequence[torch.Tensor], centres: Sequence[Sequence[flo
         if not bool(torch.isfinite(s).all()):
             modes.append(0.0), quality.append(0.0)
             continue
-        stats = mode_statistics(s, grid, std, min_per_mode=min_per_mode)
+        stats = mode_statistics(s, grid, std, radius_in_std=radius_in_std, min_per_mode=min_per_mode)
         modes.append(float(stats["modes_covered"])), quality.append(stats["high_quality"])
     return torch.tensor(modes), torch.tensor(quality)

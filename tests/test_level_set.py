@@ -14,6 +14,8 @@ from torch import nn  # noqa: E402
 from lsgan_lib import datasets, distributions, objectives, plots, training  # noqa: E402
 from lsgan_lib import level_set as ls  # noqa: E402
 
+from .test_image_training import tiny_mnist  # noqa: E402,F401  (a fixture)
+
 D_REAL = torch.tensor([[1.0], [-2.0]])
 D_FAKE = torch.tensor([[3.0], [0.0]])
 
@@ -183,7 +185,7 @@ def test_an_explosion_of_L_is_recorded_and_cached_not_raised(monkeypatch):
     assert run.diverged_at == 4 and run.reached == 2  # snapshots 0 and 3 were taken
     assert torch.isnan(run.losses[3:]).all() and torch.isfinite(run.losses[:3]).all()
     torch.testing.assert_close(run.run.snapshots[2], run.run.snapshots[1])  # the last good snapshot repeats
-    assert ls.loss_explosion(run.losses, 1e3)["diverged"]
+    assert ls.loss_explosion(run.losses, start=2, factor=100)["exploded"]
     monkeypatch.setattr(training, "critic_step", original)
     cached = ls.train_level_set(tiny(), field_points=5, progress=False)
     assert cached.run.from_cache and cached.diverged_at == 4
@@ -235,14 +237,101 @@ def test_jacobian_determinants_and_contraction_of_known_maps():
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def test_loss_explosion_by_hand():
-    losses = torch.tensor([[0.1, 0.0], [-5.0, 0.0], [2.0, 0.0], [1.0, 0.0]])
-    result = ls.loss_explosion(losses, threshold=10.0)
-    assert result == {"max_abs": 5.0, "diverged": False, "final_abs": 1.0}
-    assert ls.loss_explosion(losses, threshold=4.0)["diverged"]
-    nan_tail = torch.tensor([[0.1, 0.0], [float("nan"), float("nan")]])
-    assert ls.loss_explosion(nan_tail, threshold=1e9) == {"max_abs": pytest.approx(0.1), "diverged": True,
-                                                         "final_abs": pytest.approx(0.1)}
+def _curve(values):
+    """A synthetic loss trace ``(n, 2)`` with L in column 0."""
+    values = torch.as_tensor(values, dtype=torch.float64)
+    return torch.stack([values, torch.zeros_like(values)], dim=1)
+
+
+def test_loss_explosion_is_measured_relative_to_the_scale_at_the_start():
+    # 100 iterations near |L| = 2 (the reference window is iterations 50..99), then a run-away to 500: growth 250
+    steady = [2.0] * 100
+    exploding = ls.loss_explosion(_curve(steady + [-10.0, -100.0, -500.0, -400.0]), start=100, factor=100)
+    assert exploding["reference"] == pytest.approx(2.0) and exploding["max_abs"] == pytest.approx(500.0)
+    assert exploding["growth"] == pytest.approx(250.0) and exploding["exploded"] and not exploding["non_finite"]
+    # the same absolute values on a problem whose L starts at 10 grow only 50-fold: not an explosion
+    large = ls.loss_explosion(_curve([10.0] * 100 + [-500.0]), start=100, factor=100)
+    assert large["growth"] == pytest.approx(50.0) and not large["exploded"]
+    # a flat L does not explode however large it is; a NaN does, whatever came before
+    assert not ls.loss_explosion(_curve([1e6] * 150), start=100, factor=100)["exploded"]
+    nan = ls.loss_explosion(_curve([1.0] * 120 + [float("nan")] * 5), start=100, factor=100)
+    assert nan["exploded"] and nan["non_finite"] and nan["growth"] == math.inf and nan["max_abs"] == pytest.approx(1.0)
+    # the reference is a median: one spike inside the window does not set the scale
+    spiky = ls.loss_explosion(_curve([1.0] * 60 + [1e4] + [1.0] * 39 + [5.0]), start=100, factor=100)
+    assert spiky["reference"] == pytest.approx(1.0) and spiky["exploded"]  # the spike itself is a 1e4-fold growth
+
+
+def test_loss_explosion_refuses_what_it_cannot_measure():
+    with pytest.raises(ValueError, match="more than start"):
+        ls.loss_explosion(_curve([1.0] * 100), start=100, factor=100)
+    with pytest.raises(ValueError):
+        ls.loss_explosion(_curve([1.0] * 10), start=1, factor=100)
+    with pytest.raises(ValueError):
+        ls.loss_explosion(_curve([1.0] * 10), start=4, factor=1.0)
+    zero = ls.loss_explosion(_curve([0.0] * 10 + [1.0]), start=4, factor=10)
+    assert zero["growth"] == math.inf and zero["exploded"]
+
+
+def test_mode_gate_passes_samples_on_the_modes_and_fails_an_untrained_generator():
+    from lsgan_lib import claims
+
+    eight = distributions.data_manifold("eight_gaussians")
+    on_modes = eight.sample(2500, torch.Generator().manual_seed(0))
+    config = tiny(widths=(64, 64, 64), n_eval=2500)
+    untrained, _ = training.build_networks(config)
+    with torch.no_grad():
+        fresh = untrained.eval()(torch.rand(2500, 2) * 2 - 1)
+    modes, quality = ls.mode_summary([on_modes, on_modes], eight.centres, eight.std, 20)
+    assert claims.gate("modes", "m", modes.tolist(), 7).passed and claims.gate("hq", "q", quality.tolist(), 0.5).passed
+    modes, quality = ls.mode_summary([on_modes, fresh], eight.centres, eight.std, 20)
+    assert not claims.gate("modes", "m", modes.tolist(), 7).passed  # the worst seed decides
+    assert not claims.gate("hq", "q", quality.tolist(), 0.5).passed
+    # a looser radius counts samples a little off the centres
+    shifted = on_modes + 0.06
+    strict, _ = ls.mode_summary([shifted], eight.centres, eight.std, 20)
+    loose, _ = ls.mode_summary([shifted], eight.centres, eight.std, 20, radius_in_std=0.1 / eight.std)
+    assert strict.item() == 0 and loose.item() == 8
+
+
+def test_circle_shares_and_curve_visits_by_hand():
+    centres = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+    angle = torch.tensor([0.0, math.pi / 4, 3 * math.pi / 4, 0.0])
+    points = torch.stack([angle.cos(), angle.sin()], dim=1)  # on the circle: a centre, two between, a centre
+    points[3] = torch.tensor([0.0, 0.0])  # ... and the origin, off the circle
+    shares = ls.circle_shares(points, centres, band=0.1, near=0.1)
+    assert shares == {"on_circle": 0.75, "near_centre": 0.25, "between_on_circle": 0.5}
+    assert math.isnan(ls.circle_shares(torch.full((3, 2), float("nan")), centres, 0.1, 0.1)["on_circle"])
+    t = torch.linspace(0, math.pi, 200)  # half the circle: passes through three of the four centres
+    assert ls.curve_visits(torch.stack([t.cos(), t.sin()], dim=1), centres, near=0.05) == 3
+    assert ls.curve_visits(torch.full((5, 2), float("nan")), centres, near=0.05) == 0
+    with pytest.raises(ValueError):
+        ls.circle_shares(points, centres, band=0.0, near=0.1)
+
+
+def test_grid_summaries_pick_the_best_point_and_count_phenomena():
+    quality = {(1e-4, 1): torch.tensor([0.1, 0.2]), (1e-3, 1): torch.tensor([0.6, float("nan")]),
+               (1e-3, 5): torch.tensor([0.3, 0.3])}
+    modes = {(1e-4, 1): torch.tensor([2.0, 2.0]), (1e-3, 1): torch.tensor([4.0, 0.0]), (1e-3, 5): torch.tensor([3.0, 3.0])}
+    assert ls.best_grid_point(quality, modes) == (1e-3, 5)  # a NaN (diverged) seed counts as 0: mean 0.3 vs 0.3 → modes
+    quality[(1e-4, 1)] = torch.tensor([0.3, 0.3])
+    modes[(1e-4, 1)] = torch.tensor([3.0, 3.0])
+    assert ls.best_grid_point(quality, modes) == (1e-4, 1)  # a full tie: the first listed
+    with pytest.raises(ValueError):
+        ls.best_grid_point({}, {})
+    assert ls.phenomenon_shares({"a": [True, False, False, True], "b": [False]}) == {"a": 0.5, "b": 0.0}
+
+
+def test_image_gate_measures_by_hand():
+    torch.manual_seed(0)
+    real = torch.randn(400, 4)
+    assert ls.frechet_ratio(real + 0.01, real + 3.0, real)["ratio"] < 0.01
+    close, far = ls.frechet_ratio(real + 2.0, real + 1.0, real), ls.frechet_ratio(real + 1.0, real + 2.0, real)
+    assert close["ratio"] == pytest.approx(4.0, rel=0.05) and far["ratio"] == pytest.approx(0.25, rel=0.05)
+    net = ls.random_feature_net(3, seed=1)
+    images = torch.rand(5, 3, 32, 32) * 2 - 1
+    torch.testing.assert_close(net(images), ls.random_feature_net(3, seed=1)(images))
+    assert net(images).shape == (5, 128)
+    assert ls.classifier_features(ls.mnist_classifier_net(), torch.zeros(3, 1, 28, 28)).shape == (3, 128)
 
 
 def test_separation_auc_and_anomaly_curves_by_hand():
@@ -331,3 +420,19 @@ def test_mnist_classifier_shapes_and_prediction():
     net = ls.mnist_classifier_net()
     assert net(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
     assert ls.predict_classes(net.eval(), torch.zeros(5, 1, 28, 28)).shape == (5,)
+
+
+def test_image_gate_compares_a_run_with_its_own_generator_at_initialisation(tiny_mnist, tmp_path):
+    from torch.nn import functional as F
+
+    from lsgan_lib.image_training import ImageGANConfig, build_image_networks, train_image_gan
+
+    config = ImageGANConfig(dataset="mnist", width=4, latent_dim=3, n_iter=6, batch_size=8, snapshots=(6,),
+                            n_samples=5, objective="level_set", optimizer="rmsprop", lr=1e-2)
+    run = train_image_gan(config, progress=False, results_root=tmp_path / "results")
+    real = tiny_mnist[:, None].float() / 127.5 - 1  # (64, 1, 28, 28) in [-1, 1]
+    pooled = lambda x: F.avg_pool2d(x, 7).flatten(1)  # noqa: E731  (16 features)
+    trained = ls.image_gate(run, pooled, real, 64)
+    assert trained["samples"].shape == (64, 1, 28, 28) and math.isfinite(trained["ratio"])
+    run.generator = build_image_networks(config, 1, 28)[0]  # the same net at initialisation: ratio exactly 1
+    assert ls.image_gate(run, pooled, real, 64)["ratio"] == pytest.approx(1.0)
