@@ -67,7 +67,9 @@ def project(tmp_path, monkeypatch):
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     nbformat.write(nb, root / "notebooks" / "fixture.ipynb")
     monkeypatch.chdir(root)
-    monkeypatch.delenv(sweep.SCHEDULER_ENV, raising=False)
+    # "none" (no client), and restored after the test even when `run --scheduler` sets it (delenv of an unset
+    # variable would restore nothing)
+    monkeypatch.setenv(sweep.SCHEDULER_ENV, "none")
     return root
 
 
