@@ -4,7 +4,8 @@
 (flat, one job each): ``distributions``, ``datasets``, ``nets``, ``objectives``, ``training``, ``batched``,
 ``image_training``, ``inversion``, ``metrics``, ``plots``, ``cache``, ``claims``, ``book`` (the ``lsgan-book``
 command), ``publishing`` (where executed chapters go, the kernels' settings, the build's refusal of machine paths,
-``lsgan-book serve``), ``data_setup`` (``lsgan-book data``), ``sphinx_fixes``; and one per chapter's own measures: ``level_set``, ``geometry`` (the manifold-alignment
+``lsgan-book serve``), ``data_setup`` (``lsgan-book data``), ``sweep`` (``lsgan-book sweep`` and training fanned out on
+Dask), ``sphinx_fixes``; and one per chapter's own measures: ``level_set``, ``geometry`` (the manifold-alignment
 chapter), ``latent_space``.
 
 Profiles (``notebooks/profiles/*.yml``) set scale, not device: ``smoke`` (every code path, meaningless numbers),

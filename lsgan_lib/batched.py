@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -41,8 +42,9 @@ from . import cache
 from .distributions import data_manifold, latent
 from .nets import ACTIVATIONS, FastELU, fast_elu
 from .objectives import objective, traits
+from .sweep import active_client, train_here_or_on_cluster
 from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, ProgressBar, _run_from_payload, _stream,
-                       build_networks, check_gan_payload, default_device, device_name, evaluation_inputs)
+                       build_networks, check_gan_payload, device_name, evaluation_inputs)
 
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
                  "objective", "batch_norm", "activation", "critic_update")
@@ -609,7 +611,6 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
     configs = list(configs)
     check_same_shape(configs)
     check_compile_mode(compile_mode, configs[0].objective)
-    device = torch.device(device) if device is not None else default_device()
     keys = batch_keys(configs, cache_key or GANConfig.as_dict, compile_mode)
     payloads = [cache.lookup(cache_kind, k, results_root, check=lambda p, c=c: check_gan_payload(c, p))
                 for c, k in zip(configs, keys)]
@@ -660,7 +661,8 @@ def _train_whole_batch(configs: list[GANConfig], keys: list[dict], payloads: lis
                       "not depend on what was cached", UserWarning, stacklevel=3)
     bar = ProgressBar(configs[0].n_iter, f"{desc} ({len(configs)} runs)", enabled=progress)
     try:
-        trained, at = _train_batched(configs, device, bar, snapshot_extra, record_divergence, compile_mode)
+        trained, at = train_here_or_on_cluster(_train_batched, configs, device, bar, snapshot_extra, record_divergence,
+                                               compile_mode)
     finally:
         bar.close()
     for j, (payload, when) in enumerate(zip(trained, at)):
@@ -693,16 +695,26 @@ def train_sweep(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torc
     goes on). Each group is one batch of the cache keys (:func:`batch_keys`): grouping the same sweep differently
     trains, and caches, other runs. The
     chapters train every seed and configuration sweep through this function. ``options`` go to :func:`train_batched`
-    (``snapshot_extra``, ``record_divergence``, ``cache_kind``, ``cache_key``, ``compile_mode``).
+    (``snapshot_extra``, ``record_divergence``, ``cache_kind``, ``cache_key``, ``compile_mode``). Under a Dask client
+    (``$LSGAN_SCHEDULER``, :mod:`lsgan_lib.sweep`) the groups train at once, each as a task on a worker.
     """
     configs = list(configs)
     groups: dict[tuple, list[int]] = {}
     for j, config in enumerate(configs):
         groups.setdefault(shape_key(config), []).append(j)
     runs: list[GANRun | None] = [None] * len(configs)
-    for number, members in enumerate(groups.values(), 1):
+
+    def train_group(number: int, members: list[int]) -> list[GANRun]:
         label = f"{desc} {number}/{len(groups)}" if len(groups) > 1 else desc
-        for j, run in zip(members, train_batched([configs[j] for j in members], device, progress, results_root,
-                                                 label, **options)):
+        return train_batched([configs[j] for j in members], device, progress, results_root, label, **options)
+
+    calls = list(enumerate(groups.values(), 1))
+    if len(calls) < 2 or active_client() is None:  # one group after another here
+        trained = [train_group(*call) for call in calls]
+    else:  # every group at once, each a task on the Dask cluster (train_here_or_on_cluster); this process caches
+        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            trained = list(pool.map(lambda call: train_group(*call), calls))
+    for (_, members), group_runs in zip(calls, trained):
+        for j, run in zip(members, group_runs):
             runs[j] = run
     return runs

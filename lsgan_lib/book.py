@@ -1,11 +1,12 @@
 """The ``lsgan-book`` command: run chapters with papermill, build the book, list what there is.
 
     lsgan-book run [CHAPTER ...] [--profile P | --profile-file PATH] [-p name=value ...] [-p chapter.name=value ...]
-                   [--output-dir DIR] [--fresh]
-    lsgan-book build [--chapters DIR]
+                   [--output-dir DIR] [--fresh] [--scheduler ADDRESS]
+    lsgan-book build [--chapters DIR] [--sweep CHAPTER/NAME ...]
     lsgan-book serve [--dir HTML] [--port N]
     lsgan-book data [mnist|cifar10|celeba|all ...] [--to DIR] [--celeba-from PATH] [--if-missing]
     lsgan-book figures [CHAPTER ...] [--profile P]
+    lsgan-book sweep CHAPTER --profile P --grid name=[v1, v2] [--grid ...] [-p name=value ...]  (lsgan_lib.sweep)
     lsgan-book list
 
 ``run`` writes ``book/`` only at the publishing profiles (cpu, gpu, paper); smoke, quick and a ``--profile-file`` go
@@ -59,6 +60,7 @@ from typing import Any
 
 import yaml
 
+from . import sweep
 from .claims import KINDS, VERDICTS
 from .publishing import (MachinePaths, check_portable, default_output_dir, kernel_settings, plain_progress_outputs,
                          serve_command)
@@ -465,12 +467,13 @@ def _started_cells(notebook) -> int | None:
     return last
 
 
-def _keep_failed(root: Path, chapter: str, scratch: Path):
-    """Move a failed execution's notebook from the scratch folder to ``_build/failed/<chapter>.ipynb`` (removing the
-    scratch folder); return its path and the notebook, or ``(None, None)`` when papermill wrote none."""
+def _keep_failed(root: Path, chapter: str, scratch: Path, failed_dir: Path | None = None):
+    """Move a failed execution's notebook from the scratch folder to ``failed_dir/<chapter>.ipynb`` (default
+    ``_build/failed/``; removing the scratch folder); return its path and the notebook, or ``(None, None)`` when
+    papermill wrote none."""
     import nbformat
 
-    failed = root / "_build" / "failed" / f"{chapter}.ipynb"
+    failed = (failed_dir or root / "_build" / "failed") / f"{chapter}.ipynb"
     try:
         if not scratch.is_file():
             return None, None
@@ -515,11 +518,12 @@ def show_results_record() -> None:
 
 
 def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, Any], output_dir: Path,
-                commit: str, stop: Interruption | None = None, results: str | None = None) -> ChapterResult:
+                commit: str, stop: Interruption | None = None, results: str | None = None,
+                failed_dir: Path | None = None) -> ChapterResult:
     """Execute one chapter with papermill's Python API into ``output_dir/<chapter>.ipynb``.
 
-    A chapter that fails, or whose kernel dies, is written to ``_build/failed/<chapter>.ipynb`` (the executed book
-    copy is left untouched) and reported with its cell and error. When ``stop`` is set (Ctrl-C) the kernel is
+    A chapter that fails, or whose kernel dies, is written to ``failed_dir/<chapter>.ipynb`` (default
+    ``_build/failed/``; the executed book copy is left untouched) and reported with its cell and error. When ``stop`` is set (Ctrl-C) the kernel is
     interrupted, nothing is kept but the results cache, and the result says ``interrupted``. ``results`` describes
     the results cache for the provenance.
     """
@@ -557,7 +561,7 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
             where = f" in cell {cell} of notebooks/{chapter}.ipynb" if cell is not None else ""
             return ChapterResult(chapter, False, seconds, None, f"interrupted{where}", interrupted=True,
                                  warnings=cache_warnings(partial) if partial is not None else ())
-        failed, executed = _keep_failed(root, chapter, scratch)
+        failed, executed = _keep_failed(root, chapter, scratch, failed_dir)
         found = cache_warnings(executed) if executed is not None else ()
         if isinstance(error, papermill.PapermillExecutionError):
             cell = _started_cells(executed)  # papermill stops at the cell that raised
@@ -673,6 +677,8 @@ def command_run(args) -> int:
     output_dir = Path(args.output_dir) if args.output_dir else default_output_dir(root, profile)
     _prepare_output_dir(output_dir)
     commit = git_commit(root)
+    if args.scheduler:  # the kernels fan train_sweep's groups out to this Dask cluster (lsgan_lib.sweep)
+        os.environ["LSGAN_SCHEDULER"] = args.scheduler
     label = profile_label(profile)
     if args.fresh:
         folder = _fresh_results(_dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S"))
@@ -934,13 +940,15 @@ def command_build(args) -> int:
         return 1
     (root / "book" / "claims.md").write_text(text)
     (root / "book" / "intro.md").write_text(intro)
+    toc = ["--toc", str(sweep.stage_book_pages(root, args.sweep, project))] if args.sweep else []  # sweep reports
     executable = Path(sys.executable).parent / "jupyter-book"
     # --all: a full rebuild every time, so a warning is never hidden by an incremental build that skips its page
     command = [str(executable) if executable.exists() else "jupyter-book", "build", str(root), "--all", "-W", "-n",
-               "--keep-going"]
+               "--keep-going", *toc]
     if args.path_output:
         command += ["--path-output", str(args.path_output)]
     completed = subprocess.run(command, cwd=root)
+    sweep.unstage_book_pages(root)
     index = (Path(args.path_output) if args.path_output else root) / "_build" / "html" / "index.html"
     if completed.returncode != 0:
         print(f"lsgan-book: jupyter-book build failed (exit {completed.returncode})", file=sys.stderr)
@@ -989,12 +997,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--output-dir", help="where executed notebooks go (default: book/ at the cpu, gpu and paper "
                      "profiles, _build/runs/<profile>/ at smoke and quick)")
     run.add_argument("--jobs", type=int, default=1, help="chapters executed at once (default 1)")
+    run.add_argument("--scheduler", help="a Dask scheduler's address: train_sweep's groups train on its workers")
     run.set_defaults(func=command_run)
     build = sub.add_parser("build", help="build the HTML book with jupyter-book (warnings are errors)")
     build.add_argument("--root", help="the book's root folder (default: the project root)")
     build.add_argument("--path-output", help="where _build/ goes (default: the root)")
     build.add_argument("--chapters", metavar="DIR", help="build from the executed chapters in DIR (e.g. "
                        "_build/runs/smoke) in a copy of the sources at DIR/site, leaving book/ untouched")
+    build.add_argument("--sweep", action="append", metavar="CHAPTER/NAME", help="add a sweep's report as a page")
     build.set_defaults(func=command_build)
     listing = sub.add_parser("list", help="chapters, their parameters and the profiles")
     listing.set_defaults(func=command_list)
@@ -1007,6 +1017,7 @@ def parser() -> argparse.ArgumentParser:
 
     add_data_command(sub)
     add_figures_command(sub)
+    sweep.add_parser(sub)
     return top
 
 

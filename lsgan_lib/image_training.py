@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import torch
@@ -30,8 +31,8 @@ from .datasets import SPLITS, load_images
 from .distributions import latent
 from .nets import CRITIC_NORMS, IMAGE_NETS, image_networks
 from .objectives import objective, traits
-from .training import (ProgressBar, TrainingDiverged, _check_finite, _stream, critic_step, default_device, device_name,
-                       generator_step)
+from .sweep import active_client, train_here_or_on_cluster
+from .training import ProgressBar, TrainingDiverged, _check_finite, _stream, critic_step, device_name, generator_step
 
 CACHE_KIND = "image_gan"
 OPTIMIZERS = ("adam", "rmsprop")
@@ -247,11 +248,12 @@ def _check_image_gan(config: ImageGANConfig, payload: dict) -> None:
 
 def train_image_gan(config: ImageGANConfig, device: torch.device | str | None = None, progress: bool = True,
                     results_root=None) -> ImageGANRun:
-    """Train ``config`` (or load it from the results cache) and return the run with CPU networks in eval mode."""
-    device = torch.device(device) if device is not None else default_device()
+    """Train ``config`` (or load it from the results cache) and return the run with CPU networks in eval mode. Under a
+    Dask client (``$LSGAN_SCHEDULER``) it trains on a worker and this process caches it."""
     bar = ProgressBar(config.n_iter, config.describe(), enabled=progress, leave=False)
     try:
-        payload, hit = cache.cached(CACHE_KIND, config.as_dict(), lambda: _train(config, device, bar), results_root,
+        payload, hit = cache.cached(CACHE_KIND, config.as_dict(),
+                                    lambda: train_here_or_on_cluster(_train, config, device, bar), results_root,
                                     check=lambda p: _check_image_gan(config, p))
     finally:
         bar.close()
@@ -372,13 +374,13 @@ def _check_autoencoder(config: AutoencoderConfig, payload: dict) -> None:
 
 def train_autoencoder(config: AutoencoderConfig, device: torch.device | str | None = None, progress: bool = True,
                       results_root=None) -> AutoencoderRun:
-    """Train ``config`` (or load it from the results cache); the returned networks are on the CPU in eval mode."""
-    device = torch.device(device) if device is not None else default_device()
+    """Train ``config`` (or load it from the results cache); the returned networks are on the CPU in eval mode. Under a
+    Dask client (``$LSGAN_SCHEDULER``) it trains on a worker and this process caches it."""
     bar = ProgressBar(config.n_iter, config.describe(), enabled=progress, leave=False)
     try:
         payload, hit = cache.cached(AUTOENCODER_CACHE_KIND, config.as_dict(),
-                                    lambda: _train_autoencoder(config, device, bar), results_root,
-                                    check=lambda p: _check_autoencoder(config, p))
+                                    lambda: train_here_or_on_cluster(_train_autoencoder, config, device, bar),
+                                    results_root, check=lambda p: _check_autoencoder(config, p))
     finally:
         bar.close()
     channels, size, _ = payload["shape"]
@@ -387,3 +389,22 @@ def train_autoencoder(config: AutoencoderConfig, device: torch.device | str | No
     encoder.eval(), decoder.eval()
     return AutoencoderRun(config=config, encoder=encoder, decoder=decoder, losses=payload["losses"],
                           device=payload["device"], seconds=float(payload["seconds"]), from_cache=hit)
+
+
+def train_image_runs(configs: list[ImageGANConfig | AutoencoderConfig], device: torch.device | str | None = None,
+                     progress: bool = True, results_root=None) -> list[ImageGANRun | AutoencoderRun]:
+    """Train (or load) a chapter's independent image runs — GANs and autoencoders — and return them in order: one after
+    another here, or, under a Dask client (``$LSGAN_SCHEDULER``, :mod:`lsgan_lib.sweep`), all at once, each a task on
+    a worker, this process writing the results cache."""
+    trainers = {ImageGANConfig: train_image_gan, AutoencoderConfig: train_autoencoder}
+    unknown = [type(c).__name__ for c in configs if type(c) not in trainers]
+    if unknown:
+        raise TypeError(f"train_image_runs takes ImageGANConfig and AutoencoderConfig, got {', '.join(unknown)}")
+
+    def run(config):
+        return trainers[type(config)](config, device, progress, results_root)
+
+    if len(configs) < 2 or active_client() is None:
+        return [run(c) for c in configs]
+    with ThreadPoolExecutor(max_workers=len(configs)) as pool:
+        return list(pool.map(run, configs))

@@ -358,3 +358,48 @@ def text_layout_problems(fig, dpi: float | None = None, column_px: float = BOOK_
             if overlap_x > 1 and overlap_y > 1:
                 problems.append(f"overlap: {name(a)} and {name(b)}")
     return problems
+
+
+VERDICT_COLORS = {"reproduced": "#2e7d32", "not reproduced": "#c62828", "inconclusive": "#f9a825",
+                  "not tested": "#9e9e9e"}  # the badges' colours (claims.BADGE); missing: white
+
+
+def verdict_map(rows: Sequence[dict], points: Sequence[str], title: str = "", per_row: int = 24):
+    """A sweep's verdicts as a map: one row per claim (numbered 1, 2, … in order of first appearance, as the sweep's
+    report numbers them), one column per point (in the sweep's order; ``per_row`` points per panel, panels stacked so
+    the figure fits the book's column), each cell coloured by the verdict; white where a point has no such claim.
+    ``rows`` are dicts with ``point``, ``paper``, ``claim`` and ``verdict``."""
+    import math
+
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from .claims import VERDICTS
+
+    claims = list(dict.fromkeys((r["paper"], r["claim"]) for r in rows))
+    index = {v: i for i, v in enumerate(VERDICTS)}
+    grid = torch.full((len(claims), len(points)), float("nan"))
+    for r in rows:
+        grid[claims.index((r["paper"], r["claim"])), list(points).index(r["point"])] = index[r["verdict"]]
+    panels = max(1, math.ceil(len(points) / per_row))
+    columns = min(len(points), per_row)
+    label_height = 0.09 * max(len(p) for p in points)  # the point names, turned upright
+    fig, axes = plt.subplots(panels, 1, squeeze=False, figsize=(0.9 + 0.27 * columns, panels * (0.35 + 0.25 * len(
+        claims) + label_height) + 0.6), layout="constrained")
+    cmap = ListedColormap([VERDICT_COLORS[v] for v in VERDICTS]).with_extremes(bad="white")
+    for k, ax in enumerate(axes[:, 0]):
+        shown = list(range(k * per_row, min(len(points), (k + 1) * per_row)))
+        ax.imshow(grid[:, shown].numpy(), cmap=cmap, vmin=-0.5, vmax=len(VERDICTS) - 0.5, aspect="auto",
+                  interpolation="nearest", extent=(-0.5, len(shown) - 0.5, len(claims) - 0.5, -0.5))
+        ax.set_xlim(-0.5, columns - 0.5)
+        ax.set_xticks(range(len(shown)), [points[j] for j in shown], rotation=90)
+        ax.set_yticks(range(len(claims)), [str(i + 1) for i in range(len(claims))])
+        ax.set_ylabel("claim")
+        ax.set_xticks([x - 0.5 for x in range(1, len(shown))], minor=True)
+        ax.set_yticks([y - 0.5 for y in range(1, len(claims))], minor=True)
+        ax.grid(which="minor", color="white", lw=1)
+        ax.tick_params(which="minor", length=0)
+    fig.legend(handles=[Patch(color=VERDICT_COLORS[v], label=v) for v in VERDICTS], loc="outside lower center",
+               ncols=len(VERDICTS), frameon=False)
+    fig.suptitle(title)
+    return fig

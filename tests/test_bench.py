@@ -70,3 +70,12 @@ def test_the_latent_space_pilot_prints_the_gate_per_snapshot(capsys):
                                      "--feature-train", "100", "--feature-steps", "2"])
     out = capsys.readouterr().out
     assert "| 0 | " in out and "| 10 | " in out and "FD / FD at initialisation" in out and "autoencoder, 3" in out
+
+
+def test_the_sweep_benchmark_prints_its_table(capsys):
+    load("sweep").main(["--points", "2", "--n-iter", "2", "--workers", "2"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "executor |" not in line]
+    assert len(rows) == 3 and rows[0].startswith("| serial") and rows[1].startswith("| serial, torch threads: 1")
+    assert rows[2].startswith("| LocalCluster, 2 workers")
+    assert "2 points" in out

@@ -48,7 +48,8 @@ def test_the_pip_part_resolves_to_the_pinned_versions_in_a_fresh_venv(tmp_path):
     resolved = {normalise(item["metadata"]["name"]): item["metadata"]["version"]
                 for item in json.loads(report.read_text())["install"]}
     pinned = {normalise(k): v for k, v in pins().items()}
-    for name in ("torch", "torchvision", "jupyter-book", "papermill", "ipywidgets", "matplotlib", "numpy"):
+    for name in ("torch", "torchvision", "jupyter-book", "papermill", "ipywidgets", "matplotlib", "numpy", "dask",
+                 "distributed"):
         assert resolved[name] == pinned[name], name
     unpinned = sorted(n for n in resolved if n not in pinned and n != "lsgan-lib")
     assert not unpinned, f"resolved packages missing from constraints.txt: {unpinned}"
