@@ -243,8 +243,9 @@ def test_build_refuses_a_broken_chapter_with_exit_1_and_leaves_claims_md_unchang
 
 
 @pytest.mark.parametrize("override, name, says", [
-    ("seeds=[]", "seeds", "is empty"), ("lr=.nan", "lr", "not a finite number"), ("lr=nan", "lr", "not a finite"),
-    ("lr=-.inf", "lr", "not a finite number"), ("lr=1e999", "lr", "not a finite number"),
+    ("seeds_original_code=[]", "seeds_original_code", "is empty"), ("eps=.nan", "eps", "not a finite number"),
+    ("eps=nan", "eps", "not a finite"),
+    ("eps=-.inf", "eps", "not a finite number"), ("eps=1e999", "eps", "not a finite number"),
     ("profile=paper", "profile", "not a parameter")])
 def test_bad_values_exit_2_naming_the_parameter(override, name, says, tmp_path):
     result = cli("run", "geometric_view", "--profile", "smoke", "-p", override, "--output-dir", str(tmp_path))

@@ -29,8 +29,11 @@ def test_a_bar_appears_when_training_runs_and_not_when_the_cache_answers(bars):
     train_gan(GANConfig(**TINY))
     assert bars == [60]
     train_gan(GANConfig(**TINY))  # a cache hit: no bar at 0%
-    train_batched([GANConfig(**TINY)])
     assert bars == [60]
+    train_batched([GANConfig(**TINY)])  # batched runs are cached per batch (batched.batch_keys): this one trains
+    assert bars == [60, 60]
+    train_batched([GANConfig(**TINY)])  # and now answers from the cache
+    assert bars == [60, 60]
 
 
 def test_a_shared_bar_counts_only_the_runs_that_train(bars):
