@@ -61,7 +61,7 @@ from typing import Any
 import yaml
 
 from . import sweep
-from .claims import KINDS, VERDICTS
+from .claims import KINDS, SIGNS, VERDICTS
 from .publishing import (MachinePaths, check_portable, default_output_dir, kernel_settings, plain_progress_outputs,
                          serve_command)
 
@@ -839,9 +839,8 @@ def claims_overview(root: Path, chapter_dir: Path) -> str:
     if failed:
         lines += ["| chapter | gate | measured | threshold |", "| --- | --- | --- | --- |"]
         for chapter, g in failed:
-            sign = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}[g["direction"]]
             lines.append("| " + " | ".join(_md_cell(x) for x in (chapter, g["name"] + " — " + g["measurement"],
-                                                                  f"{g['value']:.3g}", f"{sign} {g['threshold']:g}"))
+                                                                  f"{g['value']:.3g}", f"{SIGNS[g['direction']]} {g['threshold']:g}"))
                          + " |")
     else:
         lines.append("None: every gate of every executed chapter passed.")

@@ -33,6 +33,7 @@ import numpy as np
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not tested")
 KINDS = ("empirical", "numerical check", "by construction")
 DIRECTIONS = (">=", "<=", ">", "<")
+SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}  # how a direction is printed
 MIN_SEEDS_FOR_BOOTSTRAP = 5
 
 
@@ -71,8 +72,8 @@ class Gate:
 
     def describe(self) -> str:
         """One line: ``name: value (≥ threshold) — passed|failed``."""
-        sign = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}[self.direction]
-        return f"{self.name}: {_fmt(self.value)} (needs {sign} {self.threshold:g}) — {'passed' if self.passed else 'failed'}"
+        state = "passed" if self.passed else "failed"
+        return f"{self.name}: {_fmt(self.value)} (needs {SIGNS[self.direction]} {self.threshold:g}) — {state}"
 
 
 def gate(name: str, measurement: str, values: Sequence[float] | float, threshold: float, direction: str = ">="
@@ -230,9 +231,8 @@ def claims_markdown(claims: list[Claim], profile: str, device: str) -> str:
         rows += ["", "Training gates (fixed before the run; a claim whose gate fails reads *not tested*):", "",
                  "| gate | measurement | value | threshold | passed |", "| --- | --- | --- | --- | --- |"]
         for g in gates.values():
-            sign = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}[g.direction]
             rows.append("| " + " | ".join(_cell(x) for x in (g.name, g.measurement, _fmt(g.value),
-                                                             f"{sign} {g.threshold:g}", "yes" if g.passed else "**no**"))
+                                                             f"{SIGNS[g.direction]} {g.threshold:g}", "yes" if g.passed else "**no**"))
                         + " |")
     counts = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
     rows += ["", f"{len(claims)} claims: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ". "
