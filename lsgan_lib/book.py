@@ -91,8 +91,15 @@ def project_root(start: Path | None = None) -> Path:
 
 
 def chapters(root: Path) -> list[str]:
-    """The chapters: every ``notebooks/<name>.ipynb``, by name."""
-    return sorted(p.stem for p in (root / "notebooks").glob("*.ipynb"))
+    """The chapters: every ``notebooks/<name>.ipynb``, in the book's order (``_toc.yml``), any not in the table of
+    contents after them by name."""
+    names = {p.stem for p in (root / "notebooks").glob("*.ipynb")}
+    toc_path = root / "_toc.yml"
+    toc = yaml.safe_load(toc_path.read_text()) if toc_path.is_file() else {}
+    listed = [str(entry.get("file", "")).split("/")[-1] for part in (toc or {}).get("parts", [])
+              for entry in part.get("chapters", [])]
+    ordered = [name for name in dict.fromkeys(listed) if name in names]
+    return ordered + sorted(names - set(ordered))
 
 
 def profiles(root: Path) -> list[str]:
@@ -338,7 +345,8 @@ def show_provenance(**info: Any) -> None:
     from .training import device_name
 
     info = dict(info)
-    info.update(device=device_name(), torch=torch.__version__, python=platform.python_version())
+    threads = info.get("parameters", {}).get("cpu_threads")  # the chapter's setup cell sets it after this cell
+    info.update(device=device_name(threads=int(threads) if threads else None), torch=torch.__version__, python=platform.python_version())
     display(Markdown(provenance_markdown(info)), metadata={"lsgan_provenance": info})
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -150,6 +150,43 @@ def meets(interval: Interval, threshold: float, direction: str = ">=") -> bool |
     if not low_ok and not high_ok:
         return False
     return None
+
+
+def all_hold(outcomes: Iterable[bool | None]) -> bool | None:
+    """A criterion whose parts must all hold: ``False`` if any part fails, else ``None`` if any is undecided (an
+    interval straddling its threshold), else ``True``. Raises on no parts (a criterion of nothing is a bug)."""
+    outcomes = _parts(outcomes, "all_hold")
+    if any(o is False for o in outcomes):
+        return False
+    return True if all(o is True for o in outcomes) else None
+
+
+def any_holds(outcomes: Iterable[bool | None]) -> bool | None:
+    """A criterion that must hold for at least one part: ``True`` if any part holds, ``False`` if all fail, else
+    ``None``."""
+    outcomes = _parts(outcomes, "any_holds")
+    if any(o is True for o in outcomes):
+        return True
+    return False if all(o is False for o in outcomes) else None
+
+
+def agree(outcomes: Iterable[bool | None]) -> bool | None:
+    """One verdict over several settings (e.g. learning rates and batch sizes): ``True`` or ``False`` when every
+    setting gives it, ``None`` when they disagree or one is undecided."""
+    outcomes = _parts(outcomes, "agree")
+    if all(o is True for o in outcomes):
+        return True
+    return False if all(o is False for o in outcomes) else None
+
+
+def _parts(outcomes: Iterable[bool | None], name: str) -> list[bool | None]:
+    outcomes = list(outcomes)
+    if not outcomes:
+        raise ValueError(f"{name} needs at least one outcome")
+    bad = [o for o in outcomes if o is not None and not isinstance(o, (bool, np.bool_))]
+    if bad:
+        raise TypeError(f"{name} takes outcomes True, False or None, got {bad[0]!r}")
+    return [None if o is None else bool(o) for o in outcomes]
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from . import metrics
+from .claims import all_hold
 from .distributions import data_manifold, latent
 from .training import GANConfig
 
@@ -226,12 +227,6 @@ def agrees_with_reference(p: Panel, features: dict[str, float]) -> bool:
 
 
 def all_of(*outcomes: bool | None) -> bool | None:
-    """The outcome of a criterion made of parts that must all hold: ``False`` when any part fails, else ``None`` when
-    any part is undecided (an interval straddling its threshold), else ``True``."""
-    if not outcomes:
-        raise ValueError("all_of needs at least one outcome")
-    if any(o is False for o in outcomes):
-        return False
-    if any(o is None for o in outcomes):
-        return None
-    return True
+    """:func:`lsgan_lib.claims.all_hold` over its arguments (the executed chapter calls this name; new code uses
+    ``all_hold``)."""
+    return all_hold(outcomes)

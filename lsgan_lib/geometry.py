@@ -755,34 +755,6 @@ def learned_gate(label: str, data: str, w2_final: Sequence[float], w2_init: Sequ
                 final / init, max_ratio, "<=")
 
 
-def all_hold(outcomes: Sequence[bool | None]) -> bool | None:
-    """A criterion that must hold for every part: ``False`` if any part fails, ``True`` if all hold, else ``None``."""
-    outcomes = list(outcomes)
-    if any(o is False for o in outcomes):
-        return False
-    return True if all(o is True for o in outcomes) else None
-
-
-def any_holds(outcomes: Sequence[bool | None]) -> bool | None:
-    """A criterion that must hold for at least one part: ``True`` if any part holds, ``False`` if all fail, else
-    ``None``."""
-    outcomes = list(outcomes)
-    if any(o is True for o in outcomes):
-        return True
-    return False if all(o is False for o in outcomes) else None
-
-
-def agree(outcomes: Sequence[bool | None]) -> bool | None:
-    """One verdict over several settings (e.g. the W2 GAN's learning rates and batch sizes): ``True`` or ``False``
-    when every setting gives it, ``None`` when they disagree or one is undecided."""
-    outcomes = list(outcomes)
-    if outcomes and all(o is True for o in outcomes):
-        return True
-    if outcomes and all(o is False for o in outcomes):
-        return False
-    return None
-
-
 def fewer_modes_outcome(differences: dict[str, Sequence[float]], strictly_more_than: Sequence[str] = ()
                         ) -> bool | None:
     """The mode-collapse criterion of the W2 conjecture at one setting, from per-seed differences

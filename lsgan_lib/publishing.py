@@ -366,3 +366,15 @@ def plain_progress_outputs(notebook) -> int:
     for model_id in dropped:
         state.pop(model_id, None)
     return replaced
+
+
+def glue_values(prefix: str, **values: Any) -> None:
+    """Glue each value as ``{prefix}_{name}`` (hidden) so the chapter's prose shows the value it ran with —
+    ``{glue:text}`ls_near``` in a markdown cell — rather than the parameter's name. Call it once in a code cell;
+    jupyter-book resolves the roles anywhere on the page."""
+    from myst_nb import glue
+
+    if not re.fullmatch(r"[A-Za-z]\w*", prefix):
+        raise ValueError(f"glue_values: the prefix must be an identifier, got {prefix!r}")
+    for name, value in values.items():
+        glue(f"{prefix}_{name}", value, display=False)

@@ -430,12 +430,13 @@ def _train(config: GANConfig, device: torch.device, bar,
     return payload
 
 
-def device_name(device: torch.device | str | None = None) -> str:
-    """A readable device name: the GPU's name, or ``cpu (<n> threads)``."""
+def device_name(device: torch.device | str | None = None, threads: int | None = None) -> str:
+    """A readable device name: the GPU's name, or ``cpu (<n> threads)`` — ``threads`` when given (a chapter's
+    ``cpu_threads`` before its setup cell applies it), else torch's current count."""
     device = torch.device(device) if device is not None else default_device()
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({torch.get_num_threads()} threads)"
+    return f"cpu ({threads or torch.get_num_threads()} threads)"
 
 
 def check_gan_payload(config: GANConfig, payload: dict) -> None:

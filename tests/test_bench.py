@@ -79,3 +79,14 @@ def test_the_sweep_benchmark_prints_its_table(capsys):
     assert len(rows) == 3 and rows[0].startswith("| serial") and rows[1].startswith("| serial, torch threads: 1")
     assert rows[2].startswith("| LocalCluster, 2 workers")
     assert "2 points" in out
+
+
+def test_the_toy_reference_pilot_prints_the_gate_measurements_at_every_snapshot(capsys):
+    load("toy_reference_pilot").main(["--data", "twenty_five_gaussians", "--objectives", "wgan", "minimax",
+                                      "--seeds", "7", "--width", "8", "--iters", "wgan=4", "minimax=2",
+                                      "--snapshots", "2"])
+    out = capsys.readouterr().out
+    assert "# wgan on twenty_five_gaussians" in out and "# minimax on twenty_five_gaussians" in out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "iteration |" not in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| 0", "| 2", "| 4", "| 0", "| 1", "| 2"]
+    assert all(len(row.split(" | ")) == 4 for row in rows)

@@ -113,6 +113,20 @@ def test_provenance_markdown_lists_everything():
     assert "| profile | cpu |" in text and "`n=1`" in text
 
 
+def test_the_provenance_device_counts_the_chapters_own_threads(monkeypatch):
+    import IPython.display
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("the device line names the GPU")
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, metadata=None: shown.append(metadata))
+    before = torch.get_num_threads()
+    book.show_provenance(chapter="c", parameters={"cpu_threads": before + 2})
+    assert shown[0]["lsgan_provenance"]["device"] == f"cpu ({before + 2} threads)"
+    assert torch.get_num_threads() == before  # read, not applied: the chapter's setup cell applies it
+
+
 def test_notebook_sources_are_stripped_and_parameterised():
     for path in (ROOT / "notebooks").glob("*.ipynb"):
         nb = json.loads(path.read_text())

@@ -273,13 +273,6 @@ def test_learned_gate_compares_with_the_same_generator_at_initialisation():
         G.learned_gate("w2", "d", [0.2], [1.0, 1.0])
 
 
-def test_combined_outcomes():
-    assert G.all_hold([True, True]) is True and G.all_hold([True, None]) is None and G.all_hold([None, False]) is False
-    assert G.any_holds([False, True]) is True and G.any_holds([False, None]) is None and G.any_holds([False]) is False
-    assert G.agree([True, True]) is True and G.agree([False, False]) is False and G.agree([True, False]) is None
-    assert G.agree([]) is None
-
-
 def test_fewer_modes_outcome_uses_intervals_of_per_seed_differences():
     more = [1.0, 2.0, 1.0, 3.0, 2.0]
     assert G.fewer_modes_outcome({"a": more, "b": [0.0] * 5}) is True

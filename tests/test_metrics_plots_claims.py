@@ -2,6 +2,7 @@ import json
 import math
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 
@@ -189,3 +190,17 @@ def test_claim_records_carry_verdict_reason_and_gates_as_json():
     assert record["gates"][0]["passed"] is False and record["gates"][0]["value"] == 3.0
     assert json.loads(json.dumps(record)) == record
 
+
+
+def test_outcome_combiners_fail_on_any_failure_and_stay_undecided_on_any_undecided_part():
+    from lsgan_lib.claims import agree, all_hold, any_holds
+
+    assert all_hold([True, True]) is True and all_hold([True, None]) is None and all_hold([None, False]) is False
+    assert any_holds([False, True]) is True and any_holds([False, None]) is None and any_holds([False]) is False
+    assert agree([True, True]) is True and agree([False, False]) is False and agree([True, False]) is None
+    assert all_hold(iter([np.True_, np.True_])) is True  # numpy booleans, and generators
+    for combine in (all_hold, any_holds, agree):
+        with pytest.raises(ValueError, match="at least one outcome"):
+            combine([])
+        with pytest.raises(TypeError):
+            combine([0.5])
