@@ -60,6 +60,7 @@ def main(argv=None) -> None:
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--iters", nargs="+", default=["wgan=10000", "wgan_gp_toy=4000"])
     parser.add_argument("--snapshots", type=int, default=10)
+    parser.add_argument("--lr", type=float, default=None, help="override every objective's learning rate")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -72,11 +73,13 @@ def main(argv=None) -> None:
             snaps = ls.snapshot_schedule(n, args.snapshots)
             configs = [GANConfig(data=args.data, latent_dim=2, objective=name, batch_size=256, lr_decay=1.0,
                                  widths=(args.width,) * 3, batch_norm=False, activation="relu", n_eval=2500,
-                                 seed=s, n_iter=n, snapshots=snaps, **SETTINGS[name]) for s in args.seeds]
+                                 seed=s, n_iter=n, snapshots=snaps,
+                                 **(SETTINGS[name] | ({"lr": args.lr} if args.lr else {}))) for s in args.seeds]
             started = time.perf_counter()
             runs = train_sweep(configs, device="cpu", progress=False, results_root=Path(results), desc=name)
             wall = time.perf_counter() - started
-            print(f"\n# {name} on {args.data}, width {args.width} x 3, {n} iterations, seeds {args.seeds}: {wall:.0f} s "
+            print(f"\n# {name} on {args.data}, lr {configs[0].lr:g}, width {args.width} x 3, {n} iterations, "
+                  f"seeds {args.seeds}: {wall:.0f} s "
                   f"({1e3 * wall / (n * len(configs)):.1f} ms per run-iteration, {args.threads} thread(s), batched)")
             n_modes = geometry.support_statistics(args.data, runs[0].final)["n_modes"]
             print(f"| iteration | modes covered per seed (of {n_modes}) | on-support share per seed "
