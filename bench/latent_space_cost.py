@@ -9,7 +9,10 @@ iteration and one inversion step are run on the CPU at a batch of 2 with the cha
 (``lsgan_lib.image_training`` and ``lsgan_lib.inversion``), the counts are scaled to the profile's batch sizes and
 multiplied by how many of each the notebook runs (its loops, mirrored here: re-check them if the notebook changes).
 It prints PFLOP per piece and the time that would take at the given sustained rates — a rate is an assumption, not a
-measurement — and the size of each trained generator's checkpoint (what a GPU run must carry back). The feature and
+measurement — and, with ``--measure-device cpu|cuda``, at a rate derived from a measurement: the device's float32
+matrix-product rate (``torch.mm`` on 4096² matrices, timed here) times ``--efficiency``, the fraction of that rate the
+chapter's image trainer reached where it was measured (default 0.31: 57 GFLOP/s for a WGAN-GP iteration against
+184 GFLOP/s for ``torch.mm`` on this project's 2-core CPU, bench/README.md) — and the size of each trained generator's checkpoint (what a GPU run must carry back). The feature and
 classifier networks (LeNet-5 for the Fréchet distance and for Fig. 9) and the loss surfaces are small and not counted.
 """
 
@@ -106,6 +109,30 @@ def inversions(p: dict) -> dict[tuple[str, int], int]:
     return dict(count)
 
 
+CPU_EFFICIENCY = 0.31  # WGAN-GP iteration / torch.mm rate, channels-last, 2-core CPU (bench/README.md, pilot)
+
+
+def matmul_tflops(device: str, size: int = 4096, repeats: int = 5) -> float:
+    """The float32 ``torch.mm`` rate on ``device``, TFLOP/s (best of ``repeats`` after one warm-up)."""
+    import time
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--measure-device cuda: no CUDA device is visible")
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    best = float("inf")
+    for i in range(repeats + 1):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        torch.mm(a, b)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        if i:
+            best = min(best, time.perf_counter() - started)
+    return 2 * size ** 3 / best / 1e12
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="gpu", help="profile of notebooks/profiles/ (default gpu)")
@@ -113,7 +140,14 @@ def main(argv=None) -> None:
                         help="a parameter override, as lsgan-book run takes it")
     parser.add_argument("--tflops", type=float, nargs="+", default=[100.0, 200.0],
                         help="assumed sustained TFLOP/s to convert operations into minutes (default 100 200)")
+    parser.add_argument("--measure-device", choices=["cpu", "cuda"], default=None,
+                        help="time torch.mm on this device and convert at --efficiency of that rate")
+    parser.add_argument("--efficiency", type=float, default=CPU_EFFICIENCY,
+                        help=f"fraction of the device's matmul rate the trainer sustains (default {CPU_EFFICIENCY})")
+    parser.add_argument("--mm-size", type=int, default=4096, help="matrix size of the timed product (default 4096)")
     args = parser.parse_args(argv)
+    if not 0 < args.efficiency <= 1:
+        parser.error(f"--efficiency must be in (0, 1], got {args.efficiency}")
     root = book.project_root(Path(__file__).resolve().parent)
     p = book.resolve_parameters(root, "latent_space", args.profile, book.parse_overrides(args.overrides))
     size = {"cifar10": p["image_size_cifar"], "celeba": p["image_size_celeba"], "mnist": p["image_size_mnist"]}
@@ -162,6 +196,12 @@ def main(argv=None) -> None:
     print()
     print("At an assumed sustained rate (not measured): "
           + "; ".join(f"{rate:g} TFLOP/s → {total * 1e3 / rate / 60:.1f} min" for rate in args.tflops))
+    if args.measure_device:
+        rate = matmul_tflops(args.measure_device, args.mm_size)
+        sustained = rate * args.efficiency
+        print(f"Measured: torch.mm ({args.mm_size}², float32) on {args.measure_device} at {rate:.3g} TFLOP/s; at "
+              f"{args.efficiency:g} of it ({sustained:.3g} TFLOP/s) the counted work takes "
+              f"{total * 1e3 / sustained / 60:.1f} min (training and inversions only).")
     print()
     largest = max(checkpoints, key=lambda c: c[2])
     print(f"Generator checkpoints: {len(checkpoints)}, {sum(c[2] for c in checkpoints):.0f} MiB in all; the largest "
