@@ -102,6 +102,15 @@ def test_image_tile_places_images_row_by_row():
     assert tile[0, 0, 0] == 0 and tile[0, 3, 0] == 0.5 and tile[3, 0, 0] == 1 and tile[2, 2, 0] == 1
 
 
+def _biases_before_batch_norm(config) -> set[str]:
+    """State-dict names of the generator's biases that a batch norm follows directly (their gradient is zero)."""
+    generator, _ = nets.image_networks(config.architecture, config.latent_dim, 1, config.image_size, config.width,
+                                       config.critic_norm)
+    layers = list(generator)
+    return {f"{i}.bias" for i, (layer, after) in enumerate(zip(layers, layers[1:]))
+            if getattr(layer, "bias", None) is not None and isinstance(after, torch.nn.BatchNorm2d)}
+
+
 def test_channels_last_training_matches_the_default_layout_and_keeps_old_cache_keys():
     from lsgan_lib import latent_space
     from lsgan_lib.image_training import _train, _train_autoencoder
@@ -115,8 +124,14 @@ def test_channels_last_training_matches_the_default_layout_and_keeps_old_cache_k
     except FileNotFoundError as error:
         pytest.skip(f"no MNIST copy: {error}")
     assert all(v.is_contiguous() for v in b["generator"].values())
+    # A bias that feeds a batch norm gets a gradient that is zero up to rounding; Adam's first steps are ±lr whatever
+    # the gradient's size, so those biases follow the rounding noise of each layout (CI saw 1.1e-4 apart). They do not
+    # change the generator's function, so they are left out; every other tensor must agree.
+    free = _biases_before_batch_norm(plain)
+    assert free, "the test expects the resize-conv generator to have biases before batch norms"
     for name in a["generator"]:
-        assert torch.allclose(a["generator"][name], b["generator"][name], atol=1e-4), name
+        if name not in free:
+            assert torch.allclose(a["generator"][name], b["generator"][name], atol=1e-4), name
     assert torch.allclose(a["losses"], b["losses"], rtol=1e-3, atol=1e-4)
     ae_plain = latent_space.ae_config("mnist", 4, width=16, image_size=16, n_iter=3, batch_size=4, n_train=16)
     ae_fast = latent_space.ae_config("mnist", 4, width=16, image_size=16, n_iter=3, batch_size=4, n_train=16,
