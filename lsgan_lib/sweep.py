@@ -51,6 +51,10 @@ from .claims import VERDICTS
 
 SCHEDULER_ENV = "LSGAN_SCHEDULER"
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # what torch reads for its intra-op threads when a kernel starts
+# Dask's nanny sets this for every worker it spawns (``distributed.nanny.pre-spawn-environ``); glibc then returns freed
+# memory at every step and the toy trainer's many small tensors come from fresh pages: ≈ 1.8× slower (bench/README.md).
+# The sweep's LocalCluster workers and the kernels its points start go without it.
+MALLOC_ENV = "MALLOC_TRIM_THRESHOLD_"
 SWEEPS_DIR = "sweeps"
 
 
@@ -253,10 +257,12 @@ def _in_worker() -> bool:
 
 @contextlib.contextmanager
 def _kernel_environment(threads: int | None, fan_out: bool) -> Iterator[None]:
-    """The environment the point's kernel inherits: torch threads, and ``LSGAN_SCHEDULER`` removed unless ``fan_out``.
+    """The environment the point's kernel inherits: torch threads, no :data:`MALLOC_ENV`, and ``LSGAN_SCHEDULER``
+    removed unless ``fan_out``.
     Restored afterwards (a worker runs one point per thread; every point of a sweep sets the same values)."""
-    saved = {name: os.environ.get(name) for name in (*THREAD_ENV, SCHEDULER_ENV)}
+    saved = {name: os.environ.get(name) for name in (*THREAD_ENV, SCHEDULER_ENV, MALLOC_ENV)}
     try:
+        os.environ.pop(MALLOC_ENV, None)
         if threads is not None:
             for name in THREAD_ENV:
                 os.environ[name] = str(threads)
@@ -342,8 +348,11 @@ def open_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         with client:
             yield client
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      env={name: "1" for name in THREAD_ENV}) as cluster, Client(cluster) as client:
+    import dask
+
+    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{MALLOC_ENV}": None}), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                         env={name: "1" for name in THREAD_ENV}) as cluster, Client(cluster) as client:
         yield client
 
 

@@ -247,3 +247,16 @@ def test_the_verdict_map_reads_in_the_books_column(n_points):
     panel = np.ma.filled(fig.axes[0].images[0].get_array(), np.nan)
     # rows in order of first appearance: claims 1-4, then claim 0 (missing at the first point: white)
     assert np.isnan(panel[4, 0]) and panel[4, 1] == 1 and panel[0, 0] == 1 and panel[3, 2] == 2
+
+
+def test_the_sweeps_workers_and_kernels_run_without_dasks_malloc_trim_threshold(monkeypatch):
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ for its workers, which makes the toy trainer ≈ 1.8× slower
+    # (bench/README.md); the sweep's LocalCluster workers and the kernels its points start must not have it.
+    monkeypatch.setenv(sweep.MALLOC_ENV, "65536")
+    with sweep._kernel_environment(1, fan_out=False):
+        assert sweep.MALLOC_ENV not in os.environ
+    assert os.environ[sweep.MALLOC_ENV] == "65536"  # restored for the worker itself
+    monkeypatch.delenv(sweep.MALLOC_ENV)
+    with sweep.open_client(1, None) as client:
+        assert client.submit(os.environ.get, sweep.MALLOC_ENV, pure=False).result() is None
+        assert client.submit(os.environ.get, "OMP_NUM_THREADS", pure=False).result() == "1"
