@@ -47,7 +47,7 @@ def test_the_documentation_shows_commands_to_check():
 def test_a_documented_command_names_valid_parameters(where, command):
     argv = shlex.split(command, comments=True)[1:]
     args = book.parser().parse_args(argv)
-    profile = args.profile or "cpu"
+    profile = args.profile or book.default_profile()  # what the command itself would use
     overrides = book.parse_overrides(args.parameter or [])
     if argv[0] == "sweep":
         sweep.plan_points(ROOT, args.chapter, profile, overrides, sweep.parse_grids(args.grid or []))
