@@ -685,11 +685,29 @@ def shape_key(config: GANConfig) -> tuple:
     return (data_manifold(config.data).dim,) + tuple(getattr(config, name) for name in SHARED_FIELDS)
 
 
+def split_evenly(members: list[int], max_members: int | None) -> list[list[int]]:
+    """``members`` cut, in order, into the fewest parts of at most ``max_members`` each (``None``: one part), the
+    parts' sizes differing by at most one: 35 members at most 14 → 12, 12, 11."""
+    if max_members is None:
+        return [members]
+    if max_members < 1:
+        raise ValueError(f"max_members={max_members}: a batch needs at least one member; pass None for no limit")
+    parts = -(-len(members) // max_members)
+    size, extra = divmod(len(members), parts)
+    bounds = [0]
+    for i in range(parts):
+        bounds.append(bounds[-1] + size + (i < extra))
+    return [members[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
 def train_sweep(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torch.device | str | None = None,
-                progress: bool = True, results_root=None, desc: str = "sweep", **options) -> list[GANRun]:
+                progress: bool = True, results_root=None, desc: str = "sweep", max_members: int | None = None,
+                **options) -> list[GANRun]:
     """Train (or load) a sweep of toy runs — seeds × configurations — batching the runs of one shape together.
 
-    The configurations are grouped by :func:`shape_key`; each group is one :func:`train_batched` call. Returns one
+    The configurations are grouped by :func:`shape_key`, and a group of more than ``max_members`` (``None``: no
+    limit) is cut in order into near-equal parts (:func:`split_evenly`); each is one :func:`train_batched` call, so
+    smaller batches spread over more Dask workers (on a GPU one large batch is faster). Returns one
     :class:`~lsgan_lib.training.GANRun` per configuration, in the order given, with ``run.extra["diverged_at"]`` as
     :func:`train_batched` sets it (a diverged run is frozen, warned about and cached with that iteration; the sweep
     goes on). Each group is one batch of the cache keys (:func:`batch_keys`): grouping the same sweep differently
@@ -702,16 +720,17 @@ def train_sweep(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torc
     groups: dict[tuple, list[int]] = {}
     for j, config in enumerate(configs):
         groups.setdefault(shape_key(config), []).append(j)
+    batches = [part for members in groups.values() for part in split_evenly(members, max_members)]
     runs: list[GANRun | None] = [None] * len(configs)
 
     def train_group(number: int, members: list[int]) -> list[GANRun]:
-        label = f"{desc} {number}/{len(groups)}" if len(groups) > 1 else desc
+        label = f"{desc} {number}/{len(batches)}" if len(batches) > 1 else desc
         return train_batched([configs[j] for j in members], device, progress, results_root, label, **options)
 
-    calls = list(enumerate(groups.values(), 1))
-    if len(calls) < 2 or active_client() is None:  # one group after another here
+    calls = list(enumerate(batches, 1))
+    if len(calls) < 2 or active_client() is None:  # one batch after another here
         trained = [train_group(*call) for call in calls]
-    else:  # every group at once, each a task on the Dask cluster (train_here_or_on_cluster); this process caches
+    else:  # every batch at once, each a task on the Dask cluster (train_here_or_on_cluster); this process caches
         with ThreadPoolExecutor(max_workers=len(calls)) as pool:
             trained = list(pool.map(lambda call: train_group(*call), calls))
     for (_, members), group_runs in zip(calls, trained):

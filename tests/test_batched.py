@@ -245,6 +245,32 @@ def test_a_sweep_groups_runs_by_shape_and_keeps_their_order(monkeypatch, tmp_pat
         assert cached.from_cache and torch.equal(cached.losses, run.losses)
 
 
+@pytest.mark.parametrize("n, most, sizes", [(35, 7, [7] * 5), (35, 14, [12, 12, 11]), (21, 7, [7, 7, 7]),
+                                             (3, 2, [2, 1]), (5, None, [5]), (4, 10, [4])])
+def test_split_evenly_cuts_in_order_into_near_equal_parts(n, most, sizes):
+    parts = batched.split_evenly(list(range(n)), most)
+    assert [len(p) for p in parts] == sizes
+    assert [j for p in parts for j in p] == list(range(n))
+
+
+def test_split_evenly_refuses_an_empty_batch():
+    with pytest.raises(ValueError, match="max_members=0"):
+        batched.split_evenly([0, 1], 0)
+
+
+def test_a_sweep_with_max_members_trains_each_part_as_its_own_batch(monkeypatch, tmp_path):
+    configs = [small(seed=s) for s in range(3)]
+    calls = []
+    real = batched.train_batched
+    monkeypatch.setattr(batched, "train_batched", lambda group, *a, **k: calls.append(len(group)) or real(group, *a, **k))
+    runs = batched.train_sweep(configs, progress=False, results_root=tmp_path / "split", max_members=2)
+    assert calls == [2, 1] and [r.config for r in runs] == configs
+    (alone,) = real([configs[2]], progress=False, results_root=tmp_path / "alone")
+    assert torch.equal(runs[2].losses, alone.losses)  # the last part is exactly a batch of one
+    whole = batched.train_sweep(configs, progress=False, results_root=tmp_path / "split")
+    assert not any(r.from_cache for r in whole)  # another grouping is another batch: trained, not loaded
+
+
 def test_a_compiled_batch_matches_the_eager_batch_up_to_rounding(tmp_path):
     # torch.compile fuses the forward pass and the optimizer update (on a GPU, "reduce-overhead" also replays them
     # as CUDA graphs); fused kernels round differently, so the runs agree to a tolerance, as batching does. Biases
