@@ -6,6 +6,9 @@ a fixture project, so they test the sweep machinery whatever state the book's ch
 import csv
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -260,3 +263,22 @@ def test_the_sweeps_workers_and_kernels_run_without_dasks_malloc_trim_threshold(
     with sweep.open_client(1, None) as client:
         assert client.submit(os.environ.get, sweep.MALLOC_ENV, pure=False).result() is None
         assert client.submit(os.environ.get, "OMP_NUM_THREADS", pure=False).result() == "1"
+
+
+def test_the_projects_dask_configuration_removes_the_nannys_malloc_trim_threshold():
+    # The README's `dask worker` recipe exports DASK_CONFIG=<project>/dask-config; a nanny started under it must spawn
+    # its workers without MALLOC_TRIM_THRESHOLD_ (the variable Dask sets by default; an environment-variable override of
+    # the config key does not remove it, because Dask lower-cases keys read from the environment).
+    root = Path(__file__).resolve().parents[1]
+    probe = ("from distributed.nanny import _get_env_variables; "
+             "print(sorted(_get_env_variables('distributed.nanny.pre-spawn-environ')))")
+
+    def spawn_environment(**env):
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("DASK_") and k != sweep.MALLOC_ENV}
+        out = subprocess.run([sys.executable, "-c", probe], env=clean | env, capture_output=True, text=True, check=True)
+        return out.stdout
+
+    assert sweep.MALLOC_ENV in spawn_environment()  # Dask's default: the reason for the file
+    unset_by_environment = {"DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_": "None"}
+    assert sweep.MALLOC_ENV in spawn_environment(**unset_by_environment)
+    assert sweep.MALLOC_ENV not in spawn_environment(DASK_CONFIG=str(root / "dask-config"))
