@@ -1,7 +1,8 @@
 """Pilot: how many iterations the latent-space chapter's image models need to pass its training gates, and what they cost.
 
     python bench/latent_space_pilot.py [--dataset celeba] [--size 32] [--width 64] [--batch 64] [--dim 100]
-                                       [--iters 1500] [--ae-iters 1000] [--seed 1] [--n-fid 500]
+                                       [--iters 1500] [--ae-iters 1000] [--seed 1] [--n-fid 500] [--n-train 4000]
+                                       [--classifier-train 20000] [--lenet-steps 1000] [--channels-last]
 
 Trains one WGAN-GP (and one autoencoder) of the chapter at the given sizes on a held-out seed (the chapter uses 0),
 with snapshots of ``--n-fid`` samples from fixed latents along the way, and prints for every snapshot the gate
@@ -39,14 +40,19 @@ def main(argv=None) -> None:
     parser.add_argument("--ae-iters", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--n-fid", type=int, default=500)
-    parser.add_argument("--n-train", type=int, default=4000)
+    parser.add_argument("--n-train", type=int, default=4000, help="training images per data set (0: all)")
+    parser.add_argument("--classifier-train", type=int, default=20000,
+                        help="real MNIST images that train the gate classifier (the cpu profile's classifier_train)")
+    parser.add_argument("--lenet-steps", type=int, default=1000,
+                        help="the gate classifier's Adam steps (the cpu profile's lenet_steps)")
     parser.add_argument("--feature-train", type=int, default=10000)
     parser.add_argument("--feature-steps", type=int, default=600)
     parser.add_argument("--channels-last", action="store_true", help="train in the channels-last memory format")
     args = parser.parse_args(argv)
 
     marks = sorted({0, *(int(args.iters * f) for f in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)), args.iters})
-    config = ls.gan_config(args.dataset, args.dim, args.width, args.size, args.iters, args.batch, args.n_train,
+    n_train = args.n_train or None
+    config = ls.gan_config(args.dataset, args.dim, args.width, args.size, args.iters, args.batch, n_train,
                            seed=args.seed, snapshots=tuple(marks), n_samples=args.n_fid,
                            channels_last=args.channels_last)
     started = time.perf_counter()
@@ -57,9 +63,9 @@ def main(argv=None) -> None:
     untrained = ls.feature_distance(feature, run.at(0), reference, size)
     classifier = None
     if args.dataset == "mnist":
-        train, labels = ls.evaluation_images("mnist", "train", 10000, args.size)
+        train, labels = ls.evaluation_images("mnist", "train", args.classifier_train, args.size)
         test, test_labels = ls.evaluation_images("mnist", "test", 2000, args.size)
-        classifier, acc = ls.mnist_classifier(train, labels, test, test_labels, 300, 0)
+        classifier, acc = ls.mnist_classifier(train, labels, test, test_labels, args.lenet_steps, 0)
         print(f"gate classifier: test accuracy {acc:.3f}")
     print(f"# pilot: {config.describe()}, {args.size} px, width {args.width}, batch {args.batch}, {args.iters} "
           f"iterations: {run.seconds:.0f} s in the trainer ({1e3 * run.seconds / args.iters:.0f} ms per iteration"
@@ -75,9 +81,9 @@ def main(argv=None) -> None:
         print(f"| {it} | {value:.4g} | {value / untrained:.3f} | {conf} |")
     if args.ae_iters:
         ae_config = ls.ae_config(args.dataset, args.dim, args.width, args.size, args.ae_iters, args.batch,
-                                 args.n_train, seed=args.seed, channels_last=args.channels_last)
+                                 n_train, seed=args.seed, channels_last=args.channels_last)
         ae = train_autoencoder(ae_config, device="cpu", progress=False)
-        train_images = ls.evaluation_images(args.dataset, "train", args.n_train, args.size)[0]
+        train_images = ls.evaluation_images(args.dataset, "train", args.n_train or args.n_fid, args.size)[0]
         mse = float(ls.autoencoder_errors(ae, reference)[1].mean())
         base = float(ls.mean_image_errors(train_images, reference).mean())
         print()

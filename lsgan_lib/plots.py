@@ -43,6 +43,35 @@ def samples_over_data(ax, manifold: DataManifold, data: torch.Tensor, generated:
     ax.set_aspect("equal")
     ax.set_xticks([]), ax.set_yticks([])
     ax.set_title(title)
+    hidden = outside_box(generated, manifold.bounds)
+    if hidden.any():  # samples the fixed box hides: drawn at the box's edge as crosses, so the panel never looks empty
+        margin = 0.01 * torch.tensor([xmax - xmin, ymax - ymin])
+        low, high = torch.tensor([xmin, ymin]) + margin, torch.tensor([xmax, ymax]) - margin
+        edge = torch.maximum(torch.minimum(generated[hidden], high), low)
+        ax.scatter(edge[:, 0], edge[:, 1], s=10, marker="x", c=GENERATED_COLOR, linewidths=0.6,
+                   label="generated, outside the box (at its edge)")
+
+
+def outside_box(generated: torch.Tensor, bounds: tuple[float, float, float, float]) -> torch.Tensor:
+    """Which generated samples ``(m, 2)`` lie outside the box ``bounds`` = (xmin, xmax, ymin, ymax): ``(m,)`` bool."""
+    xmin, xmax, ymin, ymax = bounds
+    x, y = generated[:, 0], generated[:, 1]
+    return ~((x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax))
+
+
+def outside_note(generated: torch.Tensor, bounds: tuple[float, float, float, float]) -> str:
+    """For a caption or title: what a panel with the fixed box ``bounds`` does not show of the generated samples
+    ``(m, 2)`` — ``""`` when every sample is inside, else their share outside and, when most are, their median."""
+    outside = outside_box(generated, bounds)
+    share = float(outside.float().mean()) if len(generated) else 0.0
+    if share == 0:
+        return ""
+    count = int(outside.sum())
+    text = f"{share:.0%} of samples outside" if share >= 0.005 else f"{count} sample{'s' if count > 1 else ''} outside"
+    if share > 0.5:
+        median = generated[outside].median(dim=0).values
+        text += f", median ({float(median[0]):.3g}, {float(median[1]):.3g})"
+    return text
 
 
 def panel_figure(panels: Sequence[dict], ncols: int, title: str, panel_size: float = 2.4,

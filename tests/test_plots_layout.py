@@ -186,3 +186,28 @@ def test_curve_pairs_with_their_numbers():
     fig.suptitle("Paper Fig. 1 — aligned and transversal supports")
     plots.lay_out(fig)
     assert_reads(fig)
+
+
+def test_a_panel_shows_the_generated_samples_its_box_hides_at_its_edge():
+    # A collapsed or exploded generator puts its samples outside the manifold's fixed box; the panel must show them
+    # (as crosses on the box's edge) rather than look like a generator that drew nothing, and outside_note says how
+    # many for a caption.
+    eight = distributions.data_manifold("eight_gaussians")
+    points = eight.sample(300, torch.Generator().manual_seed(0))
+    inside = points.clamp(-1.5, 1.5)
+    far = torch.full((200, 2), 40.0) + torch.randn(200, 2, generator=torch.Generator().manual_seed(1))
+    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
+    plots.samples_over_data(axes[0], eight, points, inside, None, 2, "inside")
+    plots.samples_over_data(axes[1], eight, points, far, None, 2, "all outside")
+    some = torch.cat([inside[:150], far[:50]])
+    plots.samples_over_data(axes[2], eight, points, some, None, 2, "some outside")
+    xmin, xmax, ymin, ymax = eight.bounds
+    assert len(axes[0].collections) == 2  # data, generated: nothing drawn at the edge
+    edge = axes[1].collections[-1].get_offsets()
+    assert edge.shape == (200, 2) and (edge[:, 0] <= xmax).all() and (edge[:, 0] > 0.9 * xmax).all()
+    assert axes[2].collections[-1].get_offsets().shape == (50, 2)
+    assert plots.outside_note(inside, eight.bounds) == ""
+    assert plots.outside_note(far, eight.bounds).startswith("100% of samples outside, median (40")
+    assert plots.outside_note(some, eight.bounds) == "25% of samples outside"
+    assert plots.outside_note(torch.cat([inside, far[:1]]), eight.bounds) == "1 sample outside"
+    assert_reads(fig)
