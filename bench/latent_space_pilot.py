@@ -83,7 +83,7 @@ def main(argv=None) -> None:
         ae_config = ls.ae_config(args.dataset, args.dim, args.width, args.size, args.ae_iters, args.batch,
                                  n_train, seed=args.seed, channels_last=args.channels_last)
         ae = train_autoencoder(ae_config, device="cpu", progress=False)
-        train_images = ls.evaluation_images(args.dataset, "train", args.n_train or args.n_fid, args.size)[0]
+        train_images = ls.evaluation_images(args.dataset, "train", n_train, args.size)[0]  # None: all
         mse = float(ls.autoencoder_errors(ae, reference)[1].mean())
         base = float(ls.mean_image_errors(train_images, reference).mean())
         print()
