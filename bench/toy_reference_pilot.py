@@ -3,11 +3,13 @@ manifold-alignment chapter's minimax and −log D GANs) need to pass the chapter
 
     python bench/toy_reference_pilot.py [--data eight_gaussians] [--objectives wgan wgan_gp_toy] [--seeds 200 201]
                                         [--width 128] [--iters wgan=10000 wgan_gp_toy=4000] [--snapshots 10]
+                                        [--warmup]
 
 Trains each objective at the settings the chapters use (3 hidden ReLU layers of ``--width``, no batch norm, batch 256;
 WGAN: RMSprop 5e-5, clip 0.01, 5 critic steps, uniform 2-d latent as in Fig. 1 of paper 000/001; WGAN-GP: Adam 1e-4,
 β = (0.5, 0.9), 5 critic steps, Gaussian 2-d latent; minimax and −log D: the manifold-alignment chapter's Adam
-settings: RMSprop 1e-3, one critic step, Gaussian 2-d latent), batched over held-out seeds (the chapters evaluate
+settings: RMSprop 1e-3, one critic step, Gaussian 2-d latent), with ``--warmup`` Arjovsky et al.'s critic warm-up
+(100 critic steps for the first 25 generator iterations and every 500th; ``GANConfig.critic_warmup``), batched over held-out seeds (the chapters evaluate
 seeds 0–4 and select on 100–102), in a results cache of its own, and prints at every snapshot the gate measurements of
 :func:`lsgan_lib.geometry.support_statistics` — modes covered (≥ 20 of 2,500 samples on the support: within 3σ of a
 centre, or within 0.1 of the circle in R^10 cut into 12 arcs) and the on-support ("high-quality") share — and on the
@@ -62,6 +64,7 @@ def main(argv=None) -> None:
     parser.add_argument("--snapshots", type=int, default=10)
     parser.add_argument("--lr", type=float, default=None, help="override every objective's learning rate")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--warmup", action="store_true", help="Arjovsky et al.'s critic warm-up (critic objectives)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     iters = parse_iters(args.iters)
@@ -73,12 +76,13 @@ def main(argv=None) -> None:
             snaps = ls.snapshot_schedule(n, args.snapshots)
             configs = [GANConfig(data=args.data, latent_dim=2, objective=name, batch_size=256, lr_decay=1.0,
                                  widths=(args.width,) * 3, batch_norm=False, activation="relu", n_eval=2500,
-                                 seed=s, n_iter=n, snapshots=snaps,
+                                 seed=s, n_iter=n, snapshots=snaps, critic_warmup=args.warmup,
                                  **(SETTINGS[name] | ({"lr": args.lr} if args.lr else {}))) for s in args.seeds]
             started = time.perf_counter()
             runs = train_sweep(configs, device="cpu", progress=False, results_root=Path(results), desc=name)
             wall = time.perf_counter() - started
             print(f"\n# {name} on {args.data}, lr {configs[0].lr:g}, width {args.width} x 3, {n} iterations, "
+                  + ("critic warm-up, " if args.warmup else "") +
                   f"seeds {args.seeds}: {wall:.0f} s "
                   f"({1e3 * wall / (n * len(configs)):.1f} ms per run-iteration, {args.threads} thread(s), batched)")
             n_modes = geometry.support_statistics(args.data, runs[0].final)["n_modes"]

@@ -12,8 +12,8 @@ names the batch it was trained in (:func:`batch_keys`), and a batch with any mem
 whole: a run's numbers never depend on what else was cached, and ``train_gan``'s entries are separate.
 
 The members must share the architecture shape and the loop (data dimension, ``latent_dim``, ``widths``,
-``batch_size``, ``n_iter``, ``snapshots``, ``n_eval``, ``n_critic``, ``n_gen``, ``critic_update``) and the objective;
-they may differ in ``seed``, ``data``, ``latent``, ``lr``, ``lr_decay``, ``lr_decay_every``, ``weight_decay`` and the
+``batch_size``, ``n_iter``, ``snapshots``, ``n_eval``, ``n_critic``, ``n_gen``, ``critic_update``, ``critic_warmup``)
+and the objective; they may differ in ``seed``, ``data``, ``latent``, ``lr``, ``lr_decay``, ``lr_decay_every``, ``weight_decay`` and the
 RMSprop constants.
 
 Divergence is handled per member: when a member's loss becomes NaN or infinite it is *frozen* — its parameters,
@@ -44,10 +44,10 @@ from .nets import ACTIVATIONS, FastELU, fast_elu
 from .objectives import objective, traits
 from .sweep import active_client, train_here_or_on_cluster
 from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, ProgressBar, _run_from_payload, _stream,
-                       build_networks, check_gan_payload, device_name, evaluation_inputs)
+                       build_networks, check_gan_payload, critic_steps, device_name, evaluation_inputs)
 
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
-                 "objective", "batch_norm", "activation", "critic_update")
+                 "objective", "batch_norm", "activation", "critic_update", "critic_warmup")
 # What a GANRun is built from; any other payload entry (a chapter's extras) lands in run.extra.
 RUN_PAYLOAD_KEYS = {"generator", "critic", "snapshot_iters", "snapshots", "grid", "grid_images", "losses", "device",
                     "seconds"}
@@ -537,7 +537,7 @@ def _train_batched(configs: list[GANConfig], device: torch.device, bar,
             snapshot()
         d_loss = torch.zeros(k, device=device)
         for it in range(1, shape.n_iter + 1):
-            for _ in range(shape.n_critic if traits(loss).uses_critic else 0):
+            for _ in range(critic_steps(shape, it) if traits(loss).uses_critic else 0):
                 d_loss = _critic_step(loss, generator, critic, opt_d, members, divergence, it)
             for _ in range(shape.n_gen):
                 g_loss = _generator_step(loss, generator, critic, opt_g, members, divergence, it)

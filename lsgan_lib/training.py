@@ -110,6 +110,8 @@ class GANConfig:
     critic update per critic step on the loss of a real and a generated batch together) or ``"split"`` (paper 002's
     original code: an update on the real batch's half of the loss, then a separate update on the generated batch's
     half, so batch norm and the optimizer see each alone; minimax and non-saturating objectives only).
+    ``critic_warmup`` adds Arjovsky et al.'s critic warm-up (:func:`critic_steps`: 100 critic steps for the first 25
+    generator iterations and every 500th; their image code, not the WGAN-GP toy script's ``MODE = 'wgan'``).
     """
 
     data: str
@@ -133,6 +135,7 @@ class GANConfig:
     batch_norm: bool = True
     activation: str = "elu"
     critic_update: str = "joint"
+    critic_warmup: bool = False
 
     def __post_init__(self):
         data_manifold(self.data), latent(self.latent), objective(self.objective)  # unknown names raise here
@@ -154,6 +157,8 @@ class GANConfig:
             raise ValueError(f"GANConfig needs lr > 0, 0 < lr_decay <= 1, weight_decay >= 0, 0 <= rmsprop_alpha < 1, "
                              f"rmsprop_eps > 0; got lr={self.lr}, lr_decay={self.lr_decay}, weight_decay="
                              f"{self.weight_decay}, rmsprop_alpha={self.rmsprop_alpha}, rmsprop_eps={self.rmsprop_eps}")
+        if self.critic_warmup and not traits(objective(self.objective)).uses_critic:
+            raise ValueError(f"GANConfig: critic_warmup needs an objective with a critic; {self.objective!r} has none")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"GANConfig.activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
         bad = [s for s in self.snapshots if not 0 <= s <= self.n_iter]
@@ -175,7 +180,21 @@ class GANConfig:
         return f"data={self.data}, latent={self.latent}×{self.latent_dim}, objective={self.objective}, seed={self.seed}"
 
 
-LATER_FIELDS: dict[str, object] = {"batch_norm": True, "activation": "elu", "critic_update": "joint"}
+LATER_FIELDS: dict[str, object] = {"batch_norm": True, "activation": "elu", "critic_update": "joint",
+                                    "critic_warmup": False}
+# Arjovsky et al.'s critic warm-up (their main.py): 100 critic steps before each of the first 25 generator iterations
+# and before every 500th.
+WARMUP_CRITIC_STEPS, WARMUP_FIRST, WARMUP_EVERY = 100, 25, 500
+
+
+def critic_steps(config: GANConfig, it: int) -> int:
+    """The critic steps before generator iteration ``it`` (1-based): ``config.n_critic``, or with
+    ``config.critic_warmup`` :data:`WARMUP_CRITIC_STEPS` for the first :data:`WARMUP_FIRST` generator iterations and
+    every :data:`WARMUP_EVERY`-th (Arjovsky et al.'s ``gen_iterations < 25 or gen_iterations % 500 == 0``, whose
+    ``gen_iterations`` counts from 0, i.e. ``it - 1``)."""
+    if config.critic_warmup and (it <= WARMUP_FIRST or (it - 1) % WARMUP_EVERY == 0):
+        return WARMUP_CRITIC_STEPS
+    return config.n_critic
 CRITIC_UPDATES = ("joint", "split")
 
 
@@ -378,7 +397,7 @@ def _train(config: GANConfig, device: torch.device, bar,
     checked, diverged_at = 0, None
     d_loss = torch.zeros((), device=device)  # stays 0 for objectives without a critic
     for it in range(1, config.n_iter + 1):
-        for _ in range(config.n_critic if how.uses_critic else 0):
+        for _ in range(critic_steps(config, it) if how.uses_critic else 0):
             real = data.sample(config.batch_size, batches)
             with torch.no_grad():
                 fake = generator(z.sample(config.batch_size, config.latent_dim, batches))

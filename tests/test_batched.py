@@ -7,7 +7,7 @@ import torch
 from lsgan_lib import batched, cache, objectives, training
 from lsgan_lib.batched import StackedFC, StackedOptimizer, train_batched
 from lsgan_lib.nets import fc_net
-from lsgan_lib.training import GANConfig, train_gan
+from lsgan_lib.training import GANConfig, critic_steps, train_gan
 
 # Widths and batch large enough that CPU matrix products take their ordinary kernels (at widths like 8 and out_dim 2
 # a batched product of one matrix can round differently from torch's addmm, which RMSprop then amplifies).
@@ -333,3 +333,26 @@ def test_members_with_their_own_rmsprop_constants_match_their_single_runs(tmp_pa
 def test_the_split_update_is_shared_by_a_batch():
     with pytest.raises(ValueError, match="critic_update"):
         batched.check_same_shape([small(), small(critic_update="split")])
+
+
+def test_critic_warmup_follows_arjovskys_schedule():
+    plain, warm = small(objective="wgan"), small(objective="wgan", critic_warmup=True)
+    steps = [critic_steps(warm, it) for it in range(1, 1503)]
+    assert steps[:25] == [100] * 25  # generator iterations 0..24 in main.py's count
+    assert steps[25:500] == [plain.n_critic] * 475
+    assert [it for it, n in enumerate(steps, start=1) if it > 25 and n == 100] == [501, 1001, 1501]
+    assert {critic_steps(plain, it) for it in range(1, 1503)} == {plain.n_critic}
+
+
+def test_critic_warmup_runs_the_same_in_both_trainers_and_changes_the_run(tmp_path):
+    config = small(objective="wgan", critic_warmup=True, n_iter=3, snapshots=(3,))
+    single = train_gan(config, progress=False, results_root=tmp_path / "single")
+    (member,) = train_batched([config], progress=False, results_root=tmp_path / "batched")
+    assert_same_run(single, member, exact=False)
+    plain = train_gan(dataclasses.replace(config, critic_warmup=False), progress=False, results_root=tmp_path / "p")
+    assert not torch.allclose(plain.losses, single.losses)  # 100 critic steps per iteration here, not 5
+    assert "critic_warmup" not in plain.config.as_dict()  # results cached before the field keep their keys
+    with pytest.raises(ValueError, match="critic_warmup needs an objective with a critic"):
+        small(objective="w2_minibatch_ot", critic_warmup=True)
+    with pytest.raises(ValueError, match="critic_warmup"):
+        batched.check_same_shape([dataclasses.replace(config, critic_warmup=False), config])
