@@ -91,3 +91,13 @@ def test_the_toy_reference_pilot_prints_the_gate_measurements_at_every_snapshot(
     rows = [line for line in out.splitlines() if line.startswith("| ") and "iteration |" not in line]
     assert [row.split(" | ")[0] for row in rows] == ["| 0", "| 2", "| 4", "| 0", "| 1", "| 2"]
     assert all(len(row.split(" | ")) == 4 for row in rows)
+
+
+def test_the_level_set_image_pilot_prints_the_image_gate_per_snapshot(capsys):
+    load("level_set_image_pilot").main(["--iters", "4", "--snapshots", "2", "--width", "8", "--n-eval", "50",
+                                        "--n-train", "128", "--classifier-train", "200"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "iteration |" not in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| 0", "| 2", "| 4"]
+    assert rows[0].split(" | ")[1] == "1.000"  # snapshot 0 is the untrained generator: the gate's denominator
+    assert "# pilot: mnist, level_set, width 8" in out and "not measured (needs more than 100 iterations)" in out
