@@ -13,8 +13,8 @@ whole: a run's numbers never depend on what else was cached, and ``train_gan``'s
 
 The members must share the architecture shape and the loop (data dimension, ``latent_dim``, ``widths``,
 ``batch_size``, ``n_iter``, ``snapshots``, ``n_eval``, ``n_critic``, ``n_gen``, ``critic_update``, ``critic_warmup``)
-and the objective; they may differ in ``seed``, ``data``, ``latent``, ``lr``, ``lr_decay``, ``lr_decay_every``, ``weight_decay`` and the
-RMSprop constants.
+and the objective; they may differ in ``seed``, ``data``, ``latent``, ``lr``, ``lr_decay``, ``lr_decay_every``,
+``weight_decay`` and the RMSprop constants.
 
 Divergence is handled per member: when a member's loss becomes NaN or infinite it is *frozen* — its parameters,
 optimizer state and batch-norm statistics keep the values they had before that step — reported with a warning and in

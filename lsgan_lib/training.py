@@ -182,6 +182,7 @@ class GANConfig:
 
 LATER_FIELDS: dict[str, object] = {"batch_norm": True, "activation": "elu", "critic_update": "joint",
                                     "critic_warmup": False}
+CRITIC_UPDATES = ("joint", "split")
 # Arjovsky et al.'s critic warm-up (their main.py): 100 critic steps before each of the first 25 generator iterations
 # and before every 500th.
 WARMUP_CRITIC_STEPS, WARMUP_FIRST, WARMUP_EVERY = 100, 25, 500
@@ -195,7 +196,6 @@ def critic_steps(config: GANConfig, it: int) -> int:
     if config.critic_warmup and (it <= WARMUP_FIRST or (it - 1) % WARMUP_EVERY == 0):
         return WARMUP_CRITIC_STEPS
     return config.n_critic
-CRITIC_UPDATES = ("joint", "split")
 
 
 @dataclass
