@@ -90,7 +90,7 @@ def train_here_or_on_cluster(train: Callable, work: Any, device: Any, bar, *opti
     """``train(work, device, bar, *options)`` — a trainer that returns cache payloads, such as
     :func:`lsgan_lib.batched._train_batched` or :func:`lsgan_lib.image_training._train` — in this process, or, when a
     Dask client is active (:func:`active_client`), as a task on one of its workers, which returns the payloads for this
-    process to cache (the progress bar then completes when the task does). ``device`` ``None``: the default device of
+    process to cache (the progress bar then completes when the task does, with the time the worker took). ``device`` ``None``: the default device of
     the process that trains."""
     client = active_client()
     if client is None:
@@ -99,23 +99,25 @@ def train_here_or_on_cluster(train: Callable, work: Any, device: Any, bar, *opti
         from .training import default_device
 
         return train(work, torch.device(device) if device is not None else default_device(), bar, *options)
-    result = client.submit(train_on_worker, train, work, device, *options, pure=False).result()
+    result, seconds = client.submit(train_on_worker, train, work, device, *options, pure=False).result()
     if bar is not None and bar.total:
-        bar.update(bar.total - bar.n)
+        bar.ran_elsewhere(seconds)
     return result
 
 
-def train_on_worker(train: Callable, work: Any, device: Any, *options) -> Any:
-    """Run ``train(work, device, None, *options)`` on a Dask worker: ``device`` ``None`` means the worker's default
-    device, torch uses the worker's thread count, and every tensor of the result comes back on the CPU."""
+def train_on_worker(train: Callable, work: Any, device: Any, *options) -> tuple[Any, float]:
+    """Run ``train(work, device, None, *options)`` on a Dask worker and return its result with the seconds it took
+    there (not counting the task's wait in the queue): ``device`` ``None`` means the worker's default device, torch uses
+    the worker's thread count, and every tensor of the result comes back on the CPU."""
     import torch
     from distributed import get_worker
 
     from .training import default_device
 
     torch.set_num_threads(max(1, get_worker().state.nthreads))
+    started = time.perf_counter()
     result = train(work, torch.device(device) if device is not None else default_device(), None, *options)
-    return _on_cpu(result)
+    return _on_cpu(result), time.perf_counter() - started
 
 
 def _on_cpu(value: Any) -> Any:

@@ -51,6 +51,7 @@ class ProgressBar:
         self.total, self.desc, self.leave, self.n = int(total), desc, leave, 0
         self.mode = progress_mode() if enabled else "off"
         self._bar, self._started, self._created = None, None, time.perf_counter()
+        self._elsewhere = 0.0  # seconds the iterations that ran on Dask workers took there
 
     def update(self, n: int = 1) -> None:
         if n <= 0:
@@ -65,6 +66,13 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.update(n)
 
+    def ran_elsewhere(self, seconds: float) -> None:
+        """The iterations still open ran elsewhere (a Dask worker) and took ``seconds`` there: count them, and let the
+        summary line report the workers' time instead of the time since this bar was created, which would include the
+        task's wait in the workers' queue."""
+        self._elsewhere += seconds
+        self.update(self.total - self.n)
+
     def skip(self, n: int) -> None:
         """``n`` iterations of the total will not run (their results came from the cache)."""
         self.total = max(self.n, self.total - int(n))
@@ -77,9 +85,11 @@ class ProgressBar:
             self._bar.close()
             self._bar = None
         elif self.mode == "summary" and self._started is not None:
-            seconds = time.perf_counter() - self._created  # the whole loop, first iterations included
-            print(f"{self.desc}: {self.n:,} iterations in {seconds:.1f} s ({self.n / max(seconds, 1e-9):,.0f} it/s)",
-                  flush=True)
+            # the whole loop, first iterations included; or the workers' own time for iterations that ran there
+            seconds = self._elsewhere or time.perf_counter() - self._created
+            where = " on Dask workers" if self._elsewhere else ""
+            print(f"{self.desc}: {self.n:,} iterations in {seconds:.1f} s{where} "
+                  f"({self.n / max(seconds, 1e-9):,.0f} it/s)", flush=True)
         self._started = None
 
     def __enter__(self) -> "ProgressBar":

@@ -70,3 +70,12 @@ def test_skip_shrinks_the_total_and_close_prints_once(monkeypatch, capsys):
     assert bar.total == 50
     bar.close(), bar.close()
     assert capsys.readouterr().out.count("two runs: 50 iterations") == 1
+
+
+def test_iterations_that_ran_on_a_worker_report_the_workers_time_not_the_wait(monkeypatch, capsys):
+    monkeypatch.setenv("LSGAN_PROGRESS", "summary")
+    bar = ProgressBar(2000, "a run on a worker")
+    bar.ran_elsewhere(12.5)  # the task waited in the queue far longer than it ran
+    assert bar.n == 2000
+    bar.close()
+    assert capsys.readouterr().out == "a run on a worker: 2,000 iterations in 12.5 s on Dask workers (160 it/s)\n"
