@@ -9,7 +9,7 @@ Glorot initialisation) at the given sizes, trained by
 - a plain PyTorch loop written in this benchmark (the reference): 5 critic steps with WGAN-GP's gradient penalty
   (λ = 10) and one generator step, Adam 1e-4 with β = (0, 0.9); also without the penalty, and in channels-last memory
   format, to measure what the penalty's double backward and the memory format cost;
-- the library's trainer (``lsgan_lib.image_training._train``, what ``train_image_gan`` runs): timed at two iteration
+- the library's trainer (``lsgan_lib.train.images._train``, what ``train_image_gan`` runs): timed at two iteration
   counts, so that the difference gives the time per iteration and the intercept the fixed cost of a run (building the
   nets, loading and resizing the images from the decoded-image cache);
 - the same two for the autoencoder (``_train_autoencoder``); both library trainers also with ``channels_last=True``.
@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from latent_space_cost import flops, per_iteration  # noqa: E402 (the chapter's operation counter)
 
-from lsgan_lib import image_training  # noqa: E402
-from lsgan_lib import latent_space as ls  # noqa: E402
-from lsgan_lib.nets import image_networks  # noqa: E402
+from lsgan_lib.train import images as image_training  # noqa: E402
+from lsgan_lib.chapters import latent_space as ls  # noqa: E402
+from lsgan_lib.models.nets import image_networks  # noqa: E402
 
 CHANNELS = {"cifar10": 3, "celeba": 3, "mnist": 1}
 LAMBDA = 10.0

@@ -6,7 +6,7 @@ No GPU has run the chapter yet, so its ``gpu`` profile has never been timed. Thi
 operations of each piece of the chapter with ``torch.utils.flop_counter``'s formulas (a multiply-add counts 2):
 one WGAN-GP iteration (``n_critic`` critic steps with the gradient penalty, one generator step), one autoencoder
 iteration and one inversion step are run on the CPU at a batch of 2 with the chapter's own code
-(``lsgan_lib.image_training`` and ``lsgan_lib.inversion``), the counts are scaled to the profile's batch sizes and
+(``lsgan_lib.train.images`` and ``lsgan_lib.measure.inversion``), the counts are scaled to the profile's batch sizes and
 multiplied by how many of each the notebook runs (its loops, mirrored here: re-check them if the notebook changes).
 It prints PFLOP per piece and the time that would take at the given sustained rates — a rate is an assumption, not a
 measurement — and, with ``--measure-device cpu|cuda``, at a rate derived from a measurement: the device's float32
@@ -30,9 +30,11 @@ from torch.utils.flop_counter import flop_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lsgan_lib import book, image_training, inversion
-from lsgan_lib import latent_space as ls
-from lsgan_lib.nets import image_networks
+from lsgan_lib.book import parameters as profile_params
+from lsgan_lib.train import images as image_training
+from lsgan_lib.measure import inversion
+from lsgan_lib.chapters import latent_space as ls
+from lsgan_lib.models.nets import image_networks
 
 COUNT_BATCH = 2  # images per counted step; operations scale linearly with the batch
 CHANNELS = {"cifar10": 3, "celeba": 3, "mnist": 1}
@@ -148,8 +150,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if not 0 < args.efficiency <= 1:
         parser.error(f"--efficiency must be in (0, 1], got {args.efficiency}")
-    root = book.project_root(Path(__file__).resolve().parent)
-    p = book.resolve_parameters(root, "latent_space", args.profile, book.parse_overrides(args.overrides))
+    root = profile_params.project_root(Path(__file__).resolve().parent)
+    p = profile_params.resolve_parameters(root, "latent_space", args.profile, profile_params.parse_overrides(args.overrides))
     size = {"cifar10": p["image_size_cifar"], "celeba": p["image_size_celeba"], "mnist": p["image_size_mnist"]}
     dims = latent_sizes(p)
     scale = p["batch_size"] / COUNT_BATCH

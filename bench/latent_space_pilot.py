@@ -23,8 +23,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lsgan_lib import latent_space as ls  # noqa: E402
-from lsgan_lib.image_training import train_autoencoder, train_image_gan  # noqa: E402
+from lsgan_lib.chapters import latent_space as ls  # noqa: E402
+from lsgan_lib.train.images import train_autoencoder, train_image_gan  # noqa: E402
 
 VAL = {"cifar10": "test", "celeba": "val", "mnist": "test"}
 

@@ -26,9 +26,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lsgan_lib import level_set as ls  # noqa: E402
-from lsgan_lib.datasets import load_images  # noqa: E402
-from lsgan_lib.image_training import ImageGANConfig, train_image_gan  # noqa: E402
+from lsgan_lib.chapters import level_set as ls  # noqa: E402
+from lsgan_lib.data.images import load_images  # noqa: E402
+from lsgan_lib.train.images import ImageGANConfig, train_image_gan  # noqa: E402
 
 HELD_OUT = {"mnist": "test", "celeba": "val"}
 EXPLOSION_START = 100  # the chapter's explosion_start: L's scale is its median |L| over iterations [50, 100)

@@ -2,7 +2,7 @@
 
     python bench/sweep.py [--chapter synthetic|CHAPTER] [--profile smoke] [--points 4] [--workers 2] [--n-iter 400]
 
-Runs ``lsgan-book sweep``'s machinery (:mod:`lsgan_lib.sweep`) three times over ``--points`` seeds, each time from an
+Runs ``lsgan-book sweep``'s machinery (:mod:`lsgan_lib.book.sweep`) three times over ``--points`` seeds, each time from an
 empty results cache: serially in this process (``--scheduler none``; the kernels use torch's default thread count, all
 cores), serially with one torch thread per kernel (``--threads 1``), and on a ``LocalCluster`` of ``--workers``
 processes with one thread each (each kernel then runs torch on one thread). It prints the wall time of each, the
@@ -30,16 +30,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lsgan_lib import book, sweep  # noqa: E402
+from lsgan_lib.book import parameters as profile_params
+from lsgan_lib.book import sweep  # noqa: E402
+from lsgan_lib.train import cluster as fanout  # noqa: E402
 
 SYNTHETIC_PARAMETERS = """seed: int = 0  # [0, None] the run's seed
 n_iter: int = 400  # [1, None] training iterations
 profile: str = "smoke"
 """
 
-SYNTHETIC_BODY = """from lsgan_lib import claims
-from lsgan_lib.batched import train_sweep
-from lsgan_lib.training import GANConfig
+SYNTHETIC_BODY = """from lsgan_lib.measure import claims
+from lsgan_lib.train.batched import train_sweep
+from lsgan_lib.train.toy import GANConfig
 
 (run,) = train_sweep([GANConfig(data="nine_squares", n_iter=n_iter, snapshots=(n_iter,), seed=seed)], progress=False)
 loss = float(run.losses[-1, 1])
@@ -68,7 +70,7 @@ def timed_sweep(root: Path, chapter: str, profile: str, points, out: Path, worke
     """Execute the points once from an empty results cache; wall time, cluster start-up and per-point times."""
     os.environ["LSGAN_RESULTS"] = str(out / "results")  # before the cluster starts: its workers inherit it
     started = time.perf_counter()
-    with sweep.open_client(workers, scheduler) as client:
+    with fanout.open_client(workers, scheduler) as client:
         up = time.perf_counter() - started
         results = sweep.run_points(root, chapter, profile, points, out / "points", client, threads, progress=False)
     wall = time.perf_counter() - started
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             root = synthetic_project(scratch / "project")
             grids, overrides = {"seed": list(range(args.points))}, [(None, "n_iter", args.n_iter)]
         else:
-            root = book.project_root(Path(__file__).resolve().parent.parent)
+            root = profile_params.project_root(Path(__file__).resolve().parent.parent)
             grids, overrides = {"seeds": [[s] for s in range(args.points)]}, []
         points = sweep.plan_points(root, args.chapter, args.profile, overrides, grids)
         saved = os.environ.get("LSGAN_RESULTS")

@@ -11,7 +11,7 @@ WGAN: RMSprop 5e-5, clip 0.01, 5 critic steps, uniform 2-d latent as in Fig. 1 o
 settings: RMSprop 1e-3, one critic step, Gaussian 2-d latent), with ``--warmup`` Arjovsky et al.'s critic warm-up
 (100 critic steps for the first 25 generator iterations and every 500th; ``GANConfig.critic_warmup``), batched over held-out seeds (the chapters evaluate
 seeds 0–4 and select on 100–102), in a results cache of its own, and prints at every snapshot the gate measurements of
-:func:`lsgan_lib.geometry.support_statistics` — modes covered (≥ 20 of 2,500 samples on the support: within 3σ of a
+:func:`lsgan_lib.chapters.manifold_alignment.support_statistics` — modes covered (≥ 20 of 2,500 samples on the support: within 3σ of a
 centre, or within 0.1 of the circle in R^10 cut into 12 arcs) and the on-support ("high-quality") share — and on the
 Gaussian mixtures also the modes covered within 0.1 of a centre (the level-set chapter's WGAN gate), with the wall time
 per run-iteration. The chapters' ``cpu`` iterations are set from this table (bench/README.md).
@@ -29,10 +29,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lsgan_lib import distributions, geometry  # noqa: E402
-from lsgan_lib import level_set as ls  # noqa: E402
-from lsgan_lib.batched import train_sweep  # noqa: E402
-from lsgan_lib.training import GANConfig  # noqa: E402
+from lsgan_lib.data import distributions
+from lsgan_lib.chapters.manifold_alignment import support_statistics  # noqa: E402
+from lsgan_lib.chapters import level_set as ls  # noqa: E402
+from lsgan_lib.train.batched import train_sweep  # noqa: E402
+from lsgan_lib.train.toy import GANConfig  # noqa: E402
 
 # the references' settings, as the chapters set them (level_set: REFERENCE; manifold_alignment: its toy configs)
 SETTINGS = {
@@ -85,12 +86,12 @@ def main(argv=None) -> None:
                   + ("critic warm-up, " if args.warmup else "") +
                   f"seeds {args.seeds}: {wall:.0f} s "
                   f"({1e3 * wall / (n * len(configs)):.1f} ms per run-iteration, {args.threads} thread(s), batched)")
-            n_modes = geometry.support_statistics(args.data, runs[0].final)["n_modes"]
+            n_modes = support_statistics(args.data, runs[0].final)["n_modes"]
             print(f"| iteration | modes covered per seed (of {n_modes}) | on-support share per seed "
                   f"| modes within {near:g} per seed |")
             print("|---:|---|---|---|")
             for it in runs[0].snapshot_iters:
-                stats = [geometry.support_statistics(args.data, r.at(it)) for r in runs]
+                stats = [support_statistics(args.data, r.at(it)) for r in runs]
                 if manifold.centres:
                     near_modes, _ = ls.mode_summary([r.at(it) for r in runs], manifold.centres, manifold.std, 20,
                                                     near / manifold.std)

@@ -33,10 +33,12 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lsgan_lib import batched, geometric_view, training
-from lsgan_lib.distributions import gaussian_latent, nine_squares
-from lsgan_lib.nets import PAPER_002_WIDTHS
-from lsgan_lib.training import GANConfig
+from lsgan_lib.train import batched
+from lsgan_lib.chapters import geometric_view
+from lsgan_lib.train import toy as training
+from lsgan_lib.data.distributions import gaussian_latent, nine_squares
+from lsgan_lib.models.nets import PAPER_002_WIDTHS
+from lsgan_lib.train.toy import GANConfig
 
 BATCH = 256
 
@@ -46,7 +48,7 @@ SETTING = {"setting": "paper_text"}  # set by --setting
 
 def config(n_iter: int, seed: int = 0) -> GANConfig:
     """Paper 002's configuration with ``n_iter`` iterations and one snapshot at the end, at the chosen setting of
-    :data:`lsgan_lib.geometric_view.SETTINGS` (``paper_text`` is the configuration this benchmark always timed)."""
+    :data:`lsgan_lib.chapters.geometric_view.SETTINGS` (``paper_text`` is the configuration this benchmark always timed)."""
     return GANConfig(data="nine_squares", latent="gaussian", latent_dim=2, n_iter=n_iter, snapshots=(n_iter,),
                      seed=seed, **geometric_view.SETTINGS[SETTING["setting"]])
 
@@ -171,9 +173,9 @@ def main(argv=None) -> None:
 
     print(header(device, args.iters, args.warmup, args.repeats))
     rows = [] if args.only_batched else [("plain PyTorch loop (in this benchmark)", 1, plain_loop),
-                                         ("lsgan_lib.training._train (train_gan)", 1, library_single)]
-    rows += [("lsgan_lib.batched._train_batched", k, library_batched(k)) for k in members]
-    rows += [(f"lsgan_lib.batched._train_batched, compile_mode={mode!r}", k, library_batched(k, mode))
+                                         ("lsgan_lib.train.toy._train (train_gan)", 1, library_single)]
+    rows += [("lsgan_lib.train.batched._train_batched", k, library_batched(k)) for k in members]
+    rows += [(f"lsgan_lib.train.batched._train_batched, compile_mode={mode!r}", k, library_batched(k, mode))
              for mode in args.compile for k in members]
     warmups = [seconds(fn, args.warmup, device) for _, _, fn in rows]
     times = [[] for _ in rows]

@@ -1,17 +1,28 @@
 """lsgan_lib: the thin library behind *Geometric GANs, reproduced*.
 
-"LS" stands for *level set*; the least-squares GAN of Mao et al. is called ``least_squares`` everywhere. Modules
-(flat, one job each): ``distributions``, ``datasets``, ``nets``, ``objectives``, ``training``, ``batched``,
-``image_training``, ``inversion``, ``metrics``, ``plots``, ``cache``, ``claims``, ``book`` (the ``lsgan-book``
-command), ``publishing`` (where executed chapters go, the kernels' settings, the build's refusal of machine paths,
-``lsgan-book serve``), ``data_setup`` (``lsgan-book data``), ``sweep`` (``lsgan-book sweep`` and training fanned out on
-Dask), ``sphinx_fixes``; and one per chapter's own measures: ``level_set``, ``geometry`` (the manifold-alignment
-chapter), ``latent_space``.
+"LS" stands for *level set*; the least-squares GAN of Mao et al. is called ``least_squares`` everywhere.
+
+The library is built in floors; a module imports only its own floor and those below it (``tests/test_layers.py``):
+
+* ``cache`` — the results cache (payloads keyed by a hash of their configuration);
+* ``data/`` — toy manifolds and latents (``distributions``), image datasets (``images``), ``lsgan-book data``
+  (``download``); ``models/`` — networks (``nets``) and GAN objectives (``objectives``);
+* ``train/`` — the toy training loop (``toy``, ``batched``), image GANs and autoencoders (``images``), the Dask fan-out
+  (``cluster``);
+* ``measure/`` — metrics, manifold-alignment geometry (``alignment``), inversion, claims, gates and verdicts
+  (``claims``);
+* ``chapters/`` — one module per paper with only what is specific to it; ``plots`` beside it;
+* ``book/`` — the ``lsgan-book`` command: profiles and parameters, papermill runs, provenance, the claims overview,
+  the build, publishing, sweeps. Nothing below it imports it.
+
+Where a new piece goes: a GAN objective in ``models/objectives.py``, a toy data set in ``data/distributions.py``, an
+image data set in ``data/images.py``, a metric in ``measure/metrics.py``, a chapter in ``notebooks/<name>.ipynb`` (and
+``chapters/<name>.py`` for code of its own).
 
 Profiles (``notebooks/profiles/*.yml``) set scale, not device: ``smoke`` (every code path, meaningless numbers),
-``quick`` (a first look, ≤ 20 min a chapter on 2 cores), ``cpu`` (the trained scale: every training gate passes, ≤ 90
-min a chapter on 2 cores; parts that cannot train on a CPU read ``not tested``), ``gpu`` and ``paper``. Verdicts come
-from :mod:`lsgan_lib.claims`: a claim on trained models names its training gates, and a failed gate reads
+``quick`` (a first look, ≤ 20 min a chapter on 2 cores), ``cpu`` (the trained scale, ≤ 90 min a chapter on 2 cores;
+parts that cannot train on a CPU read ``not tested``), ``gpu`` and ``paper``. Verdicts come from
+:mod:`lsgan_lib.measure.claims`: a claim on trained models names its training gates, and a failed gate reads
 ``not tested`` whatever the measurement.
 """
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from .book import main
+from .book.cli import main
 
 sys.exit(main())

@@ -10,7 +10,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import torch
 
-from .distributions import DataManifold
+from .data.distributions import DataManifold
 
 DATA_COLOR = "#3b6ea8"  # real data: blue
 GENERATED_COLOR = "#e0672b"  # generated samples: orange
@@ -264,7 +264,7 @@ def critic_level_sets(ax, field: torch.Tensor, field_x: torch.Tensor, field_y: t
     return filled, crosses_zero
 
 def curve_pair(ax, p, q, n_points: int = 4000) -> None:
-    """Draw two curve distributions (:class:`lsgan_lib.geometry.CurveDistribution`, in R²) piece by piece: P in the
+    """Draw two curve distributions (:class:`lsgan_lib.measure.alignment.CurveDistribution`, in R²) piece by piece: P in the
     data colour, Q in the generated colour (dashed), with equal aspect."""
     import numpy as np
 
@@ -403,7 +403,7 @@ def verdict_map(rows: Sequence[dict], points: Sequence[str], title: str = "", pe
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    from .claims import VERDICTS
+    from .measure.claims import VERDICTS
 
     claims = list(dict.fromkeys((r["paper"], r["claim"]) for r in rows))
     index = {v: i for i, v in enumerate(VERDICTS)}

@@ -4,10 +4,13 @@ import types
 import pytest
 import torch
 
-from lsgan_lib import batched, cache, objectives, training
-from lsgan_lib.batched import StackedFC, StackedOptimizer, train_batched
-from lsgan_lib.nets import fc_net
-from lsgan_lib.training import GANConfig, critic_steps, train_gan
+from lsgan_lib.train import batched
+from lsgan_lib import cache
+from lsgan_lib.models import objectives
+from lsgan_lib.train import toy as training
+from lsgan_lib.train.batched import StackedFC, StackedOptimizer, train_batched
+from lsgan_lib.models.nets import fc_net
+from lsgan_lib.train.toy import GANConfig, critic_steps, train_gan
 
 # Widths and batch large enough that CPU matrix products take their ordinary kernels (at widths like 8 and out_dim 2
 # a batched product of one matrix can round differently from torch's addmm, which RMSprop then amplifies).

@@ -36,8 +36,8 @@ def test_an_autoencoder_iteration_counts_about_three_forward_passes():
     # forward, then backward: gradients of inputs and of weights, each about one forward (the first layer needs no
     # input gradient), so one training iteration counts between 2.5 and 3 forward passes
     import torch
-    from lsgan_lib import image_training
-    from lsgan_lib import latent_space as ls
+    from lsgan_lib.train import images as image_training
+    from lsgan_lib.chapters import latent_space as ls
 
     cost = load("latent_space_cost")
     config = ls.ae_config("cifar10", 16, 32, 16, 2, cost.COUNT_BATCH, 8, 0)

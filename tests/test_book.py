@@ -5,8 +5,8 @@ import sys
 import nbformat
 import pytest
 
-from lsgan_lib import book
-from lsgan_lib.book import ParameterError
+from lsgan_lib.book import build, overview, parameters as profile_params, provenance, runner
+from lsgan_lib.book.parameters import ParameterError
 
 from .conftest import ROOT
 
@@ -27,58 +27,58 @@ def test_parameters_cell_grammar(tmp_path):
         'mode: str = "a"  # {"a", "b"} the mode\n'
         'seeds: list[int] = [0, 1]  # [0, 9] seeds\n'
         'flag: bool = True\n'))
-    params = book.notebook_parameters(path)
+    params = profile_params.notebook_parameters(path)
     assert list(params) == ["n_iter", "rate", "mode", "seeds", "flag"]
     assert params["n_iter"].low == 1 and params["n_iter"].high == 100 and params["n_iter"].help == "iterations"
     assert params["rate"].high is None and params["mode"].choices == ("a", "b")
     assert params["seeds"].type == "list[int]" and params["flag"].default is True
-    assert book.validate(params["rate"], 2, "-p") == 2.0 and isinstance(book.validate(params["rate"], 2, "-p"), float)
-    assert book.validate(params["seeds"], [3, 4], "-p") == [3, 4]
+    assert profile_params.validate(params["rate"], 2, "-p") == 2.0 and isinstance(profile_params.validate(params["rate"], 2, "-p"), float)
+    assert profile_params.validate(params["seeds"], [3, 4], "-p") == [3, 4]
     for name, value, match in [("n_iter", -5, "out of range"), ("n_iter", 1.5, "is not a int"),
                                ("n_iter", True, "is not a int"), ("mode", "c", "not allowed"),
                                ("seeds", [1, 10], "out of range"), ("seeds", 3, "list of int"),
                                ("rate", "x", "float")]:
         with pytest.raises(ParameterError, match=match):
-            book.validate(params[name], value, "-p")
+            profile_params.validate(params[name], value, "-p")
 
 
 def test_a_parameters_cell_must_use_annotated_literals(tmp_path):
     with pytest.raises(ParameterError, match="name: type = value"):
-        book.notebook_parameters(write_notebook(tmp_path / "c.ipynb", "n = 3\n"))
+        profile_params.notebook_parameters(write_notebook(tmp_path / "c.ipynb", "n = 3\n"))
     with pytest.raises(ParameterError, match="unsupported type"):
-        book.notebook_parameters(write_notebook(tmp_path / "d.ipynb", "n: dict = {}\n"))
+        profile_params.notebook_parameters(write_notebook(tmp_path / "d.ipynb", "n: dict = {}\n"))
     with pytest.raises(ParameterError, match="out of range"):
-        book.notebook_parameters(write_notebook(tmp_path / "e.ipynb", "n: int = 0  # [1, 5]\n"))
+        profile_params.notebook_parameters(write_notebook(tmp_path / "e.ipynb", "n: int = 0  # [1, 5]\n"))
 
 
 def test_parse_overrides_reads_yaml_values():
-    assert book.parse_overrides(["n_iter=5", "geometric_view.seeds=[0, 1]", "eps=0.5", "flag=true", "s=abc"]) == [
+    assert profile_params.parse_overrides(["n_iter=5", "geometric_view.seeds=[0, 1]", "eps=0.5", "flag=true", "s=abc"]) == [
         (None, "n_iter", 5), ("geometric_view", "seeds", [0, 1]), (None, "eps", 0.5), (None, "flag", True),
         (None, "s", "abc")]
     with pytest.raises(ParameterError, match="name=value"):
-        book.parse_overrides(["n_iter"])
+        profile_params.parse_overrides(["n_iter"])
 
 
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu", "paper"])
 def test_every_profile_is_valid_for_every_chapter(profile):
-    for chapter in book.chapters(ROOT):
-        values = book.resolve_parameters(ROOT, chapter, profile, [])
+    for chapter in profile_params.chapters(ROOT):
+        values = profile_params.resolve_parameters(ROOT, chapter, profile, [])
         assert values["profile"] == profile
 
 
 def test_resolution_order_is_default_then_profile_then_override():
-    values = book.resolve_parameters(ROOT, "geometric_view", "smoke", [(None, "eps", 0.2)])
-    defaults = book.notebook_parameters(ROOT / "notebooks" / "geometric_view.ipynb")
-    smoke = book.load_profile(ROOT, "smoke")["geometric_view"]
+    values = profile_params.resolve_parameters(ROOT, "geometric_view", "smoke", [(None, "eps", 0.2)])
+    defaults = profile_params.notebook_parameters(ROOT / "notebooks" / "geometric_view.ipynb")
+    smoke = profile_params.load_profile(ROOT, "smoke")["geometric_view"]
     assert values["n_iter"] == smoke["n_iter"] != defaults["n_iter"].default
     assert values["eps"] == 0.2 and values["drift_delta"] == defaults["drift_delta"].default
 
 
 def test_unknown_profile_and_unknown_parameter():
     with pytest.raises(ParameterError, match="unknown profile 'fast'.*smoke"):
-        book.resolve_parameters(ROOT, "geometric_view", "fast", [])
+        profile_params.resolve_parameters(ROOT, "geometric_view", "fast", [])
     with pytest.raises(ParameterError, match="unknown parameter 'bogus'"):
-        book.resolve_parameters(ROOT, "geometric_view", "smoke", [(None, "bogus", 1)])
+        profile_params.resolve_parameters(ROOT, "geometric_view", "smoke", [(None, "bogus", 1)])
 
 
 def cli(*args):
@@ -109,7 +109,7 @@ def test_cli_list_shows_chapters_parameters_and_profiles():
 
 
 def test_provenance_markdown_lists_everything():
-    text = book.provenance_markdown({"chapter": "c", "profile": "cpu", "commit": "abc", "parameters": {"n": 1}})
+    text = provenance.provenance_markdown({"chapter": "c", "profile": "cpu", "commit": "abc", "parameters": {"n": 1}})
     assert "| profile | cpu |" in text and "`n=1`" in text
 
 
@@ -122,7 +122,7 @@ def test_the_provenance_device_counts_the_chapters_own_threads(monkeypatch):
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda obj, metadata=None: shown.append(metadata))
     before = torch.get_num_threads()
-    book.show_provenance(chapter="c", parameters={"cpu_threads": before + 2})
+    provenance.show_provenance(chapter="c", parameters={"cpu_threads": before + 2})
     assert shown[0]["lsgan_provenance"]["device"] == f"cpu ({before + 2} threads)"
     assert torch.get_num_threads() == before  # read, not applied: the chapter's setup cell applies it
 
@@ -135,22 +135,22 @@ def test_notebook_sources_are_stripped_and_parameterised():
 
 
 def test_the_committed_claims_overview_is_up_to_date():
-    expected = book.claims_overview(ROOT, ROOT / "book")
+    expected = overview.claims_overview(ROOT, ROOT / "book")
     assert (ROOT / "book" / "claims.md").read_text() == expected, "run `lsgan-book build` and commit book/claims.md"
     intro = (ROOT / "book" / "intro.md").read_text()
-    assert book.with_totals(intro, book.claims_totals(ROOT, ROOT / "book")) == intro, \
+    assert overview.with_totals(intro, overview.claims_totals(ROOT, ROOT / "book")) == intro, \
         "run `lsgan-book build` and commit book/intro.md (its claims totals are stale)"
 
 
 def test_the_intro_totals_go_between_the_markers_and_need_both():
-    intro = f"a\n{book.TOTALS_START}\nold\n{book.TOTALS_END}\nb\n"
-    assert book.with_totals(intro, "new") == f"a\n{book.TOTALS_START}\nnew\n{book.TOTALS_END}\nb\n"
+    intro = f"a\n{overview.TOTALS_START}\nold\n{overview.TOTALS_END}\nb\n"
+    assert overview.with_totals(intro, "new") == f"a\n{overview.TOTALS_START}\nnew\n{overview.TOTALS_END}\nb\n"
     with pytest.raises(ValueError, match="markers"):
-        book.with_totals("a\nb\n", "new")
+        overview.with_totals("a\nb\n", "new")
 
 
 def test_claims_overview_counts_the_four_verdicts_by_kind_and_lists_failed_gates(tmp_path):
-    from lsgan_lib.claims import Claim, gate
+    from lsgan_lib.measure.claims import Claim, gate
 
     root = tmp_path
     (root / "notebooks").mkdir()
@@ -165,7 +165,7 @@ def test_claims_overview_counts_the_four_verdicts_by_kind_and_lists_failed_gates
         "lsgan_claims": [c.record() for c in claims], "lsgan_profile": "cpu", "lsgan_device": "cpu (2 threads)"}}
     nb = {"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [output]}], "metadata": {}}
     (root / "book" / "ch.ipynb").write_text(json.dumps(nb))
-    text = book.claims_overview(root, root / "book")
+    text = overview.claims_overview(root, root / "book")
     assert "**4 claims**: 1 reproduced, 1 not reproduced, 1 inconclusive, 1 not tested." in text
     assert "| empirical | 1 | 1 | 0 | 1 |" in text and "| by construction | 0 | 0 | 1 | 0 |" in text
     assert "| ch | image gate — FD ratio | 0.9 | ≤ 0.5 |" in text  # the failed gate, with its number
@@ -173,7 +173,7 @@ def test_claims_overview_counts_the_four_verdicts_by_kind_and_lists_failed_gates
     assert "a \\| b" in text and "`cpu` profile on cpu (2 threads)" in text
 
 def test_stage_widget_assets_copies_the_javascript_and_fonts(tmp_path):
-    target = book.stage_widget_assets(tmp_path)
+    target = build.stage_widget_assets(tmp_path)
     names = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
     assert {"require.js", "embed-amd.js", "widgets-config.js"} <= names
     assert any(n.startswith("widget-fonts/") and n.endswith(".woff2") for n in names)
@@ -186,7 +186,7 @@ def test_stage_widget_assets_copies_the_javascript_and_fonts(tmp_path):
 def test_sphinx_fix_drops_exact_duplicate_scripts_only():
     from sphinx.builders.html._assets import _JavaScript
 
-    from lsgan_lib.sphinx_fixes import drop_duplicate_scripts
+    from lsgan_lib.book.sphinx_fixes import drop_duplicate_scripts
 
     scripts = [_JavaScript("a.js"), _JavaScript(None, body="const X = 1"), _JavaScript("", body="const X = 1"),
                _JavaScript("", body="const Y = 2"), _JavaScript("a.js")]
@@ -198,7 +198,7 @@ def test_sphinx_fix_drops_exact_duplicate_scripts_only():
 
 def test_build_without_the_widget_javascript_names_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="npm ci"):
-        book.stage_widget_assets(tmp_path, search=[tmp_path / "node_modules"])
+        build.stage_widget_assets(tmp_path, search=[tmp_path / "node_modules"])
 
 
 def test_an_executed_chapter_from_before_the_verdicts_is_refused_with_the_fix(tmp_path):
@@ -207,14 +207,14 @@ def test_an_executed_chapter_from_before_the_verdicts_is_refused_with_the_fix(tm
                           "verdict": True, "verdict_text": "reproduced"}]}}
     path = tmp_path / "ch.ipynb"
     path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [old]}]}))
-    with pytest.raises(book.OutdatedClaims, match="lsgan-book run ch"):
-        book.chapter_claims(path)
+    with pytest.raises(overview.OutdatedClaims, match="lsgan-book run ch"):
+        overview.chapter_claims(path)
 
 
 def test_the_provenance_names_no_results_folder_of_the_machine(tmp_path, monkeypatch):
     root = tmp_path / "project"
     root.mkdir()
-    assert book._portable(root / "results" / "fresh" / "t", root) == "results/fresh/t"
+    assert runner._portable(root / "results" / "fresh" / "t", root) == "results/fresh/t"
     monkeypatch.setenv("LSGAN_RESULTS", str(tmp_path / "elsewhere"))
-    assert book._portable(tmp_path / "elsewhere", root) == "$LSGAN_RESULTS"
-    assert book._portable(tmp_path / "other", root) == "a folder outside the project"
+    assert runner._portable(tmp_path / "elsewhere", root) == "$LSGAN_RESULTS"
+    assert runner._portable(tmp_path / "other", root) == "a folder outside the project"

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from lsgan_lib import book
+from lsgan_lib.book import overview, parameters as profile_params
 
 from .conftest import ROOT
 
@@ -124,7 +124,7 @@ def test_every_page_loads_offline_without_errors(site, server, browser):
         page.close()
 
 
-@pytest.mark.parametrize("chapter", book.chapters(ROOT))
+@pytest.mark.parametrize("chapter", profile_params.chapters(ROOT))
 def test_chapter_pages_show_figures_claims_and_a_working_slider(chapter, site, server, browser):
     if not (site / "book" / f"{chapter}.ipynb").exists():
         pytest.fail(f"book/{chapter}.ipynb is missing: run `lsgan-book run {chapter}` and commit it")
@@ -133,7 +133,7 @@ def test_chapter_pages_show_figures_claims_and_a_working_slider(chapter, site, s
     assert figures.count() >= 2, "the chapter's figures (with captions) are missing"
     captions = page.locator("figure figcaption").all_inner_texts()
     assert all("Fig" in c or "figure" in c.lower() for c in captions), captions
-    assert page.locator(f"#{book.claims_label(chapter)}").count() == 1
+    assert page.locator(f"#{overview.claims_label(chapter)}").count() == 1
     assert "criterion (fixed before the run)" in page.inner_text("main")
 
     slider = page.locator(".widget-slider").first
@@ -169,16 +169,16 @@ def test_claims_overview_lists_every_chapters_claims(site, server, browser):
         return " ".join(value.split())
 
     text = plain(page.inner_text("main"))
-    executed = [c for c in book.chapters(ROOT) if (site / "book" / f"{c}.ipynb").exists()]
+    executed = [c for c in profile_params.chapters(ROOT) if (site / "book" / f"{c}.ipynb").exists()]
     assert executed
     for chapter in executed:
-        claims = book.chapter_claims(site / "book" / f"{chapter}.ipynb")
+        claims = overview.chapter_claims(site / "book" / f"{chapter}.ipynb")
         assert claims, chapter
         for claim in claims:
             assert plain(claim["claim"]) in text, claim["claim"]
     links = page.eval_on_selector_all("main a", "as => as.map(a => a.getAttribute('href'))")
     for chapter in executed:
-        assert any(href and href.endswith(f"{chapter}.html#{book.claims_label(chapter)}") for href in links), links
+        assert any(href and href.endswith(f"{chapter}.html#{overview.claims_label(chapter)}") for href in links), links
     page.close()
 
 
@@ -242,7 +242,7 @@ def test_no_page_shows_a_progress_bar_or_a_machine_path(site, server, browser):
     assert not problems, problems
 
 
-@pytest.mark.parametrize("name", ["book/claims.html", *[f"book/{c}.html" for c in book.chapters(ROOT)]])
+@pytest.mark.parametrize("name", ["book/claims.html", *[f"book/{c}.html" for c in profile_params.chapters(ROOT)]])
 def test_the_verdict_column_is_visible_without_scrolling_sideways(name, site, server, browser):
     page, _ = visit(browser, f"{server}/{name}")
     found = page.evaluate(VERDICT_CELLS)

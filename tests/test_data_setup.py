@@ -13,8 +13,9 @@ import torch
 from PIL import Image
 from torchvision.datasets import utils as tv_utils
 
-from lsgan_lib import data_setup, datasets
-from lsgan_lib.book import main
+from lsgan_lib.data import download as data_setup
+from lsgan_lib.data import images as datasets
+from lsgan_lib.book.cli import main
 
 
 def idx_gz(path, array, magic):

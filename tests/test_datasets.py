@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lsgan_lib import datasets
+from lsgan_lib.data import images as datasets
 
 
 def test_missing_dataset_names_the_path_and_the_fix(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from lsgan_lib import distributions as d
+from lsgan_lib.data import distributions as d
 
 
 MIXTURES = ["eight_gaussians", "twenty_five_gaussians"]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lsgan_lib import book, sweep
+from lsgan_lib.book import cli, parameters as profile_params
+from lsgan_lib.book import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "book").glob("*.md"))]
@@ -46,11 +47,11 @@ def test_the_documentation_shows_commands_to_check():
 @pytest.mark.parametrize("where, command", COMMANDS, ids=[w for w, _ in COMMANDS])
 def test_a_documented_command_names_valid_parameters(where, command):
     argv = shlex.split(command, comments=True)[1:]
-    args = book.parser().parse_args(argv)
-    profile = args.profile or book.default_profile()  # what the command itself would use
-    overrides = book.parse_overrides(args.parameter or [])
+    args = cli.parser().parse_args(argv)
+    profile = args.profile or profile_params.default_profile()  # what the command itself would use
+    overrides = profile_params.parse_overrides(args.parameter or [])
     if argv[0] == "sweep":
         sweep.plan_points(ROOT, args.chapter, profile, overrides, sweep.parse_grids(args.grid or []))
     else:
-        for chapter in args.chapters or book.chapters(ROOT):
-            book.resolve_parameters(ROOT, chapter, profile, overrides)
+        for chapter in args.chapters or profile_params.chapters(ROOT):
+            profile_params.resolve_parameters(ROOT, chapter, profile, overrides)

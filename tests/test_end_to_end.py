@@ -11,7 +11,7 @@ import nbformat
 import pytest
 import yaml
 
-from lsgan_lib import book
+from lsgan_lib.book import parameters as profile_params
 
 from .conftest import ROOT
 
@@ -38,7 +38,7 @@ def built_book(tmp_path_factory):
 
 def test_every_chapter_runs_at_smoke_with_provenance(built_book):
     site, stdout, _ = built_book
-    for chapter in book.chapters(ROOT):
+    for chapter in profile_params.chapters(ROOT):
         assert f"{chapter}: ok" in stdout
         nb = nbformat.read(site / "book" / f"{chapter}.ipynb", as_version=4)
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
@@ -56,7 +56,7 @@ def test_the_book_builds_with_figures(built_book):
     site, _, stdout = built_book
     html = site / "_build" / "html"
     assert (html / "index.html").is_file() and "the book is at" in stdout
-    for chapter in book.chapters(ROOT):
+    for chapter in profile_params.chapters(ROOT):
         page = (html / "book" / f"{chapter}.html").read_text()
         images = re.findall(r'<img[^>]+src="([^"]+)"', page)
         assert len(images) >= 3, chapter
@@ -96,7 +96,7 @@ def test_figure_numbers_are_scoped_to_their_chapter(built_book):
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     numbered = [entry["file"].split("/")[-1] for part in toc["parts"] if part.get("numbered")
                 for entry in part["chapters"]]
-    assert numbered == book.chapters(ROOT)  # the book's order
+    assert numbered == profile_params.chapters(ROOT)  # the book's order
     for number, chapter in enumerate(numbered, 1):
         page = (html / "book" / f"{chapter}.html").read_text()
         numbers = re.findall(r'<span class="caption-number">Figure (\d+)\.(\d+) </span>', page)
@@ -109,7 +109,7 @@ def test_executed_chapters_hold_no_progress_widgets(built_book):
     """The runner's kernels print one line per training loop instead of a progress widget (LSGAN_PROGRESS=summary),
     so no executed chapter keeps a bar — frozen at 0% for cached runs, or finished."""
     site, _, _ = built_book
-    for chapter in book.chapters(ROOT):
+    for chapter in profile_params.chapters(ROOT):
         nb = json.loads((site / "book" / f"{chapter}.ipynb").read_text())
         state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
         models = {m["model_name"] for m in state.get("state", {}).values()}

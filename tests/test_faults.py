@@ -36,9 +36,15 @@ import numpy as np
 import pytest
 import torch
 
-from lsgan_lib import batched, book, cache, claims, datasets, metrics, training
-from lsgan_lib.book import ParameterError
-from lsgan_lib.training import GANConfig, train_gan
+from lsgan_lib.train import batched
+from lsgan_lib.book import parameters as profile_params, runner
+from lsgan_lib import cache
+from lsgan_lib.measure import claims
+from lsgan_lib.data import images as datasets
+from lsgan_lib.measure import metrics
+from lsgan_lib.train import toy as training
+from lsgan_lib.book.parameters import ParameterError
+from lsgan_lib.train.toy import GANConfig, train_gan
 
 from .conftest import ROOT
 
@@ -258,10 +264,10 @@ def test_bad_values_exit_2_naming_the_parameter(override, name, says, tmp_path):
 def test_floats_are_read_as_python_reads_them_and_empty_default_lists_may_stay_empty(tmp_path):
     root = make_project(tmp_path, "x = 1", "n: int = 1\nlr: float = 0.1  # [0.0, 1.0]\n"
                                            "extra: list[int] = []  # [0, 9]\nseeds: list[int] = [0]  # [0, 9]\n")
-    values = book.resolve_parameters(root, "ch", "smoke", book.parse_overrides(["lr=1e-10", "extra=[]"]))
+    values = profile_params.resolve_parameters(root, "ch", "smoke", profile_params.parse_overrides(["lr=1e-10", "extra=[]"]))
     assert values["lr"] == 1e-10 and values["extra"] == []
     with pytest.raises(ParameterError, match="'seeds'.*empty"):
-        book.resolve_parameters(root, "ch", "smoke", book.parse_overrides(["seeds=[]"]))
+        profile_params.resolve_parameters(root, "ch", "smoke", profile_params.parse_overrides(["seeds=[]"]))
 
 
 def test_a_profile_path_is_refused_and_profile_files_go_through_their_own_option(tmp_path):
@@ -271,8 +277,8 @@ def test_a_profile_path_is_refused_and_profile_files_go_through_their_own_option
     assert result.returncode == 2 and "unknown profile" in result.stderr and "--profile-file" in result.stderr
     result = cli("run", "geometric_view", "--profile", "../../../evil", "--output-dir", str(tmp_path / "o"))
     assert result.returncode == 2 and "unknown profile '../../../evil'" in result.stderr
-    assert book.resolve_parameters(ROOT, "geometric_view", evil, [])["n_iter"] == 3
-    assert book.resolve_parameters(ROOT, "geometric_view", evil, [])["profile"] == "evil"
+    assert profile_params.resolve_parameters(ROOT, "geometric_view", evil, [])["n_iter"] == 3
+    assert profile_params.resolve_parameters(ROOT, "geometric_view", evil, [])["profile"] == "evil"
 
 
 @pytest.mark.parametrize("text, line, says", [
@@ -392,7 +398,7 @@ def test_cache_warnings_are_collected_from_a_notebooks_stderr():
         nbformat.v4.new_output("stream", name="stderr", text="/x/cache.py:9: UserWarning: results cache: cannot read "
                                                              "/r/gan/a.pt: it is not ...; recomputing\n  warn()\n"),
         nbformat.v4.new_output("stream", name="stdout", text="results cache: not a warning\n")])])
-    assert book.cache_warnings(nb) == ("results cache: cannot read /r/gan/a.pt: it is not ...; recomputing",)
+    assert runner.cache_warnings(nb) == ("results cache: cannot read /r/gan/a.pt: it is not ...; recomputing",)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -458,7 +464,7 @@ def test_a_numpy_pickle_posing_as_celeba_is_refused_unread(tmp_path, monkeypatch
 
 
 def test_samples_that_blow_up_while_finite_fail_the_gate_with_a_warning():
-    from lsgan_lib.distributions import data_manifold
+    from lsgan_lib.data.distributions import data_manifold
 
     data = data_manifold("eight_gaussians").sample(500, torch.Generator().manual_seed(0))
     good = data_manifold("eight_gaussians").sample(500, torch.Generator().manual_seed(1))

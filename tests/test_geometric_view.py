@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from lsgan_lib import distributions
-from lsgan_lib import geometric_view as gv
-from lsgan_lib.nets import fc_net
-from lsgan_lib.training import build_networks
+from lsgan_lib.data import distributions
+from lsgan_lib.chapters import geometric_view as gv
+from lsgan_lib.models.nets import fc_net
+from lsgan_lib.train.toy import build_networks
 
 
 def test_all_of_fails_on_any_failure_and_is_undecided_on_any_undecided_part():

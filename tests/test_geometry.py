@@ -1,5 +1,5 @@
-"""The manifold-alignment chapter's exact quantities on cases with known answers (lsgan_lib.geometry, the W1/W2
-functions of lsgan_lib.metrics, the circle in R^10 and the minimax GAN with a gradient penalty)."""
+"""The manifold-alignment chapter's exact quantities on cases with known answers (lsgan_lib.measure.alignment, the W1/W2
+functions of lsgan_lib.measure.metrics, the circle in R^10 and the minimax GAN with a gradient penalty)."""
 
 import math
 
@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from lsgan_lib import distributions, metrics, objectives
-from lsgan_lib import geometry as G
-from lsgan_lib.training import GANConfig, train_gan
+from lsgan_lib.data import distributions
+from lsgan_lib.measure import metrics
+from lsgan_lib.models import objectives
+from lsgan_lib.chapters import manifold_alignment as ma
+from lsgan_lib.measure import alignment as G
+from lsgan_lib.train.toy import GANConfig, train_gan
 
 LOG2 = math.log(2)
 
@@ -219,11 +222,45 @@ def test_minimax_gp_adds_the_penalty_and_trains():
     assert run.final.shape == (10, 10)
 
 
+# --- the GAN comparison's pieces -----------------------------------------------------------------------------------
+
+
+def test_circle_r10_lies_on_its_support_and_distances_are_exact(generator):
+    manifold = distributions.data_manifold("circle_r10")
+    x = manifold.sample(200, generator)
+    assert x.shape == (200, 10)
+    assert float(manifold.distance_to_support(x).max()) < 1e-5
+    assert float(manifold.distance_to_support(torch.zeros(1, 10))) == pytest.approx(1.0)
+    basis = distributions.circle_r10_basis()
+    off = 2.0 * basis[0:1] + 0.3 * torch.eye(10)[0:1] - 0.3 * basis[0:1] * basis[0, 0]  # off the plane
+    coords = off @ basis.T
+    expected = ((off - coords @ basis).norm() ** 2 + (coords.norm() - 1) ** 2).sqrt()
+    assert float(manifold.distance_to_support(off)) == pytest.approx(float(expected), rel=1e-5)
+    stats = metrics.circle_statistics(x, manifold.distance_to_support, distributions.circle_r10_angle, 0.01, 4, 20)
+    assert stats["modes_covered"] == 4 and stats["high_quality"] == 1.0
+
+
+def test_minimax_gp_adds_the_penalty_and_trains():
+    loss = objectives.objective("minimax_gp")
+    critic = torch.nn.Linear(2, 1)
+    real, fake, mix = torch.randn(8, 2), torch.randn(8, 2), torch.rand(8, 1)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([[3.0, 4.0]]))  # ‖∇ logit‖ = 5 everywhere: penalty 10 · 4² = 160
+    plain = objectives.minimax_critic_loss(critic(real), critic(fake))
+    penalised = float(loss.critic_loss(critic, real, fake, mix).detach())
+    assert penalised == pytest.approx(float(plain.detach()) + 160.0, rel=1e-5)
+    with pytest.raises(ValueError, match="mix"):
+        loss.critic_loss(critic, real, fake)
+    run = train_gan(GANConfig(data="circle_r10", objective="minimax_gp", n_iter=3, batch_size=16, widths=(8,),
+                              batch_norm=False, activation="relu", snapshots=(3,), n_eval=10), progress=False)
+    assert run.final.shape == (10, 10)
+
+
 def test_metrics_jsd_of_curves_delegates_to_the_exact_and_smoothed_forms():
     p = G.uniform_on(seg((0, 0), (1, 0)))
     q = G.uniform_on(seg((0, 0), (0.5, 0)))
-    assert metrics.jsd_curves(p, q) == G.jsd_exact(p, q)
-    assert metrics.jsd_curves_smoothed(p, p.translated((0.0, 1.0)), 0.02, n_samples=300) == pytest.approx(LOG2,
+    assert G.jsd_exact(p, q) == G.jsd_exact(p, q)
+    assert G.jsd_smoothed(p, p.translated((0.0, 1.0)), 0.02, n_samples=300) == pytest.approx(LOG2,
                                                                                                         abs=1e-3)
 
 
@@ -235,7 +272,7 @@ def _samples_on_modes(data, n, generator):
 
 
 def _untrained_samples(data, n, seed=0):
-    from lsgan_lib.training import build_networks
+    from lsgan_lib.train.toy import build_networks
 
     config = GANConfig(data=data, objective="wgan_gp_toy", widths=(32, 32, 32), batch_norm=False, activation="relu",
                        seed=seed)
@@ -246,40 +283,40 @@ def _untrained_samples(data, n, seed=0):
 
 @pytest.mark.parametrize("data", ["eight_gaussians", "twenty_five_gaussians", "circle_r10"])
 def test_reference_gates_pass_on_data_samples_and_fail_for_an_untrained_generator(data, generator):
-    on = [G.support_statistics(data, _samples_on_modes(data, 2500, generator)) for _ in range(3)]
-    off = [G.support_statistics(data, _untrained_samples(data, 2500, seed)) for seed in range(3)]
+    on = [ma.support_statistics(data, _samples_on_modes(data, 2500, generator)) for _ in range(3)]
+    off = [ma.support_statistics(data, _untrained_samples(data, 2500, seed)) for seed in range(3)]
     n_modes = on[0]["n_modes"]
     assert all(s["modes_covered"] == n_modes and s["high_quality"] > 0.95 for s in on)
-    assert all(g.passed for g in G.reference_gates("data", data, on, min_modes=n_modes - 1))
-    failed = [g for g in G.reference_gates("init", data, off, min_modes=n_modes - 1) if not g.passed]
+    assert all(g.passed for g in ma.reference_gates("data", data, on, min_modes=n_modes - 1))
+    failed = [g for g in ma.reference_gates("init", data, off, min_modes=n_modes - 1) if not g.passed]
     assert failed and all("init" in g.name for g in failed)
     # the worst seed decides: one seed on the data and one at initialisation fail together
-    assert not all(g.passed for g in G.reference_gates("mixed", data, on[:1] + off[:1], min_modes=n_modes - 1))
+    assert not all(g.passed for g in ma.reference_gates("mixed", data, on[:1] + off[:1], min_modes=n_modes - 1))
 
 
 def test_support_statistics_counts_one_mode_for_a_collapsed_generator():
     centre = torch.tensor(distributions.EIGHT_GAUSSIANS_CENTRES[3])
-    stats = G.support_statistics("eight_gaussians", centre.repeat(100, 1), min_per_mode=20)
+    stats = ma.support_statistics("eight_gaussians", centre.repeat(100, 1), min_per_mode=20)
     assert stats == {"modes_covered": 1.0, "n_modes": 8, "high_quality": 1.0}
     with pytest.raises(ValueError, match="circle_r10"):
-        G.support_statistics("spiral", torch.zeros(10, 2))
+        ma.support_statistics("spiral", torch.zeros(10, 2))
 
 
 def test_learned_gate_compares_with_the_same_generator_at_initialisation():
-    assert G.learned_gate("w2", "d", [0.2, 0.3], [1.0, 1.0]).passed
-    gate = G.learned_gate("w2", "d", [0.2, 0.7], [1.0, 1.0])
+    assert ma.learned_gate("w2", "d", [0.2, 0.3], [1.0, 1.0]).passed
+    gate = ma.learned_gate("w2", "d", [0.2, 0.7], [1.0, 1.0])
     assert not gate.passed and gate.value == pytest.approx(0.7)
     with pytest.raises(ValueError):
-        G.learned_gate("w2", "d", [0.2], [1.0, 1.0])
+        ma.learned_gate("w2", "d", [0.2], [1.0, 1.0])
 
 
 def test_fewer_modes_outcome_uses_intervals_of_per_seed_differences():
     more = [1.0, 2.0, 1.0, 3.0, 2.0]
-    assert G.fewer_modes_outcome({"a": more, "b": [0.0] * 5}) is True
-    assert G.fewer_modes_outcome({"a": [0.0] * 5, "b": [0.0] * 5}) is None  # nothing collapsed: nothing to reduce
-    assert G.fewer_modes_outcome({"a": more, "b": [-1.0, -2.0, -1.0, -1.0, -3.0]}) is False
-    assert G.fewer_modes_outcome({"a": [-1.0, 2.0, -1.0, 2.0, 0.0], "b": more}) is None  # straddles 0
-    assert G.fewer_modes_outcome({"a": more, "b": [0.0] * 5}, strictly_more_than=["b"]) is None
+    assert ma.fewer_modes_outcome({"a": more, "b": [0.0] * 5}) is True
+    assert ma.fewer_modes_outcome({"a": [0.0] * 5, "b": [0.0] * 5}) is None  # nothing collapsed: nothing to reduce
+    assert ma.fewer_modes_outcome({"a": more, "b": [-1.0, -2.0, -1.0, -1.0, -3.0]}) is False
+    assert ma.fewer_modes_outcome({"a": [-1.0, 2.0, -1.0, 2.0, 0.0], "b": more}) is None  # straddles 0
+    assert ma.fewer_modes_outcome({"a": more, "b": [0.0] * 5}, strictly_more_than=["b"]) is None
 
 
 def test_minibatch_w2_is_biased_upwards_and_the_bias_shrinks_with_the_batch(generator):

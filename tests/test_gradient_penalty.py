@@ -5,9 +5,9 @@ torch.autograd.grad on a single network, and for the batched (stacked) critic ag
 import pytest
 import torch
 
-from lsgan_lib import objectives
-from lsgan_lib.batched import StackedFC
-from lsgan_lib.nets import fc_net
+from lsgan_lib.models import objectives
+from lsgan_lib.train.batched import StackedFC
+from lsgan_lib.models.nets import fc_net
 
 LAMBDA_TOY = 0.1
 

@@ -1,9 +1,12 @@
 import pytest
 import torch
 
-from lsgan_lib import datasets, image_training, nets, plots
-from lsgan_lib.image_training import ImageGANConfig, train_image_gan
-from lsgan_lib.training import TrainingDiverged
+from lsgan_lib.data import images as datasets
+from lsgan_lib.train import images as image_training
+from lsgan_lib.models import nets
+from lsgan_lib import plots
+from lsgan_lib.train.images import ImageGANConfig, train_image_gan
+from lsgan_lib.train.toy import TrainingDiverged
 
 
 @pytest.mark.parametrize("size, channels", [(28, 1), (32, 3), (64, 3)])
@@ -112,8 +115,8 @@ def _biases_before_batch_norm(config) -> set[str]:
 
 
 def test_channels_last_training_matches_the_default_layout_and_keeps_old_cache_keys():
-    from lsgan_lib import latent_space
-    from lsgan_lib.image_training import _train, _train_autoencoder
+    from lsgan_lib.chapters import latent_space
+    from lsgan_lib.train.images import _train, _train_autoencoder
 
     plain = latent_space.gan_config("mnist", 4, width=16, image_size=16, n_iter=2, batch_size=4, n_train=16)
     fast = latent_space.gan_config("mnist", 4, width=16, image_size=16, n_iter=2, batch_size=4, n_train=16,

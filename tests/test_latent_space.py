@@ -7,9 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from lsgan_lib import inversion, latent_space, metrics
-from lsgan_lib.image_training import AutoencoderConfig, train_autoencoder
-from lsgan_lib.nets import IMAGE_NETS, lenet5, resize_conv_critic, resize_conv_generator
+from lsgan_lib.measure import inversion
+from lsgan_lib.chapters import latent_space
+from lsgan_lib.measure import metrics
+from lsgan_lib.train.images import AutoencoderConfig, train_autoencoder
+from lsgan_lib.models.nets import IMAGE_NETS, lenet5, resize_conv_critic, resize_conv_generator
 
 
 # Table 1 (h, w, f_out) per layer, channels first here. CelebA 64×64 as printed; CIFAR-10: one up/down block fewer,
@@ -252,7 +254,7 @@ def test_mixed_precision_inversion_runs_and_stays_close():
 
 
 def test_the_wgan_gp_trains_table_1_nets_and_the_autoencoder_shares_them():
-    from lsgan_lib.image_training import build_autoencoder, train_image_gan
+    from lsgan_lib.train.images import build_autoencoder, train_image_gan
 
     config = latent_space.gan_config("celeba", 8, width=32, image_size=16, n_iter=2, batch_size=4, n_train=16,
                                      snapshots=(0, 2), n_samples=4)
@@ -286,7 +288,7 @@ def test_mean_image_errors_by_hand():
 
 
 def test_untrained_networks_are_the_initialisation_of_the_config():
-    from lsgan_lib.image_training import build_autoencoder, build_image_networks
+    from lsgan_lib.train.images import build_autoencoder, build_image_networks
 
     config = latent_space.gan_config("celeba", 8, width=16, image_size=16, n_iter=2, batch_size=4, n_train=16)
     generator = latent_space.untrained_generator(config, 3)

@@ -11,8 +11,12 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from lsgan_lib import datasets, distributions, objectives, plots, training  # noqa: E402
-from lsgan_lib import level_set as ls  # noqa: E402
+from lsgan_lib.data import images as datasets
+from lsgan_lib.data import distributions
+from lsgan_lib.models import objectives
+from lsgan_lib import plots
+from lsgan_lib.train import toy as training  # noqa: E402
+from lsgan_lib.chapters import level_set as ls  # noqa: E402
 
 from .test_image_training import tiny_mnist  # noqa: E402,F401  (a fixture)
 
@@ -273,7 +277,7 @@ def test_loss_explosion_refuses_what_it_cannot_measure():
 
 
 def test_mode_gate_passes_samples_on_the_modes_and_fails_an_untrained_generator():
-    from lsgan_lib import claims
+    from lsgan_lib.measure import claims
 
     eight = distributions.data_manifold("eight_gaussians")
     on_modes = eight.sample(2500, torch.Generator().manual_seed(0))
@@ -425,7 +429,7 @@ def test_mnist_classifier_shapes_and_prediction():
 def test_image_gate_compares_a_run_with_its_own_generator_at_initialisation(tiny_mnist, tmp_path):
     from torch.nn import functional as F
 
-    from lsgan_lib.image_training import ImageGANConfig, build_image_networks, train_image_gan
+    from lsgan_lib.train.images import ImageGANConfig, build_image_networks, train_image_gan
 
     config = ImageGANConfig(dataset="mnist", width=4, latent_dim=3, n_iter=6, batch_size=8, snapshots=(6,),
                             n_samples=5, objective="level_set", optimizer="rmsprop", lr=1e-2)

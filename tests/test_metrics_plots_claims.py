@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from lsgan_lib import distributions, metrics, plots
-from lsgan_lib.claims import Claim, Gate, bootstrap_interval, claims_markdown, gate, meets
+from lsgan_lib.data import distributions
+from lsgan_lib.measure import metrics
+from lsgan_lib import plots
+from lsgan_lib.measure.claims import Claim, Gate, bootstrap_interval, claims_markdown, gate, meets
 
 matplotlib.use("Agg")
 
@@ -57,7 +59,7 @@ def test_mode_statistics_count_modes_and_high_quality_samples():
 
 
 def test_data_from_a_mixture_covers_every_mode(generator):
-    from lsgan_lib.distributions import data_manifold
+    from lsgan_lib.data.distributions import data_manifold
 
     manifold = data_manifold("twenty_five_gaussians")
     stats = metrics.mode_statistics(manifold.sample(2500, generator), torch.tensor(manifold.centres), manifold.std)
@@ -193,7 +195,7 @@ def test_claim_records_carry_verdict_reason_and_gates_as_json():
 
 
 def test_outcome_combiners_fail_on_any_failure_and_stay_undecided_on_any_undecided_part():
-    from lsgan_lib.claims import agree, all_hold, any_holds
+    from lsgan_lib.measure.claims import agree, all_hold, any_holds
 
     assert all_hold([True, True]) is True and all_hold([True, None]) is None and all_hold([None, False]) is False
     assert any_holds([False, True]) is True and any_holds([False, None]) is None and any_holds([False]) is False

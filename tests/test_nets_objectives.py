@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from lsgan_lib import objectives
-from lsgan_lib.nets import PAPER_002_WIDTHS, TOY_MLP_WIDTHS, fast_elu, fc_net
+from lsgan_lib.models import objectives
+from lsgan_lib.models.nets import PAPER_002_WIDTHS, TOY_MLP_WIDTHS, fast_elu, fc_net
 
 
 def test_fc_net_is_the_papers_architecture():
@@ -164,7 +164,7 @@ def test_new_generator_losses_point_towards_the_critics_goal(name):
 
 
 def test_wgan_critic_step_clips_the_weights_and_training_traits():
-    from lsgan_lib import training
+    from lsgan_lib.train import toy as training
 
     torch.manual_seed(0)
     critic = nn.Sequential(nn.Linear(2, 8), nn.ELU(), nn.Linear(8, 1))
@@ -194,7 +194,7 @@ def test_the_split_critic_update_is_a_real_step_then_a_generated_step():
 
     from torch.nn import functional as F
 
-    from lsgan_lib import training
+    from lsgan_lib.train import toy as training
 
     torch.manual_seed(0)
     critic = fc_net(2, 1, (8, 8))
@@ -216,7 +216,7 @@ def test_the_split_critic_update_is_a_real_step_then_a_generated_step():
 
 
 def test_the_split_update_and_fixed_dimension_latents_are_checked():
-    from lsgan_lib.training import GANConfig
+    from lsgan_lib.train.toy import GANConfig
 
     with pytest.raises(ValueError, match="split"):
         GANConfig(data="spiral", objective="wgan", critic_update="split")

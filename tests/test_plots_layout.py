@@ -11,8 +11,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from lsgan_lib import distributions, geometry, plots  # noqa: E402
-from lsgan_lib.inversion import LossSurface  # noqa: E402
+from lsgan_lib.data import distributions
+from lsgan_lib.measure import alignment as geometry
+from lsgan_lib import plots  # noqa: E402
+from lsgan_lib.measure.inversion import LossSurface  # noqa: E402
 
 PANELS = [("Fig. 1", data, "gaussian", dim) for data in ("lattice_3x3", "spiral", "gaussian_plane") for dim in (1, 2)]
 PANELS += [("Fig. 2", data, z, 2) for data in ("nine_squares", "uniform_square") for z in ("uniform", "disconnected")]

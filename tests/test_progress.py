@@ -3,8 +3,8 @@
 import pytest
 import tqdm.auto
 
-from lsgan_lib.batched import train_batched
-from lsgan_lib.training import GANConfig, ProgressBar, train_gan, train_runs
+from lsgan_lib.train.batched import train_batched
+from lsgan_lib.train.toy import GANConfig, ProgressBar, train_gan, train_runs
 
 TINY = dict(data="eight_gaussians", latent_dim=2, n_iter=60, batch_size=16, widths=(8, 8), snapshots=(0, 60),
             n_eval=32, seed=0)

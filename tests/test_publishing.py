@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lsgan_lib import publishing
-from lsgan_lib.book import main
+from lsgan_lib.book import publishing
+from lsgan_lib.book.cli import main
 
 from .conftest import ROOT
 
@@ -38,8 +38,8 @@ def tiny_site(root, body):
 def test_a_smoke_run_goes_to_build_runs_over_ipc_with_summary_progress(tmp_path):
     site = tmp_path / "site"
     tiny_site(site, "import json, warnings\nfrom ipykernel.connect import get_connection_file\n"
-                    "import lsgan_lib.metrics as m\n"
-                    "from lsgan_lib.training import progress_mode\n"
+                    "import lsgan_lib.measure.metrics as m\n"
+                    "from lsgan_lib.train.toy import progress_mode\n"
                     "print(progress_mode(), json.load(open(get_connection_file()))['transport'])\n"
                     "warnings.warn_explicit('a warning', UserWarning, m.__file__, 1)")
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
@@ -53,7 +53,7 @@ def test_a_smoke_run_goes_to_build_runs_over_ipc_with_summary_progress(tmp_path)
     stdout = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
     stderr = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
     assert stdout.split() == ["summary", "ipc"]
-    assert "lsgan_lib/metrics.py:1: UserWarning: a warning" in stderr and str(ROOT) not in stderr
+    assert "lsgan_lib/measure/metrics.py:1: UserWarning: a warning" in stderr and str(ROOT) not in stderr
     assert "without encryption" not in result.stderr
 
 
@@ -96,7 +96,7 @@ def test_machine_paths_are_found_in_text_outputs_not_in_images(tmp_path, monkeyp
     data = tmp_path / "the-data"
     monkeypatch.setenv("LSGAN_DATA", str(data))
     leaked = {"home": str(Path.home()), "data": str(data),
-              "project": str(ROOT)}[where] + "/lsgan_lib/metrics.py:181: LinAlgWarning"
+              "project": str(ROOT)}[where] + "/lsgan_lib/measure/metrics.py:181: LinAlgWarning"
     executed_chapter(tmp_path / "a.ipynb", f"read from {leaked}")
     found = publishing.machine_paths(tmp_path / "a.ipynb")
     assert [index for index, _ in found] == [0] and leaked.startswith(found[0][1])
@@ -224,7 +224,7 @@ def _progress_notebook(value: int, total: int, right: str) -> dict:
 
 
 def test_progress_widgets_become_one_line_and_leave_the_widget_state():
-    from lsgan_lib.publishing import plain_progress_outputs
+    from lsgan_lib.book.publishing import plain_progress_outputs
 
     nb = _progress_notebook(1500, 1500, " 1500/1500 [02:03&lt;00:00, 12.1it/s]")
     assert plain_progress_outputs(nb) == 1
@@ -239,7 +239,7 @@ def test_progress_widgets_become_one_line_and_leave_the_widget_state():
 
 
 def test_a_bar_that_never_moved_says_no_iteration_ran():
-    from lsgan_lib.publishing import plain_progress_outputs
+    from lsgan_lib.book.publishing import plain_progress_outputs
 
     nb = _progress_notebook(0, 200, " 0/200 [00:00&lt;?, ?it/s]")
     plain_progress_outputs(nb)

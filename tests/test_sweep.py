@@ -15,9 +15,12 @@ import numpy as np
 import pytest
 import torch
 
-from lsgan_lib import batched, book, sweep
-from lsgan_lib.image_training import AutoencoderConfig, ImageGANConfig, train_image_runs
-from lsgan_lib.training import GANConfig
+from lsgan_lib.train import batched
+from lsgan_lib.book import cli, overview, parameters as profile_params
+from lsgan_lib.book import sweep
+from lsgan_lib.train import cluster as fanout
+from lsgan_lib.train.images import AutoencoderConfig, ImageGANConfig, train_image_runs
+from lsgan_lib.train.toy import GANConfig
 
 from .test_image_training import TINY, tiny_mnist  # noqa: F401  (a fixture: 64 MNIST digits in LSGAN_DATA)
 
@@ -33,9 +36,9 @@ profile: str = "smoke"
 """
 
 BODY = """import os, signal
-from lsgan_lib import claims
-from lsgan_lib.batched import train_sweep
-from lsgan_lib.training import GANConfig
+from lsgan_lib.measure import claims
+from lsgan_lib.train.batched import train_sweep
+from lsgan_lib.train.toy import GANConfig
 
 runs = train_sweep([GANConfig(data="eight_gaussians", n_iter=n_iter, batch_size=64, widths=(16, 16), n_eval=50,
                               snapshots=(n_iter,), seed=s) for s in (x, x + 1)], progress=False)
@@ -72,7 +75,7 @@ def project(tmp_path, monkeypatch):
     monkeypatch.chdir(root)
     # "none" (no client), and restored after the test even when `run --scheduler` sets it (delenv of an unset
     # variable would restore nothing)
-    monkeypatch.setenv(sweep.SCHEDULER_ENV, "none")
+    monkeypatch.setenv(fanout.SCHEDULER_ENV, "none")
     return root
 
 
@@ -90,7 +93,7 @@ def test_grids_points_and_names(project):
     assert sweep.point_name({"lr": 1e-4, "seeds": [0, 1], "obj": "wgan_gp"}) == "lr=0.0001__seeds=0-1__obj=wgan_gp"
     for bad, match in [(["x=1"], "non-empty list"), (["x=[]"], "non-empty list"), (["x=[0, 0]"], "repeats"),
                        (["x=[0]", "x=[1]"], "twice"), (["x"], "name=")]:
-        with pytest.raises(book.ParameterError, match=match):
+        with pytest.raises(profile_params.ParameterError, match=match):
             sweep.parse_grids(bad)
 
 
@@ -102,7 +105,7 @@ def test_a_bad_grid_value_exits_2_before_any_worker_starts(project, monkeypatch,
         raise AssertionError("a cluster was started for a sweep with a bad point")
 
     monkeypatch.setattr(sweep, "open_client", no_cluster)
-    assert book.main(["sweep", "fixture", "--profile", "smoke", "--grid", grid, "--workers", "2"]) == 2
+    assert cli.main(["sweep", "fixture", "--profile", "smoke", "--grid", grid, "--workers", "2"]) == 2
     assert match in capsys.readouterr().err
     assert not (project / "sweeps").exists()
 
@@ -116,7 +119,7 @@ def test_a_sweep_on_two_workers_equals_the_serial_sweep_resumes_and_survives_a_f
             "-p", f"fail_if_exists={marker}"]
     out = project / "sweeps" / "fixture"
     # one point raises: the other three complete, the failure is reported with its cell, the exit status is 1
-    assert book.main(args + ["--workers", "2", "--name", "dask"]) == 1
+    assert cli.main(args + ["--workers", "2", "--name", "dask"]) == 1
     err = capsys.readouterr().err
     assert "x=1__y=1: FAILED in cell 2 of notebooks/fixture.ipynb" in err and "fixture: made to fail" in err
     assert sorted(p.name for p in (out / "dask").glob("*.ipynb")) == [
@@ -125,13 +128,13 @@ def test_a_sweep_on_two_workers_equals_the_serial_sweep_resumes_and_survives_a_f
     assert "1 of 4 points failed" in (out / "dask" / "report.md").read_text()
     # the rerun executes only the failed point
     marker.unlink()
-    assert book.main(args + ["--workers", "2", "--name", "dask"]) == 0
+    assert cli.main(args + ["--workers", "2", "--name", "dask"]) == 0
     assert "4 point(s), 3 already done" in capsys.readouterr().out
     assert not (out / "dask" / "x=1__y=1.failed.ipynb").exists()
-    assert book.main(args + ["--workers", "2", "--name", "dask"]) == 0
+    assert cli.main(args + ["--workers", "2", "--name", "dask"]) == 0
     assert "4 point(s), 4 already done" in capsys.readouterr().out
     # the same points serially, at the workers' torch thread count: the same claims, value for value
-    assert book.main(args + ["--scheduler", "none", "--threads", "1", "--name", "serial"]) == 0
+    assert cli.main(args + ["--scheduler", "none", "--threads", "1", "--name", "serial"]) == 0
     distributed, serial = read_rows(out / "dask" / "claims.csv"), read_rows(out / "serial" / "claims.csv")
     assert len(distributed) == 4 * 3
     assert distributed == serial
@@ -146,7 +149,7 @@ def test_a_sweep_on_two_workers_equals_the_serial_sweep_resumes_and_survives_a_f
 @pytest.mark.slow
 def test_a_worker_killed_mid_point_is_rescheduled_and_leaves_nothing_half_written(project, tmp_path):
     marker = tmp_path / "killed-once"
-    assert book.main(["sweep", "fixture", "--profile", "smoke", "--grid", "x=[0, 2]", "--workers", "2",
+    assert cli.main(["sweep", "fixture", "--profile", "smoke", "--grid", "x=[0, 2]", "--workers", "2",
                       "-p", f"kill_worker_marker={marker}", "-p", f"protect_pid={os.getpid()}"]) == 0
     assert marker.exists()  # a worker was killed while it ran a point
     out = project / "sweeps" / "fixture" / "smoke_x"
@@ -178,8 +181,8 @@ def test_training_under_a_client_equals_training_without_one_bit_for_bit(tiny_mn
         torch.set_num_threads(threads)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
-        monkeypatch.setenv(sweep.SCHEDULER_ENV, cluster.scheduler_address)
-        assert sweep.active_client() is client
+        monkeypatch.setenv(fanout.SCHEDULER_ENV, cluster.scheduler_address)
+        assert fanout.active_client() is client
         with get_task_stream(client) as stream:
             fanned = batched.train_sweep(configs, progress=False, results_root=tmp_path / "dask")
         assert sorted(t["key"].split("-")[0] for t in stream.data) == ["train_on_worker"] * 2  # one per shape group
@@ -200,7 +203,7 @@ def test_training_under_a_client_equals_training_without_one_bit_for_bit(tiny_mn
                      *zip(a.critic.state_dict().values(), b.critic.state_dict().values())]:
             assert torch.equal(x, y)
     # this process wrote the cache: the same runs load from it without a cluster
-    monkeypatch.delenv(sweep.SCHEDULER_ENV)
+    monkeypatch.delenv(fanout.SCHEDULER_ENV)
     again = batched.train_sweep(configs, progress=False, results_root=tmp_path / "dask")
     assert all(r.from_cache and torch.equal(r.losses, a.losses) for r, a in zip(again, serial))
 
@@ -230,16 +233,16 @@ def test_run_with_a_scheduler_trains_the_chapters_groups_on_the_cluster(project,
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client, get_task_stream(client) as stream:
-        assert book.main(["run", "fixture", "--profile", "smoke", "--output-dir", str(tmp_path / "out"),
+        assert cli.main(["run", "fixture", "--profile", "smoke", "--output-dir", str(tmp_path / "out"),
                           "--scheduler", cluster.scheduler_address]) == 0
     assert [t["key"].split("-")[0] for t in stream.data] == ["train_on_worker"]  # the chapter's one shape group
     assert len(list((tmp_path / "results").rglob("*.pt"))) == 2  # its two runs, cached by the kernel
-    assert len(book.chapter_claims(tmp_path / "out" / "fixture.ipynb")) == 3
+    assert len(overview.chapter_claims(tmp_path / "out" / "fixture.ipynb")) == 3
 
 
 @pytest.mark.parametrize("n_points", [6, 30])
 def test_the_verdict_map_reads_in_the_books_column(n_points):
-    from lsgan_lib.claims import VERDICTS
+    from lsgan_lib.measure.claims import VERDICTS
     from lsgan_lib.plots import text_layout_problems, verdict_map
 
     points = [f"seeds={i}__n_iter={n}" for i in range(n_points // 2) for n in (500, 1000)]
@@ -255,13 +258,13 @@ def test_the_verdict_map_reads_in_the_books_column(n_points):
 def test_the_sweeps_workers_and_kernels_run_without_dasks_malloc_trim_threshold(monkeypatch):
     # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ for its workers, which makes the toy trainer ≈ 1.8× slower
     # (bench/README.md); the sweep's LocalCluster workers and the kernels its points start must not have it.
-    monkeypatch.setenv(sweep.MALLOC_ENV, "65536")
+    monkeypatch.setenv(fanout.MALLOC_ENV, "65536")
     with sweep._kernel_environment(1, fan_out=False):
-        assert sweep.MALLOC_ENV not in os.environ
-    assert os.environ[sweep.MALLOC_ENV] == "65536"  # restored for the worker itself
-    monkeypatch.delenv(sweep.MALLOC_ENV)
-    with sweep.open_client(1, None) as client:
-        assert client.submit(os.environ.get, sweep.MALLOC_ENV, pure=False).result() is None
+        assert fanout.MALLOC_ENV not in os.environ
+    assert os.environ[fanout.MALLOC_ENV] == "65536"  # restored for the worker itself
+    monkeypatch.delenv(fanout.MALLOC_ENV)
+    with fanout.open_client(1, None) as client:
+        assert client.submit(os.environ.get, fanout.MALLOC_ENV, pure=False).result() is None
         assert client.submit(os.environ.get, "OMP_NUM_THREADS", pure=False).result() == "1"
 
 
@@ -274,11 +277,11 @@ def test_the_projects_dask_configuration_removes_the_nannys_malloc_trim_threshol
              "print(sorted(_get_env_variables('distributed.nanny.pre-spawn-environ')))")
 
     def spawn_environment(**env):
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("DASK_") and k != sweep.MALLOC_ENV}
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("DASK_") and k != fanout.MALLOC_ENV}
         out = subprocess.run([sys.executable, "-c", probe], env=clean | env, capture_output=True, text=True, check=True)
         return out.stdout
 
-    assert sweep.MALLOC_ENV in spawn_environment()  # Dask's default: the reason for the file
+    assert fanout.MALLOC_ENV in spawn_environment()  # Dask's default: the reason for the file
     unset_by_environment = {"DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_": "None"}
-    assert sweep.MALLOC_ENV in spawn_environment(**unset_by_environment)
-    assert sweep.MALLOC_ENV not in spawn_environment(DASK_CONFIG=str(root / "dask-config"))
+    assert fanout.MALLOC_ENV in spawn_environment(**unset_by_environment)
+    assert fanout.MALLOC_ENV not in spawn_environment(DASK_CONFIG=str(root / "dask-config"))

@@ -3,9 +3,10 @@ import warnings
 import pytest
 import torch
 
-from lsgan_lib import cache, training
-from lsgan_lib.objectives import objective
-from lsgan_lib.training import GANConfig, TrainingDiverged, train_gan, train_runs
+from lsgan_lib import cache
+from lsgan_lib.train import toy as training
+from lsgan_lib.models.objectives import objective
+from lsgan_lib.train.toy import GANConfig, TrainingDiverged, train_gan, train_runs
 
 TINY = dict(data="nine_squares", latent="uniform", latent_dim=2, n_iter=6, batch_size=16, widths=(8, 8),
             snapshots=(0, 3, 6), n_eval=50)

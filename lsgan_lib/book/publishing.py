@@ -88,9 +88,9 @@ def private_paths(data_root: Path | None = None, project: Path | None = None) ->
     """The absolute paths no published output may contain: the home folder, the data root (as given and resolved)
     and the project's folder (``project``, default the checkout holding this package — Python's warnings name their
     source file by it). A path of one component (``/``; ``/root`` has two) is left out: it would match everywhere."""
-    from .datasets import data_root as default_data_root
+    from ..data.images import data_root as default_data_root
 
-    candidates = {str(Path.home()), str(Path(__file__).resolve().parent.parent)}
+    candidates = {str(Path.home()), str(Path(__file__).resolve().parents[2])}
     if project is not None:
         candidates |= {str(project), str(Path(project).resolve())}
     root = data_root if data_root is not None else default_data_root()
@@ -141,7 +141,7 @@ def portable_warnings(project: Path | None = None) -> None:
     import sysconfig
     import warnings
 
-    prefixes = [(str(Path(project or Path(__file__).resolve().parent.parent)), "")]
+    prefixes = [(str(Path(project or Path(__file__).resolve().parents[2])), "")]
     prefixes += [(sysconfig.get_paths()[key], "<site-packages>/") for key in ("purelib", "platlib")]
     prefixes += [(sysconfig.get_paths()["stdlib"], "<python>/")]
     original = getattr(warnings.formatwarning, "_lsgan_original", warnings.formatwarning)
@@ -289,7 +289,7 @@ def figure_problems(root: Path, chapter: str, parameters: dict[str, Any]) -> lis
 
 def command_figures(args) -> int:
     """``lsgan-book figures [CHAPTER ...] [--profile P]``: print every figure whose text does not read."""
-    from .book import chapters, project_root, resolve_parameters
+    from .parameters import chapters, project_root, resolve_parameters
 
     root = project_root()
     selected = args.chapters or chapters(root)

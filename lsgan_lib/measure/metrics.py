@@ -75,7 +75,7 @@ def mode_statistics(generated: torch.Tensor, centres: torch.Tensor, std: float, 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Wasserstein distances between samples (the manifold-alignment chapter). The JSD of curve distributions, exact and
-# Gaussian-smoothed, lives with the curves in :mod:`lsgan_lib.geometry` (``jsd_exact``, ``jsd_smoothed``).
+# Gaussian-smoothed, lives with the curves in :mod:`lsgan_lib.measure.alignment` (``jsd_exact``, ``jsd_smoothed``).
 # ---------------------------------------------------------------------------------------------------------------------
 
 
@@ -135,22 +135,6 @@ def circle_statistics(generated: torch.Tensor, distance_to_support: Callable[[to
     per_arc = torch.bincount(bins, minlength=n_arcs)
     return {"modes_covered": int((per_arc >= min_per_arc).sum()), "high_quality": float(good.float().mean()),
             "per_mode": per_arc.tolist()}
-
-
-def jsd_curves(p, q) -> float:
-    """The exact JSD of two distributions on curves (:class:`lsgan_lib.geometry.CurveDistribution`); see
-    :func:`lsgan_lib.geometry.jsd_exact`."""
-    from .geometry import jsd_exact
-
-    return jsd_exact(p, q)
-
-
-def jsd_curves_smoothed(p, q, sigma: float, n_samples: int = 4000, seed: int = 0) -> float:
-    """The JSD of two curve distributions after Gaussian smoothing of width ``sigma`` (Monte Carlo); it tends to
-    :func:`jsd_curves` as σ → 0. See :func:`lsgan_lib.geometry.jsd_smoothed`."""
-    from .geometry import jsd_smoothed
-
-    return jsd_smoothed(p, q, sigma, n_samples=n_samples, seed=seed)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -285,7 +269,7 @@ def escape_ratio(samples: torch.Tensor, data: torch.Tensor) -> float:
 
 
 def blow_up_gate(samples_per_seed, data: torch.Tensor, multiple: float = BLOW_UP_MULTIPLE, what: str = "the GAN"):
-    """A training gate (:func:`lsgan_lib.claims.gate`) that fails when a run's samples blew up while staying finite.
+    """A training gate (:func:`lsgan_lib.measure.claims.gate`) that fails when a run's samples blew up while staying finite.
 
     ``samples_per_seed`` is a sequence of generated samples ``(m, d)``, one per seed; ``data`` ``(n, d)`` the data
     they should match. Each seed's :func:`escape_ratio` must be ≤ ``multiple`` (the gate keeps the worst seed).

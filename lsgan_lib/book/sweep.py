@@ -19,7 +19,7 @@ thread count; all cores when serial). The workers return the executed notebooks 
 (atomically), so nothing is half-written when a worker dies; Dask reschedules the point on another worker.
 
 **Training fan-out.** When a kernel has ``LSGAN_SCHEDULER`` in its environment (``lsgan-book run --scheduler
-ADDRESS`` sets it), :func:`lsgan_lib.batched.train_sweep` submits its shape groups to that cluster as tasks: the
+ADDRESS`` sets it), :func:`lsgan_lib.train.batched.train_sweep` submits its shape groups to that cluster as tasks: the
 workers train and return the payloads, and the kernel alone writes them to the results cache (one writer: no races on
 shared storage). A group trained on a worker equals the group trained in the kernel bit for bit when both run torch
 with the same number of threads: CPU matrix products round differently with another thread count (measured on the FC
@@ -42,95 +42,19 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import yaml
 
-from . import book
-from .claims import VERDICTS
+from ..measure.claims import VERDICTS
+from ..train.cluster import MALLOC_ENV, SCHEDULER_ENV, THREAD_ENV, SchedulerUnreachable, _in_worker, open_client
+from .overview import chapter_claims, md_cell
+from .parameters import (ParameterError, chapters, default_profile, notebook_parameters, parse_overrides, project_root,
+                         resolve_parameters, validate)
+from .provenance import git_commit
+from .runner import run_chapter
 
-SCHEDULER_ENV = "LSGAN_SCHEDULER"
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # what torch reads for its intra-op threads when a kernel starts
-# Dask's nanny sets this for every worker it spawns (``distributed.nanny.pre-spawn-environ``); glibc then returns freed
-# memory at every step and the toy trainer's many small tensors come from fresh pages: ≈ 1.8× slower (bench/README.md).
-# The sweep's LocalCluster workers and the kernels its points start go without it.
-MALLOC_ENV = "MALLOC_TRIM_THRESHOLD_"
 SWEEPS_DIR = "sweeps"
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Training fan-out: the client of LSGAN_SCHEDULER
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-def active_client():
-    """The Dask client that training fans out to, or ``None``: the client of the scheduler named by
-    ``$LSGAN_SCHEDULER`` (unset, empty or ``none``: no client). Connected on first use; later calls return Dask's
-    default client while it is connected to that scheduler."""
-    address = os.environ.get(SCHEDULER_ENV, "").strip()
-    if not address or address.lower() == "none":
-        return None
-    from distributed import Client, default_client
-    from distributed.comm import resolve_address
-
-    wanted = resolve_address(address if "://" in address else f"tcp://{address}")
-    with contextlib.suppress(ValueError):  # no default client yet
-        client = default_client()
-        if client.status == "running" and resolve_address(client.scheduler.address) == wanted:
-            return client
-    try:
-        return Client(address, set_as_default=True, timeout=30)
-    except OSError as error:
-        raise RuntimeError(f"cannot reach the Dask scheduler {address!r} named by ${SCHEDULER_ENV} ({error}). Fix: "
-                           f"start it (`dask scheduler`) and its workers, or unset {SCHEDULER_ENV} to train here"
-                           ) from None
-
-
-def train_here_or_on_cluster(train: Callable, work: Any, device: Any, bar, *options) -> Any:
-    """``train(work, device, bar, *options)`` — a trainer that returns cache payloads, such as
-    :func:`lsgan_lib.batched._train_batched` or :func:`lsgan_lib.image_training._train` — in this process, or, when a
-    Dask client is active (:func:`active_client`), as a task on one of its workers, which returns the payloads for this
-    process to cache (the progress bar then completes when the task does, with the time the worker took). ``device`` ``None``: the default device of
-    the process that trains."""
-    client = active_client()
-    if client is None:
-        import torch
-
-        from .training import default_device
-
-        return train(work, torch.device(device) if device is not None else default_device(), bar, *options)
-    result, seconds = client.submit(train_on_worker, train, work, device, *options, pure=False).result()
-    if bar is not None and bar.total:
-        bar.ran_elsewhere(seconds)
-    return result
-
-
-def train_on_worker(train: Callable, work: Any, device: Any, *options) -> tuple[Any, float]:
-    """Run ``train(work, device, None, *options)`` on a Dask worker and return its result with the seconds it took
-    there (not counting the task's wait in the queue): ``device`` ``None`` means the worker's default device, torch uses
-    the worker's thread count, and every tensor of the result comes back on the CPU."""
-    import torch
-    from distributed import get_worker
-
-    from .training import default_device
-
-    torch.set_num_threads(max(1, get_worker().state.nthreads))
-    started = time.perf_counter()
-    result = train(work, torch.device(device) if device is not None else default_device(), None, *options)
-    return _on_cpu(result), time.perf_counter() - started
-
-
-def _on_cpu(value: Any) -> Any:
-    """``value`` with every tensor in it (in dicts, lists and tuples) moved to the CPU."""
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        return value.cpu()
-    if isinstance(value, dict):
-        return {k: _on_cpu(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_on_cpu(v) for v in value)
-    return value
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -144,18 +68,18 @@ def parse_grids(pairs: list[str]) -> dict[str, list]:
     grids: dict[str, list] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise book.ParameterError(f"--grid takes name=[v1, v2, ...], got {pair!r}")
+            raise ParameterError(f"--grid takes name=[v1, v2, ...], got {pair!r}")
         name, raw = (part.strip() for part in pair.split("=", 1))
         try:
             values = yaml.safe_load(raw)
         except yaml.YAMLError as error:
-            raise book.ParameterError(f"--grid {name}: cannot read {raw!r}: {error}") from None
+            raise ParameterError(f"--grid {name}: cannot read {raw!r}: {error}") from None
         if not isinstance(values, list) or not values:
-            raise book.ParameterError(f"--grid {name}: {raw!r} is not a non-empty list; write {name}=[v1, v2, ...]")
+            raise ParameterError(f"--grid {name}: {raw!r} is not a non-empty list; write {name}=[v1, v2, ...]")
         if name in grids:
-            raise book.ParameterError(f"--grid {name} is given twice")
+            raise ParameterError(f"--grid {name} is given twice")
         if len({json.dumps(v, sort_keys=True) for v in values}) < len(values):
-            raise book.ParameterError(f"--grid {name}: {raw!r} repeats a value")
+            raise ParameterError(f"--grid {name}: {raw!r} repeats a value")
         grids[name] = values
     return grids
 
@@ -183,14 +107,14 @@ class Point:
 
 def plan_points(root: Path, chapter: str, profile: str, overrides: list[tuple[str | None, str, Any]],
                 grids: dict[str, list]) -> list[Point]:
-    """Every point of the grids' cartesian product, validated; a bad value raises :class:`book.ParameterError`
+    """Every point of the grids' cartesian product, validated; a bad value raises :class:`ParameterError`
     naming the point and the parameter."""
-    if chapter not in book.chapters(root):
-        raise book.ParameterError(f"unknown chapter {chapter!r}; chapters: {', '.join(book.chapters(root))}")
+    if chapter not in chapters(root):
+        raise ParameterError(f"unknown chapter {chapter!r}; chapters: {', '.join(chapters(root))}")
     targets = {target for target, _, _ in overrides if target is not None} - {chapter}
     if targets:
-        raise book.ParameterError(f"-p names chapter(s) not being swept: {', '.join(sorted(targets))}")
-    declared = book.notebook_parameters(root / "notebooks" / f"{chapter}.ipynb")
+        raise ParameterError(f"-p names chapter(s) not being swept: {', '.join(sorted(targets))}")
+    declared = notebook_parameters(root / "notebooks" / f"{chapter}.ipynb")
     points, names = [], set()
     for combination in itertools.product(*grids.values()):
         values = dict(zip(grids, combination))
@@ -198,15 +122,15 @@ def plan_points(root: Path, chapter: str, profile: str, overrides: list[tuple[st
         try:
             for key, value in values.items():
                 if key not in declared:
-                    raise book.ParameterError(f"unknown parameter {key!r} for chapter {chapter} (--grid); "
+                    raise ParameterError(f"unknown parameter {key!r} for chapter {chapter} (--grid); "
                                               f"known: {', '.join(declared)}")
-                book.validate(declared[key], value, "--grid")
-            parameters = book.resolve_parameters(root, chapter, profile,
+                validate(declared[key], value, "--grid")
+            parameters = resolve_parameters(root, chapter, profile,
                                                  overrides + [(None, k, v) for k, v in values.items()])
-        except book.ParameterError as error:
-            raise book.ParameterError(f"point {name}: {error}") from None
+        except ParameterError as error:
+            raise ParameterError(f"point {name}: {error}") from None
         if name in names:
-            raise book.ParameterError(f"two points share the file name {name!r}; give values that differ as text")
+            raise ParameterError(f"two points share the file name {name!r}; give values that differ as text")
         names.add(name)
         points.append(Point(name, values, parameters))
     return points
@@ -247,16 +171,6 @@ class PointResult:
     notebook: str | None = None
 
 
-def _in_worker() -> bool:
-    try:
-        from distributed import get_worker
-
-        get_worker()
-        return True
-    except (ImportError, ValueError):
-        return False
-
-
 @contextlib.contextmanager
 def _kernel_environment(threads: int | None, fan_out: bool) -> Iterator[None]:
     """The environment the point's kernel inherits: torch threads, no :data:`MALLOC_ENV`, and ``LSGAN_SCHEDULER``
@@ -286,8 +200,8 @@ def _checkout_problem(root: Path, chapter: str, commit: str) -> str | None:
     if not (root / "notebooks" / f"{chapter}.ipynb").is_file():
         return (f"{root / 'notebooks' / (chapter + '.ipynb')} does not exist on {socket.gethostname()}: install the "
                 f"same commit at the same path on every machine of the cluster")
-    if book.git_commit(root) != commit:
-        return (f"{root} on {socket.gethostname()} is at commit {book.git_commit(root)}, the sweep at {commit}: check "
+    if git_commit(root) != commit:
+        return (f"{root} on {socket.gethostname()} is at commit {git_commit(root)}, the sweep at {commit}: check "
                 f"out the same commit on every machine of the cluster")
     return None
 
@@ -307,7 +221,7 @@ def execute_point(root: Path, chapter: str, profile: str, point: Point, commit: 
     scratch = Path(tempfile.mkdtemp(prefix="lsgan-sweep-"))
     try:
         with _kernel_environment(threads, fan_out=not in_worker):
-            result = book.run_chapter(root, chapter, profile, point.parameters, scratch, commit, failed_dir=scratch)
+            result = run_chapter(root, chapter, profile, point.parameters, scratch, commit, failed_dir=scratch)
         text = result.output.read_text() if result.output is not None and result.output.is_file() else None
         return PointResult(point.name, result.ok, result.seconds, result.message, text)
     finally:
@@ -325,37 +239,6 @@ def _write_atomically(path: Path, text: str) -> None:
 # ---------------------------------------------------------------------------------------------------------------------
 # Executors
 # ---------------------------------------------------------------------------------------------------------------------
-
-
-class SchedulerUnreachable(RuntimeError):
-    """``--scheduler ADDRESS`` names a scheduler that does not answer."""
-
-
-@contextlib.contextmanager
-def open_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    """A Dask client for the sweep: ``scheduler`` ``"none"`` → ``None`` (serial, in this process); an address → a
-    client of that cluster; else an embedded ``LocalCluster`` of ``workers`` processes with one thread each."""
-    if scheduler is not None and scheduler.lower() == "none":
-        yield None
-        return
-    from distributed import Client, LocalCluster
-
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout=30)
-        except OSError as error:  # includes timeouts
-            raise SchedulerUnreachable(f"cannot reach the Dask scheduler {scheduler!r} ({error}). Fix: start it "
-                                       f"(`dask scheduler`, then `dask worker ADDRESS` on each machine) or run "
-                                       f"without --scheduler (an embedded LocalCluster)") from None
-        with client:
-            yield client
-        return
-    import dask
-
-    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{MALLOC_ENV}": None}), \
-            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                         env={name: "1" for name in THREAD_ENV}) as cluster, Client(cluster) as client:
-        yield client
 
 
 def _dashboard(client, local: bool) -> str | None:
@@ -376,7 +259,7 @@ def run_points(root: Path, chapter: str, profile: str, points: list[Point], swee
     with its cell and error and the others go on."""
     from tqdm.auto import tqdm
 
-    commit = book.git_commit(root)
+    commit = git_commit(root)
     results = []
     bar = tqdm(total=len(points), desc=f"sweep {chapter}", unit="point", disable=not progress)
 
@@ -429,7 +312,7 @@ def claim_rows(sweep_dir: Path, points: list[Point]) -> list[dict[str, Any]]:
         if not path.is_file():
             continue
         commit = json.loads(path.read_text()).get("metadata", {}).get("lsgan", {}).get("commit", "?")
-        for claim in book.chapter_claims(path):
+        for claim in chapter_claims(path):
             rows.append({"point": point.name, **point.values, "commit": commit, "paper": claim["paper"],
                          "claim": claim["claim"],
                          "kind": claim["kind"], "measurement": claim["measurement"], "value": claim["value"],
@@ -471,14 +354,14 @@ def stability_report(chapter: str, name: str, manifest: dict[str, Any], points: 
              f"executed notebook and every claim's value and gates are in `claims.csv` beside this report.", ""]
     if failed:
         lines += [f"**{len(failed)} of {len(points)} points failed** and are not counted below:", ""]
-        lines += [f"- `{r.name}`: {book._md_cell(r.message)}" for r in failed] + [""]
+        lines += [f"- `{r.name}`: {md_cell(r.message)}" for r in failed] + [""]
     shares = verdict_shares(rows)
     lines += [f"Share of the {len(executed)} executed points at each verdict, per claim:", "",
               "| # | paper | claim | kind | " + " | ".join(VERDICTS) + " |",
               "| ---: | --- | --- | --- |" + " ---: |" * len(VERDICTS)]
     kinds = {(r["paper"], r["claim"]): r["kind"] for r in rows}
     for number, ((paper, claim), share) in enumerate(shares.items(), 1):
-        lines.append(f"| {number} | {book._md_cell(paper)} | {book._md_cell(claim)} | {kinds[paper, claim]} | "
+        lines.append(f"| {number} | {md_cell(paper)} | {md_cell(claim)} | {kinds[paper, claim]} | "
                      + " | ".join(f"{share[v]:.0%}" if share[v] else "–" for v in VERDICTS) + " |")
     if figure:
         lines += ["", f"![The verdict of each claim (numbered as above) at each point of the sweep]({figure})"]
@@ -493,7 +376,7 @@ def write_report(root: Path, chapter: str, name: str, sweep_dir: Path, manifest:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plots import verdict_map
+    from ..plots import verdict_map
 
     rows = claim_rows(sweep_dir, points)
     write_claims_csv(sweep_dir / "claims.csv", rows, list(manifest["grids"]))
@@ -518,24 +401,24 @@ def default_sweep_name(profile: str, grids: dict[str, list]) -> str:
 
 
 def command_sweep(args) -> int:
-    root = book.project_root()
-    profile = args.profile or book.default_profile()
+    root = project_root()
+    profile = args.profile or default_profile()
     grids = parse_grids(args.grid or [])
     if not grids:
-        raise book.ParameterError("sweep needs at least one --grid name=[v1, v2, ...]")
-    overrides = book.parse_overrides(args.parameter or [])
+        raise ParameterError("sweep needs at least one --grid name=[v1, v2, ...]")
+    overrides = parse_overrides(args.parameter or [])
     points = plan_points(root, args.chapter, profile, overrides, grids)  # validate every point before anything starts
     if args.workers is not None and args.workers < 1:
-        raise book.ParameterError(f"--workers must be >= 1, got {args.workers}")
+        raise ParameterError(f"--workers must be >= 1, got {args.workers}")
     if args.threads is not None and args.threads < 1:
-        raise book.ParameterError(f"--threads must be >= 1, got {args.threads}")
+        raise ParameterError(f"--threads must be >= 1, got {args.threads}")
     name = args.name or default_sweep_name(profile, grids)
     if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
-        raise book.ParameterError(f"--name {name!r}: use letters, digits, '.', '_' and '-'")
+        raise ParameterError(f"--name {name!r}: use letters, digits, '.', '_' and '-'")
     sweep_dir = Path(args.output_dir) if args.output_dir else root / SWEEPS_DIR / args.chapter / name
     todo = [p for p in points if args.force or not completed(sweep_dir / f"{p.name}.ipynb", profile, p.parameters)]
     manifest = {"chapter": args.chapter, "profile": profile, "grids": grids, "overrides": args.parameter or [],
-                "commit": book.git_commit(root), "points": [p.name for p in points]}
+                "commit": git_commit(root), "points": [p.name for p in points]}
     print(f"lsgan-book: sweep {args.chapter} at profile {profile}: {len(points)} point(s), {len(points) - len(todo)} "
           f"already done, into {sweep_dir}", flush=True)
     results: list[PointResult] = []

@@ -1,16 +1,16 @@
-"""GANs on image datasets (MNIST, CIFAR-10, CelebA): the alternating loop of :mod:`lsgan_lib.training` for image nets.
+"""GANs on image datasets (MNIST, CIFAR-10, CelebA): the alternating loop of :mod:`lsgan_lib.train.toy` for image nets.
 
 ``train_image_gan(ImageGANConfig(dataset="mnist", objective="level_set", ...))`` trains (or loads from the results
 cache) one run: ``n_critic`` critic steps, then ``n_gen`` generator steps, each on a fresh latent batch, for
-``n_iter`` iterations, with the critic and generator updates of :func:`lsgan_lib.training.critic_step` and
-:func:`~lsgan_lib.training.generator_step`, so every objective of :mod:`lsgan_lib.objectives` works unchanged. The
+``n_iter`` iterations, with the critic and generator updates of :func:`lsgan_lib.train.toy.critic_step` and
+:func:`~lsgan_lib.train.toy.generator_step`, so every objective of :mod:`lsgan_lib.models.objectives` works unchanged. The
 objectives see images as flat vectors ``(batch, C·H·W)`` (the nets are wrapped for training), so WGAN-GP's penalty
 takes the gradient's norm over the whole image.
 
 The optimizer is explicit in the configuration (``optimizer``, ``lr``, ``betas``; RMSprop for WGAN with clipping and
 the Level Set GAN's Algorithm 1, Adam for DCGAN and WGAN-GP): image papers fix their own, unlike the toy runs where the
 objective picks it. Losses are recorded every iteration; a non-finite loss raises
-:class:`~lsgan_lib.training.TrainingDiverged` naming the iteration, and nothing is cached.
+:class:`~lsgan_lib.train.toy.TrainingDiverged` naming the iteration, and nothing is cached.
 
 Shapes: images ``(batch, channels, size, size)`` in [−1, 1]; latents ``(batch, latent_dim)``.
 """
@@ -26,13 +26,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import cache
-from .datasets import SPLITS, load_images
-from .distributions import latent
-from .nets import CRITIC_NORMS, IMAGE_NETS, image_networks
-from .objectives import objective, traits
-from .sweep import active_client, train_here_or_on_cluster
-from .training import ProgressBar, TrainingDiverged, _check_finite, _stream, critic_step, device_name, generator_step
+from .. import cache
+from ..data.images import SPLITS, load_images
+from ..data.distributions import latent
+from ..models.nets import CRITIC_NORMS, IMAGE_NETS, image_networks
+from ..models.objectives import objective, traits
+from .cluster import active_client, train_here_or_on_cluster
+from .toy import ProgressBar, TrainingDiverged, _check_finite, _stream, critic_step, device_name, generator_step
 
 CACHE_KIND = "image_gan"
 OPTIMIZERS = ("adam", "rmsprop")
@@ -73,7 +73,7 @@ class ImageGANConfig:
 
     ``n_train`` keeps the first ``n_train`` training images (all when ``None``); ``image_size`` resizes them
     bilinearly (the dataset's own size when ``None``). ``channels_last`` trains in the channels-last memory format
-    (see :func:`_key`). ``architecture`` is a key of :data:`lsgan_lib.nets.IMAGE_NETS`
+    (see :func:`_key`). ``architecture`` is a key of :data:`lsgan_lib.models.nets.IMAGE_NETS`
     and ``width`` its base number of channels. ``snapshots`` are the iterations after which ``n_samples`` images
     from fixed latents are stored.
     """
@@ -394,7 +394,7 @@ def train_autoencoder(config: AutoencoderConfig, device: torch.device | str | No
 def train_image_runs(configs: list[ImageGANConfig | AutoencoderConfig], device: torch.device | str | None = None,
                      progress: bool = True, results_root=None) -> list[ImageGANRun | AutoencoderRun]:
     """Train (or load) a chapter's independent image runs — GANs and autoencoders — and return them in order: one after
-    another here, or, under a Dask client (``$LSGAN_SCHEDULER``, :mod:`lsgan_lib.sweep`), all at once, each a task on
+    another here, or, under a Dask client (``$LSGAN_SCHEDULER``, :mod:`lsgan_lib.book.sweep`), all at once, each a task on
     a worker, this process writing the results cache."""
     trainers = {ImageGANConfig: train_image_gan, AutoencoderConfig: train_autoencoder}
     unknown = [type(c).__name__ for c in configs if type(c) not in trainers]

@@ -29,7 +29,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from . import cache
+from .. import cache
 
 # dataset name → (file inside the root that proves it is there, the command that creates it)
 LAYOUT: dict[str, tuple[str, str]] = {
@@ -100,7 +100,7 @@ def data_root() -> Path:
     """``$LSGAN_DATA`` if set, else ``<project root>/data``."""
     if os.environ.get("LSGAN_DATA"):
         return Path(os.environ["LSGAN_DATA"]).expanduser()
-    return Path(__file__).resolve().parent.parent / "data"
+    return Path(__file__).resolve().parents[2] / "data"
 
 
 def dataset_file(name: str, relative: str | None = None) -> Path:

@@ -11,7 +11,7 @@ paper 002's original code). The formulas live in plain functions of the critic's
 check against hand-computed values. A new objective is one more dataclass and one line in ``OBJECTIVES``.
 
 Every formula averages over the last two dimensions ``(batch, 1)`` (or ``(batch, dim)``), so the same objects serve
-one run — batches ``(batch, dim)``, a scalar loss — and the batched trainer of :mod:`lsgan_lib.batched`, whose
+one run — batches ``(batch, dim)``, a scalar loss — and the batched trainer of :mod:`lsgan_lib.train.batched`, whose
 stacked networks map ``(K, batch, dim)`` to ``(K, batch, 1)``: there every loss has shape ``(K,)``, one per member,
 and the trainer back-propagates their sum, so the members' gradients stay independent.
 

@@ -3,14 +3,14 @@
 Sagel & Gottwald's Level Set GAN (Eq. (4)) trains a critic f whose zero level set f⁻¹(0) should model the data
 manifold: the critic minimises L = E[f(x)²] − E[f(G(z))²], the generator minimises E[f(G(z))²] (Algorithm 1: one
 critic step per data batch, then ``n_gen`` generator steps, each on a fresh latent batch, RMSprop). The loss and
-networks live in :mod:`lsgan_lib.objectives` and :mod:`lsgan_lib.training`; this module adds what the chapter needs:
+networks live in :mod:`lsgan_lib.models.objectives` and :mod:`lsgan_lib.train.toy`; this module adds what the chapter needs:
 
-* :func:`train_level_set` — the toy loop of :func:`lsgan_lib.training._train` (the same random draws in the same
+* :func:`train_level_set` — the toy loop of :func:`lsgan_lib.train.toy._train` (the same random draws in the same
   order, so a run that stays finite has the same numbers as ``train_gan``), which additionally stores the critic's
   values on a grid over the plane at every snapshot (the level-set view), and *records* an explosion of L instead
   of raising: a run whose loss becomes non-finite stops there, keeps what it had, and is cached with
   ``diverged_at`` set, so the chapter can count divergences over seeds; :func:`train_level_set_runs` trains a sweep
-  of them batched (:func:`lsgan_lib.batched.train_sweep`), cached per batch (:func:`lsgan_lib.batched.batch_keys`);
+  of them batched (:func:`lsgan_lib.train.batched.train_sweep`), cached per batch (:func:`lsgan_lib.train.batched.batch_keys`);
 * :func:`loss_explosion` — how far L grew relative to its own scale at the start of training, and whether it
   exploded (the same relative criterion on every problem);
 * :func:`circle_shares` and :func:`curve_visits` — "the WGAN primarily learns the circle" and Fig. 1's left panel;
@@ -33,11 +33,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import cache
-from .distributions import data_manifold
-from .objectives import objective, traits
-from .batched import StackedFC, train_sweep
-from .training import GANConfig, GANRun, ProgressBar, _train, build_networks, check_gan_payload, default_device
+from .. import cache
+from ..data.distributions import data_manifold
+from ..models.objectives import objective, traits
+from ..train.batched import StackedFC, train_sweep
+from ..train.toy import GANConfig, GANRun, ProgressBar, _train, build_networks, check_gan_payload, default_device
 
 CACHE_KIND = "level_set_toy"
 FIELD_POINTS = 81  # points per axis of the plane grid on which the critic's values are stored at each snapshot
@@ -47,7 +47,7 @@ FIELD_POINTS = 81  # points per axis of the plane grid on which the critic's val
 class LevelSetRun:
     """A toy run with its critic's level sets.
 
-    ``run`` is the ordinary :class:`~lsgan_lib.training.GANRun` (snapshots, grid images, losses ``(n_iter, 2)``:
+    ``run`` is the ordinary :class:`~lsgan_lib.train.toy.GANRun` (snapshots, grid images, losses ``(n_iter, 2)``:
     column 0 is L of Eq. (4) for the level-set objectives, recorded before each critic update). ``fields`` is
     ``(snapshots, P, P)``: f on the plane grid ``field_x`` × ``field_y`` (``(P,)`` each; ``fields[s, i, j]`` is f at
     ``(field_x[j], field_y[i])``, the layout of ``plt.contourf``). ``diverged_at`` is ``None`` or the first iteration
@@ -89,7 +89,7 @@ def plane_grid(bounds: tuple[float, float, float, float], points: int = FIELD_PO
 @torch.no_grad()
 def critic_field(critic: nn.Module | StackedFC, points: torch.Tensor, side: int) -> torch.Tensor:
     """The critic's values on a plane grid ``(side*side, 2)`` as ``(side, side)`` (CPU), in eval mode; for a stacked
-    critic of K members (:class:`lsgan_lib.batched.StackedFC`) each member's, ``(K, side, side)``."""
+    critic of K members (:class:`lsgan_lib.train.batched.StackedFC`) each member's, ``(K, side, side)``."""
     was_training = critic.training
     critic.eval()
     if isinstance(critic, StackedFC):
@@ -101,7 +101,7 @@ def critic_field(critic: nn.Module | StackedFC, points: torch.Tensor, side: int)
 
 
 def _train_with_fields(config: GANConfig, device: torch.device, bar, field_points: int) -> dict:
-    """Algorithm 1 (or any objective of the toy loop with a critic): :func:`lsgan_lib.training._train`, storing the
+    """Algorithm 1 (or any objective of the toy loop with a critic): :func:`lsgan_lib.train.toy._train`, storing the
     critic's field on the plane grid at every snapshot and recording a non-finite loss (``diverged_at``) instead of
     raising."""
     if not traits(objective(config.objective)).uses_critic:
@@ -151,7 +151,7 @@ def train_level_set_runs(configs: Sequence[GANConfig], device: torch.device | st
                          field_points: int = FIELD_POINTS, progress: bool = True, results_root=None,
                          desc: str = "training") -> list[LevelSetRun]:
     """:func:`train_level_set` for a sweep of configurations, batched: the runs of one data set and shape train as one
-    model (:func:`lsgan_lib.batched.train_sweep`), cached per batch (:func:`lsgan_lib.batched.batch_keys`: batching
+    model (:func:`lsgan_lib.train.batched.train_sweep`), cached per batch (:func:`lsgan_lib.train.batched.batch_keys`: batching
     changes float rounding, so these entries are not those of :func:`train_level_set`). Returns the runs in the order
     given."""
     configs = list(configs)
@@ -413,8 +413,8 @@ def train_mnist_classifier(n_train: int = 20_000, epochs: int = 1, seed: int = 0
                            ) -> tuple[nn.Module, float]:
     """Train (or load from the results cache) :func:`mnist_classifier_net` on the first ``n_train`` MNIST training
     images with Adam (lr 1e-3) for ``epochs``; return the network (CPU, eval mode) and its accuracy on the first
-    ``n_test`` test images. A missing MNIST raises :class:`lsgan_lib.datasets.DatasetMissing`."""
-    from .datasets import load_images
+    ``n_test`` test images. A missing MNIST raises :class:`lsgan_lib.data.images.DatasetMissing`."""
+    from ..data.images import load_images
 
     if n_train < 1 or epochs < 1 or batch_size < 1 or n_test < 1:
         raise ValueError(f"train_mnist_classifier needs positive sizes, got n_train={n_train}, epochs={epochs}, "
@@ -480,13 +480,13 @@ def random_feature_net(channels: int, seed: int = 0) -> nn.Sequential:
 
 @torch.no_grad()
 def image_gate(run, features, real: torch.Tensor, n: int, seed: int = 1, chunk: int = 500) -> dict:
-    """The image gate of an image GAN run (:class:`lsgan_lib.image_training.ImageGANRun`): :func:`frechet_ratio` of
+    """The image gate of an image GAN run (:class:`lsgan_lib.train.images.ImageGANRun`): :func:`frechet_ratio` of
     ``n`` samples of the trained generator against the *same* generator at initialisation (rebuilt from the run's
     seed), both from the same latents (drawn with ``seed``), to ``real`` images ``(m, C, H, W)``, in the feature space
     of ``features`` (a callable ``(n, C, H, W) → (n, k)``). Returns the ratio's entries and ``samples`` — the trained
     generator's ``(n, C, H, W)`` images."""
-    from .distributions import latent
-    from .image_training import build_image_networks
+    from ..data.distributions import latent
+    from ..train.images import build_image_networks
 
     config = run.config
     z = latent(config.latent).sample(n, config.latent_dim, torch.Generator().manual_seed(seed))
@@ -502,7 +502,7 @@ def frechet_ratio(features_generated: torch.Tensor, features_untrained: torch.Te
     """The image gate's measurement: the Fréchet distance of a trained generator's samples to real images, divided by
     that of the same generator at initialisation (features ``(n, k)`` each, from one feature net). The gate asks for
     a ratio ≤ 0.5. Returns ``trained``, ``untrained`` and ``ratio``."""
-    from .metrics import frechet_distance
+    from ..measure.metrics import frechet_distance
 
     trained = frechet_distance(features_generated, features_real)
     untrained = frechet_distance(features_untrained, features_real)
@@ -523,12 +523,12 @@ def snapshot_schedule(n_iter: int, count: int) -> tuple[int, ...]:
 
 def mode_summary(samples: Sequence[torch.Tensor], centres: Sequence[Sequence[float]], std: float, min_per_mode: int,
                  radius_in_std: float = 3.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`lsgan_lib.metrics.mode_statistics` over runs: ``(modes covered, high-quality share)``, each ``(runs,)``
+    """:func:`lsgan_lib.measure.metrics.mode_statistics` over runs: ``(modes covered, high-quality share)``, each ``(runs,)``
     (a sample is "high quality" within ``radius_in_std``·σ of a centre: 3 in the literature).
 
     A run's samples ``(n, 2)`` that hold non-finite values (a diverged generator) cover no mode and have no
     high-quality sample."""
-    from .metrics import mode_statistics
+    from ..measure.metrics import mode_statistics
 
     grid = torch.tensor(centres)
     modes, quality = [], []

@@ -7,7 +7,7 @@ one-dimensional Hausdorff measure H¹ that the paper writes L^k). For these fami
 * :func:`common_support_measure` — L¹(supp P ∩ supp Q), the length on which two supports *positively align*;
 * :func:`jsd_exact` — the Jensen-Shannon divergence, which depends only on the densities on the common part;
 * quantisations (:meth:`CurveDistribution.quadrature`, :meth:`CurveDistribution.equal_weight_points`) for exact
-  optimal transport between finite samples (:func:`lsgan_lib.metrics.wasserstein`) and for the Gaussian-smoothed JSD;
+  optimal transport between finite samples (:func:`lsgan_lib.measure.metrics.wasserstein`) and for the Gaussian-smoothed JSD;
 * translations and rotations of a support (isometries, so lengths and densities are kept);
 * 1-D optimal transport maps from quantile functions (:func:`monotone_transport_map`) and the gradient weights of
   the paper's Propositions 4.1 and 4.2.
@@ -599,10 +599,10 @@ def prop41_gradients(theta: Sequence[float], mixture: dict = REAL_MIXTURE, n_lat
 def minibatch_gradient(theta: Sequence[float], n: int, seed: int, p: float = 2.0, mixture: dict = REAL_MIXTURE
                        ) -> np.ndarray:
     """∇_θ of the exact OT cost between a batch of n generated points g_θ(z) and n real points (the W2 GAN's loss,
-    :func:`lsgan_lib.objectives.minibatch_w2_loss`, for p = 2; :func:`lsgan_lib.metrics.wasserstein` W1 for p = 1):
+    :func:`lsgan_lib.models.objectives.minibatch_w2_loss`, for p = 2; :func:`lsgan_lib.measure.metrics.wasserstein` W1 for p = 1):
     a stochastic estimate of Eq. (3) / (4). Shape ``(3,)``."""
     from .metrics import wasserstein
-    from .objectives import minibatch_w2_loss
+    from ..models.objectives import minibatch_w2_loss
 
     generator = torch.Generator().manual_seed(seed)
     comp = torch.multinomial(torch.tensor(mixture["weights"], dtype=torch.float64), n, True, generator=generator)
@@ -693,95 +693,13 @@ def prop42_gradients(theta: Sequence[float], mixture: dict = REAL_MIXTURE, step:
     return out
 
 
-# ---------------------------------------------------------------------------------------------------------------------
-# The GAN comparison (Section 5): what a run's samples cover, the training gates, and how criteria over several data
-# sets and settings combine
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-def support_statistics(data: str, samples: torch.Tensor, min_per_mode: int = 20, eps_circle: float = 0.1,
-                       n_arcs: int = 12) -> dict[str, float]:
-    """Mode coverage and on-support share of generated ``samples`` ``(m, d)`` on a toy data set of the chapter.
-
-    Gaussian mixtures: VEEGAN's rule (:func:`lsgan_lib.metrics.mode_statistics`: within 3σ of a centre is on the
-    support, a mode with ≥ ``min_per_mode`` such samples is covered). Other data (the circle in R^10): the support is
-    within ``eps_circle`` of the curve, which is cut into ``n_arcs`` equal arcs counted like modes
-    (:func:`lsgan_lib.metrics.circle_statistics`). Returns ``modes_covered``, ``n_modes`` and ``high_quality`` (the
-    on-support share)."""
-    from .distributions import circle_r10_angle, data_manifold
-    from .metrics import circle_statistics, mode_statistics
-
-    manifold = data_manifold(data)
-    if manifold.centres:
-        stats = mode_statistics(samples, torch.tensor(manifold.centres), manifold.std, min_per_mode=min_per_mode)
-        n_modes = len(manifold.centres)
-    elif data == "circle_r10":
-        stats = circle_statistics(samples, manifold.distance_to_support, circle_r10_angle, eps_circle, n_arcs,
-                                  min_per_mode)
-        n_modes = n_arcs
-    else:
-        raise ValueError(f"support_statistics knows the Gaussian mixtures and 'circle_r10', not {data!r}")
-    return {"modes_covered": float(stats["modes_covered"]), "n_modes": n_modes,
-            "high_quality": float(stats["high_quality"])}
-
-
-def reference_gates(label: str, data: str, per_seed: Sequence[dict], min_modes: float | None = None,
-                    min_share: float = 0.5) -> tuple:
-    """Training gates for a baseline GAN on ``data``, from its per-seed :func:`support_statistics` (the worst seed
-    counts): its on-support share ≥ ``min_share`` and, when ``min_modes`` is given, its modes covered ≥ ``min_modes``
-    (the WGAN-GP reference's mode gate). Returns a tuple of :class:`lsgan_lib.claims.Gate`."""
-    from .claims import gate
-
-    if not per_seed:
-        raise ValueError(f"reference_gates({label!r}, {data!r}) needs the statistics of at least one seed")
-    gates = [gate(f"{label} on {data}: on-support share", f"share of {label}'s samples on the support, worst seed",
-                  [s["high_quality"] for s in per_seed], min_share)]
-    if min_modes is not None:
-        gates.append(gate(f"{label} on {data}: modes covered", f"modes (arcs) {label} covers of "
-                          f"{per_seed[0]['n_modes']}, worst seed", [s["modes_covered"] for s in per_seed], min_modes))
-    return tuple(gates)
-
-
-def learned_gate(label: str, data: str, w2_final: Sequence[float], w2_init: Sequence[float], max_ratio: float = 0.5):
-    """A gate that a generator learned: its W2 to the data after training is at most ``max_ratio`` times the W2 of the
-    same generator at initialisation, in every seed (``w2_final``, ``w2_init`` per seed). For the W2 GAN, which has no
-    critic whose success could be checked."""
-    from .claims import gate
-
-    final, init = np.asarray(w2_final, dtype=float), np.asarray(w2_init, dtype=float)
-    if final.shape != init.shape or final.size == 0:
-        raise ValueError(f"learned_gate needs equal, non-empty per-seed lists, got {final.shape} and {init.shape}")
-    return gate(f"{label} on {data}: learned", f"W2 to the data after training / at initialisation, worst seed",
-                final / init, max_ratio, "<=")
-
-
-def fewer_modes_outcome(differences: dict[str, Sequence[float]], strictly_more_than: Sequence[str] = ()
-                        ) -> bool | None:
-    """The mode-collapse criterion of the W2 conjecture at one setting, from per-seed differences
-    ``(W2 GAN − baseline)`` of modes covered, one list per baseline: ``False`` when the 95% interval of some
-    difference lies wholly below 0 (the W2 GAN covers fewer modes than that baseline); ``True`` when every interval
-    is ≥ 0 and the interval for at least one baseline (of ``strictly_more_than``, default all) lies wholly above 0;
-    ``None`` otherwise (straddles, or no baseline misses a mode the W2 GAN covers)."""
-    from .claims import bootstrap_interval, meets
-
-    intervals = {name: bootstrap_interval(values) for name, values in differences.items()}
-    at_least = [meets(i, 0.0, ">=") for i in intervals.values()]
-    if any(o is False for o in at_least):
-        return False
-    candidates = list(strictly_more_than) or list(intervals)
-    more = [meets(intervals[name], 0.0, ">") for name in candidates]
-    if all(o is True for o in at_least) and any(o is True for o in more):
-        return True
-    return None
-
-
 def minibatch_w2_squared(x: torch.Tensor, y: torch.Tensor, batch_size: int, n_batches: int, seed: int = 0
                          ) -> np.ndarray:
     """The W2 GAN's loss as an estimator: the exact OT cost W2² between ``n_batches`` pairs of random batches of
     ``batch_size`` points drawn without replacement from two large samples ``x``, ``y`` ``(n, d)``. Returns
     ``(n_batches,)``; its mean minus the exact W2² of the large samples is the minibatch estimator's bias (positive:
     a batch is matched less well than the population)."""
-    from .objectives import minibatch_w2_loss
+    from ..models.objectives import minibatch_w2_loss
 
     if x.ndim != 2 or x.shape[1:] != y.shape[1:] or min(len(x), len(y)) < batch_size or batch_size < 1:
         raise ValueError(f"minibatch_w2_squared needs (n, d) samples with n >= batch_size = {batch_size}; got "

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import CIFAR10_CLASSES, LAYOUT, data_root
+from .images import CIFAR10_CLASSES, LAYOUT, data_root
 
 DATASETS = ("mnist", "cifar10", "celeba")
 # The offline copies' files (shared/data/README.md): relative path → (bytes, sha256). MNIST's are torchvision's files.

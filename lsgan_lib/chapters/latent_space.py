@@ -15,10 +15,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import cache
-from .datasets import load_images
-from .image_training import AutoencoderConfig, ImageGANConfig
-from .inversion import Inversion, invert, reconstruction_error
+from .. import cache
+from ..data.images import load_images
+from ..train.images import AutoencoderConfig, ImageGANConfig
+from ..measure.inversion import Inversion, invert, reconstruction_error
 
 # The paper's WGAN-GP (Gulrajani et al.'s settings, Table 1's nets): Adam 1e-4, β = (0, 0.9), 5 critic steps, λ = 10.
 WGAN_GP_LR = 1e-4
@@ -30,7 +30,7 @@ INVERSION_CACHE_KIND = "inversion"
 def gan_config(dataset: str, latent_dim: int, width: int, image_size: int, n_iter: int, batch_size: int,
                n_train: int | None, n_critic: int = 5, seed: int = 0, snapshots: tuple[int, ...] = (),
                n_samples: int = 64, channels_last: bool = False) -> ImageGANConfig:
-    """The paper's WGAN-GP on ``dataset`` with Table 1's nets at ``width`` (see :func:`lsgan_lib.nets.resize_conv_generator`);
+    """The paper's WGAN-GP on ``dataset`` with Table 1's nets at ``width`` (see :func:`lsgan_lib.models.nets.resize_conv_generator`);
     ``channels_last`` trains in that memory format (faster on a CPU; see bench/image_training.py)."""
     return ImageGANConfig(dataset=dataset, architecture=ARCHITECTURE, width=width, latent_dim=latent_dim,
                           objective="wgan_gp", optimizer="adam", lr=WGAN_GP_LR, betas=WGAN_GP_BETAS, n_critic=n_critic,
@@ -92,7 +92,7 @@ def layer_weights(net: nn.Module) -> list[tuple[str, torch.Tensor]]:
 def cached_inversion(model_key: dict, what: str, generator: nn.Module, images: torch.Tensor, latent_dim: int,
                      steps: int, lr: float, project: bool = True, amp: bool = False, channels_last: bool = False,
                      device: torch.device | str | None = None) -> Inversion:
-    """:func:`lsgan_lib.inversion.invert` of ``images``, cached under the generator's configuration ``model_key``,
+    """:func:`lsgan_lib.measure.inversion.invert` of ``images``, cached under the generator's configuration ``model_key``,
     the name ``what`` of the image set (it must say how the images were made, e.g. ``"celeba train 0:64"``), their
     shape, and the inversion settings. ``seconds`` is that of the run that computed it."""
     key = {"model": model_key, "images": what, "shape": list(images.shape),
@@ -137,8 +137,8 @@ def substitute_feature_network(n_train: int, steps: int, seed: int = 0) -> tuple
 
     Returns the feature extractor (the 84 features of its F6 layer, ``(n, 3, 32, 32) → (n, 84)``), its accuracy on the
     first 2,000 CIFAR-10 test images, and the cache key."""
-    from .metrics import accuracy, train_classifier
-    from .nets import lenet5
+    from ..measure.metrics import accuracy, train_classifier
+    from ..models.nets import lenet5
 
     key = {"network": "lenet5", "dataset": "cifar10", "n_train": n_train, "steps": steps, "seed": seed,
            "batch_size": 128, "lr": 1e-3}
@@ -161,7 +161,7 @@ def substitute_feature_network(n_train: int, steps: int, seed: int = 0) -> tuple
 def feature_distance(network: nn.Module, images_a: torch.Tensor, images_b: torch.Tensor, size: int | None) -> float:
     """The Fréchet distance between two image sets ``(n, C, H, W)`` under ``network`` (images resized to ``size``;
     grey images repeated to three channels)."""
-    from .metrics import frechet_distance, network_features
+    from ..measure.metrics import frechet_distance, network_features
 
     def three(images):
         return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
@@ -182,8 +182,8 @@ def mnist_classifier(train_images: torch.Tensor, train_labels: torch.Tensor, tes
                      test_labels: torch.Tensor, steps: int, seed: int = 0) -> tuple[nn.Module, float]:
     """The chapter's MNIST classifier: a LeNet-5 trained on ``train_images`` ``(n, 1, H, W)`` (resized to 32×32) with
     ``train_labels`` ``(n,)``; returns it (eval mode, it reads 32×32 images) and its accuracy on the test images."""
-    from .metrics import accuracy, train_classifier
-    from .nets import lenet5
+    from ..measure.metrics import accuracy, train_classifier
+    from ..models.nets import lenet5
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -210,16 +210,16 @@ def mean_image_errors(train_images: torch.Tensor, images: torch.Tensor) -> torch
 def untrained_generator(config: ImageGANConfig, channels: int) -> nn.Module:
     """The generator of ``config`` at initialisation (same seed, no training step), eval mode: the untrained
     control of every claim about the trained generator."""
-    from .image_training import build_image_networks
+    from ..train.images import build_image_networks
 
     generator, _ = build_image_networks(config, channels, config.image_size)
     return generator.eval()
 
 
 def untrained_autoencoder(config: AutoencoderConfig, channels: int):
-    """The autoencoder of ``config`` at initialisation, as an :class:`~lsgan_lib.image_training.AutoencoderRun` with
+    """The autoencoder of ``config`` at initialisation, as an :class:`~lsgan_lib.train.images.AutoencoderRun` with
     no losses (eval mode): the untrained control of the AE's claims."""
-    from .image_training import AutoencoderRun, build_autoencoder
+    from ..train.images import AutoencoderRun, build_autoencoder
 
     encoder, decoder = build_autoencoder(config, channels, config.image_size)
     return AutoencoderRun(config=config, encoder=encoder.eval(), decoder=decoder.eval(), losses=torch.zeros(0),
@@ -241,7 +241,7 @@ def other_identity(reconstructions: torch.Tensor, targets: torch.Tensor, train_i
     (pixel MSE, or squared feature distance under ``features`` when given). Returns both ``(n,)``; a reconstruction
     closer to another training image than to its target shows "another person" (the target itself is the identity
     proxy: the offline CelebA copy has no identity labels)."""
-    from .metrics import network_features
+    from ..measure.metrics import network_features
 
     def embed(images):
         if features is None:
@@ -266,7 +266,7 @@ def feature_network(choice: str, feature_train: int, feature_steps: int, seed: i
     :func:`substitute_feature_network` (labelled "FD-LeNet (not FID)"); ``"inception"`` — pytorch-fid's Inception-v3,
     i.e. FID, only when its package and weights are on this machine (nothing is downloaded): otherwise a clear error.
     Returns ``(network, input size or None, metric name, note)``."""
-    from .metrics import INCEPTION_WEIGHTS, standard_fid_network
+    from ..measure.metrics import INCEPTION_WEIGHTS, standard_fid_network
 
     if choice not in FEATURE_NETS:
         raise ValueError(f"feature_net must be one of {FEATURE_NETS}, got {choice!r}")

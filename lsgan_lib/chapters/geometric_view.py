@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import metrics
-from .claims import all_hold
-from .distributions import data_manifold, latent
-from .training import GANConfig
+from ..measure import metrics
+from ..measure.claims import all_hold
+from ..data.distributions import data_manifold
+from ..train.toy import GANConfig
 
 SETTINGS: dict[str, dict] = {
     "original_code": dict(objective="non_saturating", critic_update="split", lr=1e-3, rmsprop_alpha=0.9,
@@ -227,6 +227,6 @@ def agrees_with_reference(p: Panel, features: dict[str, float]) -> bool:
 
 
 def all_of(*outcomes: bool | None) -> bool | None:
-    """:func:`lsgan_lib.claims.all_hold` over its arguments (the executed chapter calls this name; new code uses
+    """:func:`lsgan_lib.measure.claims.all_hold` over its arguments (the executed chapter calls this name; new code uses
     ``all_hold``)."""
     return all_hold(outcomes)

@@ -5,7 +5,7 @@ generators (and the K critics) are stacked into one model whose linear layers ar
 (``torch.baddbmm``) over weights ``(K, out, in)``, whose batch norm keeps statistics per member, and whose optimizer
 (RMSprop, or Adam for WGAN-GP) keeps its state and learning-rate schedule per member. Every member draws its data,
 latent and evaluation batches from its own seed's streams, in the order of the single-run trainer
-(:func:`lsgan_lib.training._train`), and its networks are initialised by :func:`lsgan_lib.training.build_networks`.
+(:func:`lsgan_lib.train.toy._train`), and its networks are initialised by :func:`lsgan_lib.train.toy.build_networks`.
 So member k's numbers equal those of ``train_gan(configs[k])`` up to float rounding (different matrix-product kernels
 round differently; the tests check a tight tolerance). These GANs amplify rounding, so the results-cache key of a member
 names the batch it was trained in (:func:`batch_keys`), and a batch with any member missing from the cache is retrained
@@ -38,12 +38,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import cache
-from .distributions import data_manifold, latent
-from .nets import ACTIVATIONS, FastELU, fast_elu
-from .objectives import objective, traits
-from .sweep import active_client, train_here_or_on_cluster
-from .training import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, ProgressBar, _run_from_payload, _stream,
+from .. import cache
+from ..data.distributions import data_manifold, latent
+from ..models.nets import ACTIVATIONS, FastELU, fast_elu
+from ..models.objectives import objective, traits
+from .cluster import active_client, train_here_or_on_cluster
+from .toy import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, ProgressBar, _run_from_payload, _stream,
                        build_networks, check_gan_payload, critic_steps, device_name, evaluation_inputs)
 
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
@@ -136,7 +136,7 @@ def stacked_forward(x: torch.Tensor, weights: list[torch.Tensor], biases: list[t
 
 
 class StackedFC:
-    """K copies of :func:`lsgan_lib.nets.fc_net` with their own weights, evaluated as one model.
+    """K copies of :func:`lsgan_lib.models.nets.fc_net` with their own weights, evaluated as one model.
 
     Linear layer i holds ``weights[i]`` ``(K, out, in)`` and ``biases[i]`` ``(K, 1, out)``; hidden layer i's batch norm
     holds ``bn_weights[i]``, ``bn_biases[i]`` ``(K, 1, width)`` and running statistics ``(K, 1, width)`` that are views
@@ -505,7 +505,7 @@ def _train_batched(configs: list[GANConfig], device: torch.device, bar,
                    ) -> tuple[list[dict], list[int | None]]:
     """Train the members together; return one cache payload per member and each member's divergence iteration.
 
-    ``snapshot_extra`` and ``record_divergence`` are those of :func:`lsgan_lib.training._train`, for stacked nets:
+    ``snapshot_extra`` and ``record_divergence`` are those of :func:`lsgan_lib.train.toy._train`, for stacked nets:
     ``snapshot_extra(generator, critic)`` returns tensors ``(K, ...)`` stored per member at every snapshot; with
     ``record_divergence`` a diverged member's losses are NaN from the iteration that diverged, its remaining snapshots
     repeat the last one taken before it, and its payload says ``diverged_at`` and ``reached``. (Its networks are those
@@ -587,12 +587,12 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
                   cache_key: Callable[[GANConfig], dict] | None = None, compile_mode: str | None = None) -> list[GANRun]:
     """Train (or load from the results cache) K configurations of one architecture shape as one batched model.
 
-    Returns one :class:`~lsgan_lib.training.GANRun` per configuration, in order, exactly as ``train_gan`` would (CPU
+    Returns one :class:`~lsgan_lib.train.toy.GANRun` per configuration, in order, exactly as ``train_gan`` would (CPU
     networks in eval mode, rebuilt as ordinary ``fc_net`` modules). When every member is cached (under
     :func:`batch_keys`: its own key and this batch) they are loaded; when any is missing the whole batch is trained
     again, as it was first trained, and the missing members are stored — so the numbers do not depend on what was
     cached (batching changes float rounding, which these GANs amplify). A cached entry that is unreadable or fails
-    :func:`~lsgan_lib.training.check_gan_payload` counts as missing (reported). ``run.extra["diverged_at"]`` is
+    :func:`~lsgan_lib.train.toy.check_gan_payload` counts as missing (reported). ``run.extra["diverged_at"]`` is
     ``None``, or the iteration at which the member's loss became non-finite: such a member is frozen there, warned
     about, and cached with that iteration. ``run.seconds`` of a trained member is the batch's wall time divided by
     the number of members.
@@ -708,13 +708,13 @@ def train_sweep(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torc
     The configurations are grouped by :func:`shape_key`, and a group of more than ``max_members`` (``None``: no
     limit) is cut in order into near-equal parts (:func:`split_evenly`); each is one :func:`train_batched` call, so
     smaller batches spread over more Dask workers (on a GPU one large batch is faster). Returns one
-    :class:`~lsgan_lib.training.GANRun` per configuration, in the order given, with ``run.extra["diverged_at"]`` as
+    :class:`~lsgan_lib.train.toy.GANRun` per configuration, in the order given, with ``run.extra["diverged_at"]`` as
     :func:`train_batched` sets it (a diverged run is frozen, warned about and cached with that iteration; the sweep
     goes on). Each group is one batch of the cache keys (:func:`batch_keys`): grouping the same sweep differently
     trains, and caches, other runs. The
     chapters train every seed and configuration sweep through this function. ``options`` go to :func:`train_batched`
     (``snapshot_extra``, ``record_divergence``, ``cache_kind``, ``cache_key``, ``compile_mode``). Under a Dask client
-    (``$LSGAN_SCHEDULER``, :mod:`lsgan_lib.sweep`) the groups train at once, each as a task on a worker.
+    (``$LSGAN_SCHEDULER``, :mod:`lsgan_lib.book.sweep`) the groups train at once, each as a task on a worker.
     """
     configs = list(configs)
     groups: dict[tuple, list[int]] = {}

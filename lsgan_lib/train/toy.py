@@ -2,7 +2,7 @@
 
 ``train_gan(GANConfig(...))`` trains one generator/critic pair on a toy distribution, or loads it from the results
 cache when the same configuration was trained before; ``train_runs([...])`` does this for a list of configurations
-under one progress bar (``lsgan_lib.batched.train_batched`` trains many runs of one architecture shape as one stacked
+under one progress bar (``lsgan_lib.train.batched.train_batched`` trains many runs of one architecture shape as one stacked
 model, with the same numbers up to float rounding and the same cache entries). Every random choice flows from
 ``config.seed``: the networks' initialisation, the data and latent batches, and the fixed evaluation latents of the
 snapshots.
@@ -18,10 +18,10 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
-from . import cache
-from .distributions import data_manifold, latent, latent_grid
-from .nets import ACTIVATIONS, PAPER_002_WIDTHS, fc_net
-from .objectives import objective, traits
+from .. import cache
+from ..data.distributions import data_manifold, latent, latent_grid
+from ..models.nets import ACTIVATIONS, PAPER_002_WIDTHS, fc_net
+from ..models.objectives import objective, traits
 
 CACHE_KIND = "gan"
 LATENT_GRID_POINTS = {1: 400, 2: 41}  # grid points per axis of the latent grids pushed through the generator
@@ -115,7 +115,7 @@ class GANConfig:
     the objective, ε 1e-8; the RMSprop fields are then unused), and WGAN (clipping) and WGAN-GP want ``lr`` and
     ``n_critic`` set to their papers' values (5e-5 and 1e-4, 5 critic steps). ``snapshots`` are the iterations after
     which ``n_eval`` generated samples (from fixed latents) and the image of a latent grid are stored.
-    ``batch_norm`` and ``activation`` choose the net's form (:func:`lsgan_lib.nets.fc_net`): ``batch_norm=False,
+    ``batch_norm`` and ``activation`` choose the net's form (:func:`lsgan_lib.models.nets.fc_net`): ``batch_norm=False,
     activation="relu", widths=TOY_MLP_WIDTHS`` is the WGAN-GP toy code's MLP. ``critic_update`` is ``"joint"`` (one
     critic update per critic step on the loss of a real and a generated batch together) or ``"split"`` (paper 002's
     original code: an update on the real batch's half of the loss, then a separate update on the generated batch's
@@ -375,7 +375,7 @@ def _train(config: GANConfig, device: torch.device, bar,
 
     The batch stream's draws, per iteration: for each critic step a data batch, a latent batch and (gradient penalty
     only) the interpolation weights; for each generator step (objectives without a critic only) a data batch, then a
-    latent batch. :mod:`lsgan_lib.batched` repeats exactly this order per member.
+    latent batch. :mod:`lsgan_lib.train.batched` repeats exactly this order per member.
 
     ``snapshot_extra(generator, critic)`` returns more tensors to store at every snapshot; each name is stacked over the
     snapshots into the payload (the level-set chapter stores the critic's field this way). With ``record_divergence``

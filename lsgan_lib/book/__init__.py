@@ -1,0 +1,1 @@
+"""The book runner: the `lsgan-book` command, parameters and profiles, papermill runs, publishing, sweeps."""

@@ -1,0 +1,1 @@
+"""Chapters: one module per paper, only what is specific to that paper's experiments."""

@@ -1,0 +1,1 @@
+"""Data: the toy manifolds and latents, the image datasets, `lsgan-book data`."""

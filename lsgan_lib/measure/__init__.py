@@ -1,0 +1,1 @@
+"""Measurement: metrics, manifold-alignment geometry, inversion, image features, claims and gates."""

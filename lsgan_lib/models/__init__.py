@@ -1,0 +1,1 @@
+"""Models: the networks and the GAN objectives."""
