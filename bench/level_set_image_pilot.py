@@ -2,7 +2,7 @@
 
     python bench/level_set_image_pilot.py [--dataset mnist] [--width 64] [--iters 3000] [--n-gen 1] [--lr 1e-4]
                                           [--objective level_set] [--seed 1] [--n-train 60000] [--n-eval 1000]
-                                          [--snapshots 6] [--classifier-train 20000]
+                                          [--snapshots 6] [--classifier-train 20000] [--device cpu]
 
 Trains one image Level Set GAN as the chapter builds it (``image_config`` in notebooks/level_set.ipynb: DCGAN nets of
 base width ``--width``, RMSprop, one critic step and ``--n-gen`` generator steps per batch, batch 64, 100-d Gaussian
@@ -49,6 +49,7 @@ def main(argv=None) -> None:
     parser.add_argument("--classifier-train", type=int, default=20000,
                         help="MNIST images of the chapter's classifier (its classifier_n_train)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="torch device of the training, e.g. cuda (default cpu)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -59,7 +60,7 @@ def main(argv=None) -> None:
                             seed=args.seed)
     with tempfile.TemporaryDirectory() as results:
         started = time.perf_counter()
-        run = train_image_gan(config, device="cpu", progress=False, results_root=Path(results))
+        run = train_image_gan(config, device=args.device, progress=False, results_root=Path(results))
         wall = time.perf_counter() - started
     held_out, _ = load_images(args.dataset, HELD_OUT[args.dataset], args.n_eval)
     classifier = None
@@ -72,7 +73,7 @@ def main(argv=None) -> None:
         features = lambda x: net(x).detach()  # noqa: E731
     print(f"# pilot: {args.dataset}, {args.objective}, width {args.width}, n_gen {args.n_gen}, lr {args.lr:g}, seed "
           f"{args.seed}, {args.iters} iterations: {wall:.0f} s ({1e3 * wall / args.iters:.0f} ms per iteration, "
-          f"{args.threads} thread(s))")
+          f"{args.threads} thread(s), {args.device})")
     print()
     print("| iteration | FD / FD at initialisation (gate ≤ 0.5) | classifier confidence (gate ≥ 0.8) | classes ≥ 1% |")
     print("|---:|---:|---:|---:|")
