@@ -3,7 +3,7 @@ manifold-alignment chapter's minimax and −log D GANs) need to pass the chapter
 
     python bench/toy_reference_pilot.py [--data eight_gaussians] [--objectives wgan wgan_gp_toy] [--seeds 200 201]
                                         [--width 128] [--iters wgan=10000 wgan_gp_toy=4000] [--snapshots 10]
-                                        [--warmup]
+                                        [--warmup] [--device cpu]
 
 Trains each objective at the settings the chapters use (3 hidden ReLU layers of ``--width``, no batch norm, batch 256;
 WGAN: RMSprop 5e-5, clip 0.01, 5 critic steps, uniform 2-d latent as in Fig. 1 of paper 000/001; WGAN-GP: Adam 1e-4,
@@ -65,6 +65,7 @@ def main(argv=None) -> None:
     parser.add_argument("--snapshots", type=int, default=10)
     parser.add_argument("--lr", type=float, default=None, help="override every objective's learning rate")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="torch device of the training, e.g. cuda (default cpu)")
     parser.add_argument("--warmup", action="store_true", help="Arjovsky et al.'s critic warm-up (critic objectives)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -80,12 +81,12 @@ def main(argv=None) -> None:
                                  seed=s, n_iter=n, snapshots=snaps, critic_warmup=args.warmup,
                                  **(SETTINGS[name] | ({"lr": args.lr} if args.lr else {}))) for s in args.seeds]
             started = time.perf_counter()
-            runs = train_sweep(configs, device="cpu", progress=False, results_root=Path(results), desc=name)
+            runs = train_sweep(configs, device=args.device, progress=False, results_root=Path(results), desc=name)
             wall = time.perf_counter() - started
             print(f"\n# {name} on {args.data}, lr {configs[0].lr:g}, width {args.width} x 3, {n} iterations, "
                   + ("critic warm-up, " if args.warmup else "") +
                   f"seeds {args.seeds}: {wall:.0f} s "
-                  f"({1e3 * wall / (n * len(configs)):.1f} ms per run-iteration, {args.threads} thread(s), batched)")
+                  f"({1e3 * wall / (n * len(configs)):.1f} ms per run-iteration, {args.threads} thread(s), batched, {args.device})")
             n_modes = support_statistics(args.data, runs[0].final)["n_modes"]
             print(f"| iteration | modes covered per seed (of {n_modes}) | on-support share per seed "
                   f"| modes within {near:g} per seed |")
