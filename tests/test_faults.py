@@ -39,6 +39,7 @@ import torch
 from lsgan_lib.train import batched
 from lsgan_lib.book import parameters as profile_params, runner
 from lsgan_lib import cache
+from lsgan_lib.files import WriteFailed
 from lsgan_lib.measure import claims
 from lsgan_lib.data import images as datasets
 from lsgan_lib.measure import metrics
@@ -96,6 +97,7 @@ def scratch_folders(root: Path) -> list[Path]:
 TRAINING_FOREVER = """
 import os, torch
 from lsgan_lib import cache
+from lsgan_lib.files import WriteFailed
 open(os.environ["TMPDIR"] + "/kernel.pid", "w").write(str(os.getpid()))
 cache.store("demo", {"i": 0}, {"x": torch.zeros(3)})
 a = torch.randn(300, 300)
@@ -372,8 +374,8 @@ def test_a_read_only_results_folder_warns_once_and_keeps_the_result_in_memory(tm
 
 
 def test_a_read_only_results_folder_is_tolerated_even_as_root(tmp_path, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise PermissionError(13, "Permission denied")
+    def refuse(path, *args, **kwargs):
+        raise WriteFailed(path, "Permission denied", "make the folder writable, or write to another one")
 
     monkeypatch.setattr(cache, "save_entry", refuse)
     monkeypatch.setattr(cache, "_UNWRITABLE_REPORTED", set())

@@ -27,7 +27,7 @@ def test_only_publishing_profiles_write_book(tmp_path):
 def tiny_site(root, body):
     (root / "notebooks" / "profiles").mkdir(parents=True)
     (root / "_config.yml").write_text("title: t\n")
-    (root / "notebooks" / "profiles" / "smoke.yml").write_text("{}\n")
+    (root / "notebooks" / "profiles" / "smoke.yml").write_text("probe: {}\n")
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("profile: str = 'cpu'  # {'smoke', 'cpu'}", metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell(body)],
