@@ -7,8 +7,8 @@ machine-specific paths, a throw-away site for unpublished profiles, and a local 
   loop instead of a progress widget (:func:`kernel_settings`).
 - A chapter whose outputs name the home folder, the data root or the project's folder is refused by the build
   (:func:`machine_paths`).
-- Scratch folders (``lsgan-run-*``, ``lsgan-kernel-*``, ``lsgan-sweep-*``, ``lsgan-figures-*`` in the temporary
-  folder) record the process that made them (:func:`scratch_folder`); those a killed run left behind are removed at
+- Scratch folders (``lsgan-run-*``, ``lsgan-sweep-*``, ``lsgan-figures-*`` in the temporary folder, and the
+  ``lsgan-kernel-*`` socket folders of earlier versions) record the process that made them (:func:`scratch_folder`); those a killed run left behind are removed at
   the next start (:func:`remove_stale_scratch`).
 - :func:`stage_site` builds a book from executed chapters that are not in ``book/``; :func:`serve` serves the HTML on
   localhost (the sliders' widget script does not load from ``file://``).
@@ -39,16 +39,15 @@ def default_output_dir(root: Path, profile: str | Path) -> Path:
     return root / "book" if profile in PUBLISHING_PROFILES else root / "_build" / "runs" / profile
 
 
-def kernel_settings() -> dict[str, Any]:
+def kernel_settings(scratch: Path) -> dict[str, Any]:
     """Keyword arguments for ``papermill.execute_notebook``, and the environment the kernels inherit.
 
-    The kernel listens on IPC sockets (Unix) instead of unencrypted TCP on localhost — the same machine-local channel
-    without ipykernel's "running over TCP without encryption" warning; its other messages and errors still show.
+    The kernel listens on IPC sockets (Unix) in the caller's scratch folder ``scratch`` (one per kernel, removed with
+    it) instead of unencrypted TCP on localhost — the same machine-local channel without ipykernel's "running over TCP
+    without encryption" warning; its other messages and errors still show.
     ``LSGAN_PROGRESS=summary`` (unless set already) makes training loops print one line each instead of a progress
     widget that would stay frozen in the executed notebook.
     """
-    import atexit
-
     from traitlets.config import Config
 
     os.environ.setdefault("LSGAN_PROGRESS", "summary")
@@ -56,10 +55,8 @@ def kernel_settings() -> dict[str, Any]:
     if os.name == "posix":
         # Each kernel gets its own folder for its sockets: left to itself, jupyter_client names them kernel-ipc-N in
         # the working directory, and two kernels started at once (--jobs 2) would share them.
-        sockets = scratch_folder("lsgan-kernel-")
-        atexit.register(shutil.rmtree, sockets, ignore_errors=True)
         config.KernelManager.transport = "ipc"
-        config.KernelManager.ip = str(Path(sockets) / "kernel")
+        config.KernelManager.ip = str(Path(scratch) / "kernel")
     return {"config": config}
 
 
@@ -67,6 +64,7 @@ def kernel_settings() -> dict[str, Any]:
 # Scratch folders
 # ---------------------------------------------------------------------------------------------------------------------
 
+# lsgan-kernel- folders (kernel sockets) are no longer made: the sockets live in the run's scratch folder
 SCRATCH_PREFIXES = ("lsgan-run-", "lsgan-kernel-", "lsgan-sweep-", "lsgan-figures-")
 SCRATCH_OWNER = ".lsgan-owner"  # the process id of the process that made the folder
 STALE_AFTER = 24 * 3600.0  # seconds: a scratch folder this old whose owner is gone is a killed run's
@@ -332,7 +330,7 @@ def figure_problems(root: Path, chapter: str, parameters: dict[str, Any]) -> lis
         try:
             papermill.execute_notebook(notebook, str(Path(scratch) / f"{chapter}.ipynb"), parameters=parameters,
                                        cwd=str(root), kernel_name="python3", progress_bar=False, log_output=False,
-                                       **kernel_settings())
+                                       **kernel_settings(scratch))
         except papermill.PapermillExecutionError as error:  # the figures drawn before the error are still listed
             failed = {"where": "error", "title": f"{error.ename}: {error.evalue}", "size": [0, 0],
                       "problems": [f"the chapter stopped: {error.ename}: {error.evalue}"]}

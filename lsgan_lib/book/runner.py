@@ -203,7 +203,8 @@ def _execute(root: Path, chapter: str, source, parameters: dict[str, Any], outpu
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
-    manager = AsyncKernelManager(kernel_name="python3", **kernel_settings())  # IPC sockets, summary progress
+    # IPC sockets in the scratch folder, summary progress
+    manager = AsyncKernelManager(kernel_name="python3", **kernel_settings(scratch.parent))
     stop.register(chapter, manager)
     try:
         papermill.execute_notebook(copy.deepcopy(source), str(scratch), parameters=parameters, cwd=str(root),
