@@ -14,6 +14,19 @@
 | samples that blow up but stay finite | a warning and a failed gate; a value that cannot be computed reads "not computable (reason)" |
 | one entry of a cached batch deleted | the batch is retrained whole: every entry equal bit for bit to the original |
 | ``run --fresh`` | a new, empty results cache; the provenance says so and records what was computed and its hash |
+
+Issue 32 (section 10):
+
+| fault | expected |
+| --- | --- |
+| a full disk under ``--output-dir`` or ``book/`` (1 MB tmpfs, else a writer stopping with ENOSPC) | the old notebook, ``claims.md`` and ``intro.md`` unchanged byte for byte; one line with cause and fix; exit 1; no temporary file or scratch folder left |
+| a full results folder | one warning naming "No space left on device" (not torch's "unexpected pos"); results kept in memory; no partial entry |
+| duplicate seeds (``-p``, a profile file, a sweep grid; any list named ``*seeds*``) | exit 2 naming the parameter and the seed |
+| a profile file with a mistyped chapter, empty, or without the chapter run | exit 2 naming the key (did-you-mean) or asking for ``--allow-defaults`` |
+| ``serve`` on a busy port / port 80000, ``data --to <file>/x``, an output notebook that cannot be written | one line; exit 1 / 2 / 2 / 1 |
+| ``build --chapters DIR`` over a truncated notebook | names ``DIR/x.ipynb``, not the staged copy |
+| stale ``lsgan-{run,kernel,sweep,figures}-*`` folders | removed when older than a day and their owner is gone; others' folders untouched |
+| a dataset file changed in place at the same size | decoded again (the decode cache is keyed by SHA-256) |
 """
 
 from __future__ import annotations

@@ -30,7 +30,10 @@ never by ``-p`` or a profile file.
 Faults (see the README's "When something goes wrong"): one Ctrl-C interrupts the running kernels, removes the scratch
 folders and exits 130 naming what was cached; a chapter that fails or whose kernel dies is kept at
 ``_build/failed/<chapter>.ipynb``; ``build`` refuses executed chapters that are missing, unreadable or hold an error
-output before it writes anything.
+output before it writes anything. Every published or cached file is written whole or not at all
+(:func:`lsgan_lib.files.write_atomically`): a full disk leaves the old file and says so in one line (exit 1). Seeds
+lists must not repeat a seed, and a profile file must name only chapters and, unless ``--allow-defaults``, every
+chapter being run (exit 2).
 """
 
 
