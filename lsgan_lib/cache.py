@@ -21,13 +21,14 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from torch import nn
+
+from .files import WriteFailed, write_atomically
 
 
 class CorruptCacheEntry(RuntimeError):
@@ -69,23 +70,11 @@ def entry_path(kind: str, config: dict[str, Any], root: Path | None = None) -> P
 
 
 def save_entry(path: Path, config: dict[str, Any], payload: dict[str, Any]) -> None:
-    """Write ``{"config": ..., "payload": ...}`` atomically to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save({"config": canonical_json(config), "payload": payload}, tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; a cache file gets the permissions of any new file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    """Write ``{"config": ..., "payload": ...}`` atomically to ``path`` (:func:`lsgan_lib.files.write_atomically`:
+    a failed write of any kind, torch's short-write ``RuntimeError`` included, raises :class:`~lsgan_lib.files.
+    WriteFailed` and leaves no partial file)."""
+    entry = {"config": canonical_json(config), "payload": payload}
+    write_atomically(path, lambda handle: torch.save(entry, handle))
 
 
 def load_entry(path: Path, config: dict[str, Any]) -> dict[str, Any]:
@@ -138,13 +127,13 @@ def store(kind: str, config: dict[str, Any], payload: dict[str, Any], root: Path
     path = entry_path(kind, config, root)
     try:
         save_entry(path, config, payload)
-    except OSError as error:
+    except WriteFailed as error:  # read-only, full, or torch's short write: the partial file is already removed
         folder = str(path.parent.parent)
         if folder not in _UNWRITABLE_REPORTED:
             _UNWRITABLE_REPORTED.add(folder)
-            warnings.warn(f"results cache: cannot write to {folder} ({error.strerror or error}); what this run "
-                          "computes is kept in memory only and will be computed again next time. Fix: make the folder "
-                          "writable, or point LSGAN_RESULTS at a writable folder", stacklevel=3)
+            warnings.warn(f"results cache: cannot write to {folder} ({error.reason}); what this run computes is kept "
+                          f"in memory only and will be computed again next time. Fix: {error.fix} (or point "
+                          "LSGAN_RESULTS at a writable folder)", stacklevel=3)
         return False
     return True
 

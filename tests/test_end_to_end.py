@@ -70,7 +70,7 @@ def test_a_failing_chapter_is_reported_and_the_others_still_run(tmp_path):
     site = tmp_path / "site"
     (site / "notebooks" / "profiles").mkdir(parents=True)
     shutil.copy(ROOT / "_config.yml", site / "_config.yml")
-    (site / "notebooks" / "profiles" / "smoke.yml").write_text("{}\n")
+    (site / "notebooks" / "profiles" / "smoke.yml").write_text("a_broken: {}\nb_fine: {}\n")
     for name, body in [("a_broken", "raise RuntimeError('boom')"), ("b_fine", "print('fine')")]:
         nb = nbformat.v4.new_notebook(cells=[
             nbformat.v4.new_code_cell("profile: str = 'cpu'  # {'smoke', 'cpu'}", metadata={"tags": ["parameters"]}),

@@ -14,19 +14,36 @@
 | samples that blow up but stay finite | a warning and a failed gate; a value that cannot be computed reads "not computable (reason)" |
 | one entry of a cached batch deleted | the batch is retrained whole: every entry equal bit for bit to the original |
 | ``run --fresh`` | a new, empty results cache; the provenance says so and records what was computed and its hash |
+
+Issue 32 (section 10):
+
+| fault | expected |
+| --- | --- |
+| a full disk under ``--output-dir`` or ``book/`` (1 MB tmpfs, else a writer stopping with ENOSPC) | the old notebook, ``claims.md`` and ``intro.md`` unchanged byte for byte; one line with cause and fix; exit 1; no temporary file or scratch folder left |
+| a full results folder | one warning naming "No space left on device" (not torch's "unexpected pos"); results kept in memory; no partial entry |
+| duplicate seeds (``-p``, a profile file, a sweep grid; any list named ``*seeds*``) | exit 2 naming the parameter and the seed |
+| a profile file with a mistyped chapter, empty, or without the chapter run | exit 2 naming the key (did-you-mean) or asking for ``--allow-defaults`` |
+| ``serve`` on a busy port / port 80000, ``data --to <file>/x``, an output notebook that cannot be written | one line; exit 1 / 2 / 2 / 1 |
+| ``build --chapters DIR`` over a truncated notebook | names ``DIR/x.ipynb``, not the staged copy |
+| stale ``lsgan-{run,kernel,sweep,figures}-*`` folders | removed when older than a day and their owner is gone; others' folders untouched |
+| a dataset file changed in place at the same size | decoded again (the decode cache is keyed by SHA-256) |
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import math
 import os
 import re
+import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -38,7 +55,8 @@ import torch
 
 from lsgan_lib.train import batched
 from lsgan_lib.book import parameters as profile_params, runner
-from lsgan_lib import cache
+from lsgan_lib import cache, files
+from lsgan_lib.files import WriteFailed
 from lsgan_lib.measure import claims
 from lsgan_lib.data import images as datasets
 from lsgan_lib.measure import metrics
@@ -95,7 +113,8 @@ def scratch_folders(root: Path) -> list[Path]:
 
 TRAINING_FOREVER = """
 import os, torch
-from lsgan_lib import cache
+from lsgan_lib import cache, files
+from lsgan_lib.files import WriteFailed
 open(os.environ["TMPDIR"] + "/kernel.pid", "w").write(str(os.getpid()))
 cache.store("demo", {"i": 0}, {"x": torch.zeros(3)})
 a = torch.randn(300, 300)
@@ -372,8 +391,8 @@ def test_a_read_only_results_folder_warns_once_and_keeps_the_result_in_memory(tm
 
 
 def test_a_read_only_results_folder_is_tolerated_even_as_root(tmp_path, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise PermissionError(13, "Permission denied")
+    def refuse(path, *args, **kwargs):
+        raise WriteFailed(path, "Permission denied", "make the folder writable, or write to another one")
 
     monkeypatch.setattr(cache, "save_entry", refuse)
     monkeypatch.setattr(cache, "_UNWRITABLE_REPORTED", set())
@@ -536,3 +555,292 @@ def test_deleting_one_entry_of_a_cached_sweep_and_rerunning_gives_every_entry_bi
     again = batched.train_sweep(configs, progress=False, results_root=tmp_path)
     for a, b in zip(rerun, again):
         assert b.from_cache and torch.equal(a.final, b.final)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 10. Issue 32: a full disk, duplicate seeds, mistyped profile keys, one line per environment fault, scratch folders
+# ---------------------------------------------------------------------------------------------------------------------
+
+FREE = 16 * 1024  # bytes left on the "full" disk: a small file fits, a notebook or a cache entry does not
+
+
+class ShortWriter(files._RecordingWriter):
+    """The fallback where ``mount -t tmpfs`` is refused: a file whose writes stop with ENOSPC after :data:`FREE`
+    bytes, as on a disk with that much space left."""
+
+    def __init__(self, handle):
+        super().__init__(handle)
+        self.written = 0
+
+    def write(self, data) -> int:
+        if self.written + len(data) > FREE:
+            self.error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            raise self.error
+        self.written += len(data)
+        return super().write(data)
+
+
+def _fill(folder: Path) -> None:
+    """Fill the disk under ``folder`` but for :data:`FREE` bytes."""
+    reserve = folder / ".reserve"
+    reserve.write_bytes(b"\0" * FREE)
+    with open(folder / ".filler", "wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 4096)
+        except OSError as error:
+            assert error.errno == errno.ENOSPC
+    reserve.unlink()
+
+
+@pytest.fixture
+def full_disk(tmp_path, monkeypatch):
+    """``prepare(folder)``: call it once the folder holds its old files; from then on the folder's disk is full but
+    for :data:`FREE` bytes — a 1 MB tmpfs where this machine allows mounting (root with CAP_SYS_ADMIN), else every
+    write of :func:`lsgan_lib.files.write_atomically` in this process stops with ENOSPC after FREE bytes."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+                                                   capture_output=True).returncode == 0
+
+    def prepare() -> Path:
+        if mounted:
+            _fill(folder)
+        else:
+            monkeypatch.setattr(files, "_RecordingWriter", ShortWriter)
+        return folder
+
+    yield folder, prepare
+    if mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def run_in_process(root: Path, monkeypatch, *args) -> int:
+    """``lsgan-book ARGS`` in this process (so the fallback's patched writer applies), in project ``root``."""
+    from lsgan_lib.book import cli as book_cli
+
+    monkeypatch.chdir(root)
+    for name, value in project_env(root).items():
+        if name in ("PYTHONPATH", "TMPDIR", "LSGAN_RESULTS"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setattr(tempfile, "tempdir", str(root / "tmp"))
+    return book_cli.main(list(args))
+
+
+def test_a_full_output_disk_keeps_the_old_notebook_byte_for_byte_in_one_line_exit_1(full_disk, tmp_path, monkeypatch,
+                                                                                     capsys):
+    root = make_project(tmp_path / "project", "print('x' * 100_000)")  # a notebook of ~100 kB: more than FREE
+    folder, prepare = full_disk
+    (folder / "ch.ipynb").write_text('{"pre":1}\n')
+    stale = root / "tmp" / "lsgan-run-killed"  # a killed run's scratch folder, two days old
+    stale.mkdir(parents=True)
+    os.utime(stale, (time.time() - 2 * 86400,) * 2)
+    prepare()
+    status = run_in_process(root, monkeypatch, "run", "ch", "--profile", "smoke", "--output-dir", str(folder))
+    out, err = capsys.readouterr()
+    assert status == 1, out + err
+    assert (folder / "ch.ipynb").read_bytes() == b'{"pre":1}\n'
+    line = next(line for line in out.splitlines() if "ch: FAILED" in line)
+    assert f"executed, but not published: cannot write {folder / 'ch.ipynb'}: No space left on device" in line
+    assert "Fix: free space on that disk" in line and "Traceback" not in out + err
+    assert err.strip() == "lsgan-book: 1 chapter(s) failed: ch"
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]  # the partial temporary file is gone
+    assert list((root / "tmp").glob("lsgan-*")) == []  # this run's scratch and the stale one
+
+
+@pytest.mark.parametrize("too_big", ["claims.md", "intro.md"])
+def test_a_full_disk_under_book_keeps_claims_md_and_intro_md_whole(too_big, full_disk, tmp_path, monkeypatch, capsys):
+    from lsgan_lib.book import build
+
+    root = make_project(tmp_path / "project", "x = 1")
+    folder, prepare = full_disk
+    (folder / "ch.ipynb").write_text(executed([[]]))
+    (folder / "claims.md").write_text("the committed overview\n")
+    (folder / "intro.md").write_text("the committed intro\n")
+    (root / "book").symlink_to(folder)
+    texts = {"claims.md": "new overview\n", "intro.md": "new intro\n"} | {too_big: "x" * 100_000}
+    monkeypatch.setattr(build, "check_portable", lambda *a, **k: None)
+    monkeypatch.setattr(build, "stage_widget_assets", lambda root: None)
+    monkeypatch.setattr(build, "claims_overview", lambda *a: texts["claims.md"])
+    monkeypatch.setattr(build, "claims_totals", lambda *a: None)
+    monkeypatch.setattr(build, "with_totals", lambda *a: texts["intro.md"])
+    prepare()
+    status = run_in_process(root, monkeypatch, "build", "--root", str(root))
+    out, err = capsys.readouterr()
+    assert status == 1 and "Traceback" not in out + err
+    assert err.strip().splitlines() == [f"lsgan-book: cannot write {root / 'book' / too_big}: No space left on device; "
+                                        "the file there before (if any) is unchanged. Fix: free space on that disk, or "
+                                        "write to another one"]
+    assert (folder / "intro.md").read_text() == "the committed intro\n"
+    assert (folder / "claims.md").read_text() == ("the committed overview\n" if too_big == "claims.md" else
+                                                  "new overview\n")
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_full_results_disk_warns_once_keeps_results_in_memory_and_leaves_no_partial_entry(full_disk, monkeypatch):
+    folder, prepare = full_disk
+    monkeypatch.setattr(cache, "_UNWRITABLE_REPORTED", set())
+    prepare()
+    with pytest.warns(UserWarning) as record:
+        runs = [train_gan(GANConfig(**TINY | {"seed": s}), progress=False, results_root=folder) for s in range(2)]
+    messages = [str(w.message) for w in record if "results cache" in str(w.message)]
+    assert len(messages) == 1 and f"cannot write to {folder} (No space left on device)" in messages[0]
+    assert "kept in memory only" in messages[0] and "unexpected pos" not in messages[0]
+    assert all(not r.from_cache and r.final.shape == (20, 2) for r in runs)
+    assert not list(folder.rglob("*.tmp")) and not list(folder.rglob("*.pt"))
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_atomic_writes_honour_the_umask_and_replace_whole(umask, mode, tmp_path):
+    previous = os.umask(umask)
+    try:
+        path = files.write_atomically(tmp_path / "sub" / "point.ipynb", "{}")  # a sweep point, a chapter, a page
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == mode and path.read_text() == "{}"
+    with pytest.raises(ZeroDivisionError):  # a bug in the writer: raised as it is, the file unchanged
+        files.write_atomically(path, lambda handle: (handle.write(b"half"), 1 / 0))
+    assert path.read_text() == "{}" and [p.name for p in path.parent.iterdir()] == ["point.ipynb"]
+
+
+def test_an_output_notebook_that_cannot_be_written_is_one_line_exit_1(tmp_path):
+    root = make_project(tmp_path, "x = 1")
+    out = tmp_path / "out"
+    (out / "ch.ipynb").mkdir(parents=True)  # in the way even for root, whom permissions do not stop
+    result = cli_in(root, "run", "ch", "--profile", "smoke", "--output-dir", str(out))
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    line = next(line for line in result.stdout.splitlines() if "ch: FAILED" in line)
+    assert f"cannot write {out / 'ch.ipynb'}: Is a directory" in line and "Fix: a folder of that name" in line
+    assert scratch_folders(tmp_path) == []
+
+
+@pytest.mark.parametrize("args, says", [
+    (["-p", "seeds_original_code=[0, 0]"], "'seeds_original_code': [0, 0] (-p) repeats the seed 0"),
+    (["-p", "geometric_view.seeds_paper_text=[3, 1, 3]"], "'seeds_paper_text': [3, 1, 3] (-p) repeats the seed 3"),
+    (["--profile-file", "{dup}"], "'seeds_original_code': [1, 2, 1] (profile dup) repeats the seed 1")])
+def test_duplicate_seeds_exit_2_naming_the_parameter_and_the_seed(args, says, tmp_path):
+    dup = tmp_path / "dup.yml"
+    dup.write_text("geometric_view:\n  seeds_original_code: [1, 2, 1]\n")
+    args = [a.format(dup=dup) for a in args]
+    result = cli("run", "geometric_view", *(["--profile", "smoke"] if "--profile-file" not in args else []), *args,
+                 "--output-dir", str(tmp_path / "o"))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], lines
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("grid, says", [("seeds_original_code=[[0, 1], [2, 2]]", "repeats the seed 2"),
+                                        ("n_iter=[5, 6, 5]", "repeats the value 5")])
+def test_duplicate_seeds_in_a_sweep_grid_exit_2(grid, says, tmp_path):
+    result = cli("sweep", "geometric_view", "--profile", "smoke", "--grid", grid, "--scheduler", "none",
+                 "--output-dir", str(tmp_path / "s"))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], lines
+
+
+def test_every_list_named_seeds_is_checked_and_other_lists_may_repeat(tmp_path):
+    root = make_project(tmp_path, "x = 1", "n: int = 1\ngrid_seeds: list[int] = [0, 1]  # [0, 9]\n"
+                                           "widths: list[int] = [8, 8]  # [1, 99]\n")
+    with pytest.raises(ParameterError, match=r"'grid_seeds': \[4, 4\] \(-p\) repeats the seed 4"):
+        profile_params.resolve_parameters(root, "ch", "smoke", profile_params.parse_overrides(["grid_seeds=[4, 4]"]))
+    assert profile_params.resolve_parameters(root, "ch", "smoke", [])["widths"] == [8, 8]
+
+
+@pytest.mark.parametrize("text, says", [
+    ("geometric_veiw:\n  n_iter: 5\n", "'geometric_veiw' is not a chapter; did you mean 'geometric_view'?"),
+    ("", "is empty, so it would run at the notebook's defaults"),
+    ("level_set:\n  n_iter: 5\n", "has no entry for geometric_view, so it would run at the notebook's defaults")])
+def test_a_profile_file_with_unknown_or_missing_chapters_exits_2(text, says, tmp_path):
+    path = tmp_path / "mine.yml"
+    path.write_text(text)
+    result = cli("run", "geometric_view", "--profile-file", str(path), "--output-dir", str(tmp_path / "o"))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"profile file {path}" in lines[0] and says in lines[0], lines
+    assert "chapters: geometric_view" in lines[0] or "--allow-defaults" in lines[0]
+    if text != "geometric_veiw:\n  n_iter: 5\n":  # --allow-defaults lets a missing chapter through, never a typo
+        profile_params.check_profile_chapters(ROOT, path, ["geometric_view"], allow_defaults=True)
+    else:
+        with pytest.raises(ParameterError, match="did you mean"):
+            profile_params.check_profile_chapters(ROOT, path, ["geometric_view"], allow_defaults=True)
+
+
+@pytest.mark.parametrize("profile", profile_params.profiles(ROOT))
+def test_every_shipped_profile_names_every_chapter(profile):
+    profile_params.check_profile_chapters(ROOT, profile, profile_params.chapters(ROOT))
+
+
+def test_serve_on_a_busy_port_exits_1_and_on_no_port_exits_2_in_one_line(tmp_path):
+    (tmp_path / "index.html").write_text("<html></html>")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = cli("serve", "--dir", str(tmp_path), "--port", str(port))
+    assert result.returncode == 1 and result.stderr.strip() == (
+        f"lsgan-book: cannot serve on port {port}: Address already in use. Fix: choose another port with --port N "
+        "(--port 0 picks a free one)")
+    result = cli("serve", "--dir", str(tmp_path), "--port", "80000")
+    assert result.returncode == 2 and result.stderr.strip() == (
+        "lsgan-book: --port 80000 is not a port number: give one in [0, 65535] (0 picks a free one)")
+
+
+def test_data_to_a_path_under_a_file_exits_2_in_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = cli("data", "mnist", "--to", str(blocker / "x"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (f"lsgan-book data: --to {blocker / 'x'} cannot be created: Not a directory. "
+                                     "Fix: give a folder whose parents are folders, not files")
+
+
+def test_build_chapters_names_the_truncated_notebook_where_the_user_put_it(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for chapter in profile_params.chapters(ROOT):
+        (runs / f"{chapter}.ipynb").write_text(executed([[]]))
+    (runs / "level_set.ipynb").write_text(executed([[]])[:40])
+    result = cli("build", "--chapters", str(runs), "--path-output", str(tmp_path / "site"))
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{runs / 'level_set.ipynb'} is not a readable notebook" in lines[0]
+    assert "site/book" not in lines[0] and not (runs / "site").exists()
+
+
+def test_stale_scratch_folders_are_removed_by_name_age_and_owner(tmp_path):
+    from lsgan_lib.book import publishing
+
+    old = time.time() - 2 * 86400
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    layout = {"lsgan-run-dead": (dead, old), "lsgan-sweep-unowned": (None, old),
+              "lsgan-kernel-live": (os.getpid(), old), "lsgan-run-recent": (dead, time.time()), "lsgan-other-x": (None, old), "someone-run-x": (None, old)}
+    for name, (owner, mtime) in layout.items():
+        (tmp_path / name).mkdir()
+        if owner is not None:
+            (tmp_path / name / publishing.SCRATCH_OWNER).write_text(str(owner))
+        os.utime(tmp_path / name, (mtime, mtime))
+    removed = publishing.remove_stale_scratch(tmp_path)
+    assert sorted(p.name for p in removed) == ["lsgan-run-dead", "lsgan-sweep-unowned"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lsgan-kernel-live", "lsgan-other-x", "lsgan-run-recent",
+                                                          "someone-run-x"]
+    folder = publishing.scratch_folder("lsgan-sweep-")
+    try:
+        assert (folder / publishing.SCRATCH_OWNER).read_text() == str(os.getpid())
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_the_decode_cache_sees_a_dataset_file_changed_in_place_at_the_same_size(tmp_path, monkeypatch):
+    path = tmp_path / "data" / "celeba" / "celeba64_subset.npz"
+    path.parent.mkdir(parents=True)
+    monkeypatch.setenv("LSGAN_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("LSGAN_RESULTS", str(tmp_path / "results"))
+    np.savez(path, x=np.zeros((5, 64, 64, 3), dtype=np.uint8))
+    size = path.stat().st_size
+    assert datasets.load_images("celeba", "all")[0].max() == -1.0
+    np.savez(path, x=np.full((5, 64, 64, 3), 255, dtype=np.uint8))
+    assert path.stat().st_size == size
+    assert datasets.load_images("celeba", "all")[0].min() == 1.0  # decoded again, not served from the old decode

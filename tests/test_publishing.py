@@ -27,7 +27,7 @@ def test_only_publishing_profiles_write_book(tmp_path):
 def tiny_site(root, body):
     (root / "notebooks" / "profiles").mkdir(parents=True)
     (root / "_config.yml").write_text("title: t\n")
-    (root / "notebooks" / "profiles" / "smoke.yml").write_text("{}\n")
+    (root / "notebooks" / "profiles" / "smoke.yml").write_text("probe: {}\n")
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("profile: str = 'cpu'  # {'smoke', 'cpu'}", metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell(body)],
@@ -194,12 +194,13 @@ def test_lsgan_book_figures_lists_the_figures_whose_text_does_not_read(tmp_path,
 
 
 @pytest.mark.skipif(os.name != "posix", reason="IPC sockets are a Unix transport")
-def test_each_kernel_gets_its_own_socket_folder():
-    """Two kernels started at once (--jobs 2) must not share IPC sockets (they read each other's messages)."""
-    first, second = publishing.kernel_settings()["config"], publishing.kernel_settings()["config"]
+def test_each_kernel_gets_its_own_socket_folder(tmp_path):
+    """Two kernels started at once (--jobs 2) must not share IPC sockets (they read each other's messages): each
+    kernel's sockets live in its run's own scratch folder, removed with it."""
+    first, second = (publishing.kernel_settings(tmp_path / name)["config"] for name in ("a", "b"))
     assert first.KernelManager.transport == second.KernelManager.transport == "ipc"
-    assert Path(first.KernelManager.ip).parent != Path(second.KernelManager.ip).parent
-    assert Path(first.KernelManager.ip).parent.is_dir()
+    assert Path(first.KernelManager.ip).parent == tmp_path / "a"
+    assert Path(second.KernelManager.ip).parent == tmp_path / "b"
 
 
 def _progress_notebook(value: int, total: int, right: str) -> dict:

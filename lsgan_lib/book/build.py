@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..files import write_atomically
 from . import sweep
 from .overview import OutdatedClaims, claims_overview, claims_totals, executed_chapter_problems, with_totals
 from .parameters import chapters, project_root
@@ -60,16 +61,22 @@ def stage_widget_assets(root: Path, search: list[Path] | None = None) -> Path:
 
 
 
+def _refused(problems: list[str]) -> bool:
+    """Print one line per executed chapter that cannot be published; whether there was any."""
+    for line in problems:
+        print(f"lsgan-book: cannot build: {line}", file=sys.stderr)
+    return bool(problems)
+
+
 def command_build(args) -> int:
     root = project = Path(args.root).resolve() if args.root else project_root()
     if getattr(args, "chapters", None):  # a book of chapters executed outside book/ (smoke, quick), built apart
         from .publishing import stage_site
 
+        if _refused(executed_chapter_problems(root, Path(args.chapters))):  # named where they are, not as staged
+            return 1
         root = stage_site(root, Path(args.chapters))
-    problems = executed_chapter_problems(root, root / "book")
-    if problems:  # refuse before anything is written: book/claims.md stays as it is
-        for line in problems:
-            print(f"lsgan-book: cannot build: {line}", file=sys.stderr)
+    if _refused(executed_chapter_problems(root, root / "book")):  # before anything is written: claims.md stays
         return 1
     check_portable(root / "book", chapters(root), project=project)
     stage_widget_assets(root)
@@ -79,8 +86,8 @@ def command_build(args) -> int:
     except (OutdatedClaims, ValueError) as error:
         print(f"lsgan-book: {error}", file=sys.stderr)
         return 1
-    (root / "book" / "claims.md").write_text(text)
-    (root / "book" / "intro.md").write_text(intro)
+    write_atomically(root / "book" / "claims.md", text)  # a full disk leaves the committed pages as they were
+    write_atomically(root / "book" / "intro.md", intro)
     toc = ["--toc", str(sweep.stage_book_pages(root, args.sweep, project))] if args.sweep else []  # sweep reports
     executable = Path(sys.executable).parent / "jupyter-book"
     # --all: a full rebuild every time, so a warning is never hidden by an incremental build that skips its page

@@ -1,7 +1,7 @@
 """The ``lsgan-book`` command: run chapters with papermill, build the book, list what there is.
 
     lsgan-book run [CHAPTER ...] [--profile P | --profile-file PATH] [-p name=value ...] [-p chapter.name=value ...]
-                   [--output-dir DIR] [--fresh] [--scheduler ADDRESS]
+                   [--output-dir DIR] [--fresh] [--scheduler ADDRESS] [--allow-defaults]
     lsgan-book build [--chapters DIR] [--sweep CHAPTER/NAME ...]
     lsgan-book serve [--dir HTML] [--port N]
     lsgan-book data [mnist|cifar10|celeba|all ...] [--to DIR] [--celeba-from PATH] [--if-missing]
@@ -30,7 +30,10 @@ never by ``-p`` or a profile file.
 Faults (see the README's "When something goes wrong"): one Ctrl-C interrupts the running kernels, removes the scratch
 folders and exits 130 naming what was cached; a chapter that fails or whose kernel dies is kept at
 ``_build/failed/<chapter>.ipynb``; ``build`` refuses executed chapters that are missing, unreadable or hold an error
-output before it writes anything.
+output before it writes anything. Every published or cached file is written whole or not at all
+(:func:`lsgan_lib.files.write_atomically`): a full disk leaves the old file and says so in one line (exit 1). Seeds
+lists must not repeat a seed, and a profile file must name only chapters and, unless ``--allow-defaults``, every
+chapter being run (exit 2).
 """
 
 
@@ -40,6 +43,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..files import WriteFailed
 from . import sweep
 from .build import command_build
 from .parameters import (EXIT_BAD_PARAMETERS, EXIT_INTERRUPTED, ParameterError, chapters, load_profile,
@@ -66,7 +70,16 @@ def command_list(args) -> int:
 def command_serve(args) -> int:
     from .publishing import serve
 
-    serve(Path(args.dir) if args.dir else project_root() / "_build" / "html", args.port)
+    if not 0 <= args.port <= 65535:
+        raise ParameterError(f"--port {args.port} is not a port number: give one in [0, 65535] (0 picks a free one)")
+    try:
+        serve(Path(args.dir) if args.dir else project_root() / "_build" / "html", args.port)
+    except FileNotFoundError:  # the book is not built: main names the fix
+        raise
+    except OSError as error:  # the port is in use, or privileged
+        print(f"lsgan-book: cannot serve on port {args.port}: {error.strerror or error}. Fix: choose another port with "
+              "--port N (--port 0 picks a free one)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -87,6 +100,8 @@ def parser() -> argparse.ArgumentParser:
                      "profiles, _build/runs/<profile>/ at smoke and quick)")
     run.add_argument("--jobs", type=int, default=1, help="chapters executed at once (default 1)")
     run.add_argument("--scheduler", help="a Dask scheduler's address: train_sweep's groups train on its workers")
+    run.add_argument("--allow-defaults", action="store_true", help="run chapters the profile has no entry for at the "
+                     "notebook's defaults (otherwise refused: the defaults are the full-scale settings)")
     run.set_defaults(func=command_run)
     build = sub.add_parser("build", help="build the HTML book with jupyter-book (warnings are errors)")
     build.add_argument("--root", help="the book's root folder (default: the project root)")
@@ -123,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     except ParameterError as error:
         print(f"lsgan-book: {error}", file=sys.stderr)
         return EXIT_BAD_PARAMETERS
-    except (FileNotFoundError, MachinePaths) as error:  # e.g. the widget JavaScript is not installed; names the fix
+    except (FileNotFoundError, MachinePaths, WriteFailed) as error:  # e.g. the widget JavaScript is not installed, a
+        # full disk: the message names the fix
         print(f"lsgan-book: {error}", file=sys.stderr)
         return 1
 

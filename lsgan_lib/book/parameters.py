@@ -96,6 +96,30 @@ def load_profile(root: Path, name: str | Path) -> dict[str, dict[str, Any]]:
     return {chapter: dict(values or {}) for chapter, values in content.items()}
 
 
+def check_profile_chapters(root: Path, profile: str | Path, selected: list[str], allow_defaults: bool = False
+                           ) -> None:
+    """Refuse a profile whose chapter keys are not chapters (naming the closest one), and, unless ``allow_defaults``,
+    one that is empty or has no entry for a chapter in ``selected`` — which would run that chapter at the notebook's
+    defaults (for the book: hours)."""
+    import difflib
+
+    known = chapters(root)
+    path = profile_path(root, profile)
+    content = load_profile(root, profile)
+    for key in content:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ParameterError(f"profile file {path}: {key!r} is not a chapter{hint} (chapters: {', '.join(known)})")
+    missing = [chapter for chapter in selected if chapter not in content]
+    if missing and not allow_defaults:
+        what = "is empty" if not content else f"has no entry for {', '.join(missing)}"
+        raise ParameterError(f"profile file {path} {what}, so {'it' if len(missing) == 1 else 'they'} would run at the "
+                             "notebook's defaults (the full-scale settings). Fix: add "
+                             f"{'the chapter' if len(missing) == 1 else 'the chapters'} to the file, or pass "
+                             "--allow-defaults to run at the defaults")
+
+
 def default_profile() -> str:
     """``gpu`` when CUDA is available, else ``cpu``."""
     import torch
@@ -210,15 +234,28 @@ def _check_scalar(parameter: Parameter, value: Any, scalar: str, origin: str) ->
     return value
 
 
+def is_seed_list(parameter: Parameter) -> bool:
+    """Whether the parameter is a list of seeds (a list whose name starts or ends with ``seeds``): its runs must be
+    distinct, or one run would be counted as several (a five-seed interval from one seed)."""
+    return parameter.type.startswith("list[") and (parameter.name.startswith("seeds") or
+                                                   parameter.name.endswith("seeds"))
+
+
 def validate(parameter: Parameter, value: Any, origin: str) -> Any:
-    """``value`` checked (and ``int`` widened to ``float``) against the parameter's type and constraint."""
+    """``value`` checked (and ``int`` widened to ``float``) against the parameter's type and constraint; a seeds list
+    (:func:`is_seed_list`) must not repeat a seed."""
     if parameter.type.startswith("list["):
         if not isinstance(value, list):
             raise ParameterError(f"parameter {parameter.name!r}: {value!r} ({origin}) is not {parameter.allowed}")
         if not value and parameter.default:
             raise ParameterError(f"parameter {parameter.name!r}: [] ({origin}) is empty; the chapter needs at least "
                                  f"one element ({parameter.allowed})")
-        return [_check_scalar(parameter, v, parameter.type[5:-1], origin) for v in value]
+        checked = [_check_scalar(parameter, v, parameter.type[5:-1], origin) for v in value]
+        repeated = [v for i, v in enumerate(checked) if v in checked[:i]]
+        if repeated and is_seed_list(parameter):
+            raise ParameterError(f"parameter {parameter.name!r}: {value!r} ({origin}) repeats the seed "
+                                 f"{repeated[0]!r}; each seed is one independent run, so give distinct seeds")
+        return checked
     return _check_scalar(parameter, value, parameter.type, origin)
 
 

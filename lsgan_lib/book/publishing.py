@@ -7,6 +7,9 @@ machine-specific paths, a throw-away site for unpublished profiles, and a local 
   loop instead of a progress widget (:func:`kernel_settings`).
 - A chapter whose outputs name the home folder, the data root or the project's folder is refused by the build
   (:func:`machine_paths`).
+- Scratch folders (``lsgan-run-*``, ``lsgan-sweep-*``, ``lsgan-figures-*`` in the temporary folder, and the
+  ``lsgan-kernel-*`` socket folders of earlier versions) record the process that made them (:func:`scratch_folder`); those a killed run left behind are removed at
+  the next start (:func:`remove_stale_scratch`).
 - :func:`stage_site` builds a book from executed chapters that are not in ``book/``; :func:`serve` serves the HTML on
   localhost (the sliders' widget script does not load from ``file://``).
 """
@@ -20,6 +23,8 @@ import json
 import os
 import re
 import shutil
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +39,15 @@ def default_output_dir(root: Path, profile: str | Path) -> Path:
     return root / "book" if profile in PUBLISHING_PROFILES else root / "_build" / "runs" / profile
 
 
-def kernel_settings() -> dict[str, Any]:
+def kernel_settings(scratch: Path) -> dict[str, Any]:
     """Keyword arguments for ``papermill.execute_notebook``, and the environment the kernels inherit.
 
-    The kernel listens on IPC sockets (Unix) instead of unencrypted TCP on localhost — the same machine-local channel
-    without ipykernel's "running over TCP without encryption" warning; its other messages and errors still show.
+    The kernel listens on IPC sockets (Unix) in the caller's scratch folder ``scratch`` (one per kernel, removed with
+    it) instead of unencrypted TCP on localhost — the same machine-local channel without ipykernel's "running over TCP
+    without encryption" warning; its other messages and errors still show.
     ``LSGAN_PROGRESS=summary`` (unless set already) makes training loops print one line each instead of a progress
     widget that would stay frozen in the executed notebook.
     """
-    import atexit
-    import tempfile
-
     from traitlets.config import Config
 
     os.environ.setdefault("LSGAN_PROGRESS", "summary")
@@ -52,11 +55,60 @@ def kernel_settings() -> dict[str, Any]:
     if os.name == "posix":
         # Each kernel gets its own folder for its sockets: left to itself, jupyter_client names them kernel-ipc-N in
         # the working directory, and two kernels started at once (--jobs 2) would share them.
-        sockets = tempfile.mkdtemp(prefix="lsgan-kernel-")
-        atexit.register(shutil.rmtree, sockets, ignore_errors=True)
         config.KernelManager.transport = "ipc"
-        config.KernelManager.ip = str(Path(sockets) / "kernel")
+        config.KernelManager.ip = str(Path(scratch) / "kernel")
     return {"config": config}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Scratch folders
+# ---------------------------------------------------------------------------------------------------------------------
+
+# lsgan-kernel- folders (kernel sockets) are no longer made: the sockets live in the run's scratch folder
+SCRATCH_PREFIXES = ("lsgan-run-", "lsgan-kernel-", "lsgan-sweep-", "lsgan-figures-")
+SCRATCH_OWNER = ".lsgan-owner"  # the process id of the process that made the folder
+STALE_AFTER = 24 * 3600.0  # seconds: a scratch folder this old whose owner is gone is a killed run's
+
+
+def scratch_folder(prefix: str) -> Path:
+    """A new folder ``<temporary folder>/<prefix>XXXX`` (``prefix`` one of :data:`SCRATCH_PREFIXES`) recording this
+    process as its owner, so that :func:`remove_stale_scratch` leaves it alone while this process lives."""
+    if prefix not in SCRATCH_PREFIXES:
+        raise ValueError(f"scratch_folder: prefix {prefix!r} is not one of {SCRATCH_PREFIXES}")
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    (folder / SCRATCH_OWNER).write_text(str(os.getpid()))
+    return folder
+
+
+def _owner_alive(folder: Path) -> bool:
+    """Whether the process recorded in ``folder`` (:func:`scratch_folder`) still runs; ``False`` without a record."""
+    try:
+        pid = int((folder / SCRATCH_OWNER).read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):  # no record, an unreadable one, or no such process
+        return False
+    return True
+
+
+def remove_stale_scratch(temporary: Path | None = None, older_than: float = STALE_AFTER) -> list[Path]:
+    """Remove the project's scratch folders (by name: :data:`SCRATCH_PREFIXES`) in ``temporary`` (default: the
+    temporary folder) that killed runs left behind: older than ``older_than`` seconds and not owned by a live process.
+    Returns the folders removed. Anything else in the folder is never touched."""
+    temporary = Path(temporary or tempfile.gettempdir())
+    removed = []
+    cutoff = time.time() - older_than
+    for folder in sorted(temporary.glob("lsgan-*")):
+        if not folder.name.startswith(SCRATCH_PREFIXES) or folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            if folder.stat().st_mtime > cutoff or _owner_alive(folder):
+                continue
+        except OSError:  # removed meanwhile
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            removed.append(folder)
+    return removed
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -265,26 +317,27 @@ def figure_problems(root: Path, chapter: str, parameters: dict[str, Any]) -> lis
     frame checked by :func:`lsgan_lib.plots.text_layout_problems` as it is drawn. Returns one record per figure:
     where (figure or slider frame), title, size in inches, problems; and a last record with ``where="error"`` if the
     chapter stopped on an error."""
-    import tempfile
-
     import nbformat
     import papermill
 
     notebook = nbformat.read(root / "notebooks" / f"{chapter}.ipynb", as_version=4)
-    with tempfile.TemporaryDirectory(prefix="lsgan-figures-") as scratch:
-        report = Path(scratch) / "figures.jsonl"
+    scratch = scratch_folder("lsgan-figures-")
+    try:
+        report = scratch / "figures.jsonl"
         report.touch()
         where = next((i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])), -1)
         notebook.cells.insert(where + 1, nbformat.v4.new_code_cell(_FIGURE_HOOK.format(path=str(report))))
         try:
             papermill.execute_notebook(notebook, str(Path(scratch) / f"{chapter}.ipynb"), parameters=parameters,
                                        cwd=str(root), kernel_name="python3", progress_bar=False, log_output=False,
-                                       **kernel_settings())
+                                       **kernel_settings(scratch))
         except papermill.PapermillExecutionError as error:  # the figures drawn before the error are still listed
             failed = {"where": "error", "title": f"{error.ename}: {error.evalue}", "size": [0, 0],
                       "problems": [f"the chapter stopped: {error.ename}: {error.evalue}"]}
             return [json.loads(line) for line in report.read_text().splitlines() if line.strip()] + [failed]
         return [json.loads(line) for line in report.read_text().splitlines() if line.strip()]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def command_figures(args) -> int:

@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..files import WriteFailed, write_atomically
 from ..train.cluster import SCHEDULER_ENV
-from .parameters import (EXIT_INTERRUPTED, ParameterError, chapters, default_profile, parse_overrides, profile_label,
-                         project_root, resolve_parameters)
+from .parameters import (EXIT_INTERRUPTED, ParameterError, chapters, check_profile_chapters, default_profile,
+                         parse_overrides, profile_label, project_root, resolve_parameters)
 from .provenance import finalise, git_commit, provenance_cell
-from .publishing import default_output_dir, kernel_settings
+from .publishing import default_output_dir, kernel_settings, remove_stale_scratch, scratch_folder
 
 # ---------------------------------------------------------------------------------------------------------------------
 # run, build, list
@@ -173,9 +173,6 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
     the results cache for the provenance.
     """
     import nbformat
-    import papermill
-    from jupyter_client.manager import AsyncKernelManager
-    from jupyter_core.utils import run_sync
 
     stop = stop or Interruption()
     started = time.perf_counter()
@@ -191,8 +188,23 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
     source.cells.insert(1 if title_first else 0, provenance_cell(info))  # first, after the chapter's title
     source.cells.append(_results_cell())
     output_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="lsgan-run-")) / f"{chapter}.ipynb"
-    manager = AsyncKernelManager(kernel_name="python3", **kernel_settings())  # IPC sockets, summary progress
+    scratch = scratch_folder("lsgan-run-") / f"{chapter}.ipynb"
+    try:
+        return _execute(root, chapter, source, parameters, output_dir, scratch, stop, started, failed_dir)
+    finally:  # every exit: success, a failed chapter, Ctrl-C, a write that failed
+        shutil.rmtree(scratch.parent, ignore_errors=True)
+
+
+def _execute(root: Path, chapter: str, source, parameters: dict[str, Any], output_dir: Path, scratch: Path,
+             stop: Interruption, started: float, failed_dir: Path | None) -> ChapterResult:
+    """:func:`run_chapter`'s execution of the prepared ``source`` into ``scratch``, then into ``output_dir``."""
+    import nbformat
+    import papermill
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    # IPC sockets in the scratch folder, summary progress
+    manager = AsyncKernelManager(kernel_name="python3", **kernel_settings(scratch.parent))
     stop.register(chapter, manager)
     try:
         papermill.execute_notebook(copy.deepcopy(source), str(scratch), parameters=parameters, cwd=str(root),
@@ -201,7 +213,6 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
         seconds = time.perf_counter() - started
         if stop.requested:
             partial = nbformat.read(scratch, as_version=4) if scratch.is_file() else None
-            shutil.rmtree(scratch.parent, ignore_errors=True)
             cell = _started_cells(partial) if partial is not None else None
             where = f" in cell {cell} of notebooks/{chapter}.ipynb" if cell is not None else ""
             return ChapterResult(chapter, False, seconds, None, f"interrupted{where}", interrupted=True,
@@ -231,8 +242,11 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
     executed = nbformat.read(scratch, as_version=4)
     finalise(executed, seconds)
     target = output_dir / f"{chapter}.ipynb"
-    nbformat.write(executed, target)
-    shutil.rmtree(scratch.parent)
+    try:
+        write_atomically(target, nbformat.writes(executed))
+    except WriteFailed as error:  # the executed copy there before stays as it was
+        return ChapterResult(chapter, False, seconds, None, f"executed, but not published: {error}",
+                             warnings=cache_warnings(executed))
     return ChapterResult(chapter, True, seconds, target, warnings=cache_warnings(executed))
 
 
@@ -314,6 +328,7 @@ def command_run(args) -> int:
     if args.profile and args.profile_file:
         raise ParameterError("give --profile or --profile-file, not both")
     profile = Path(args.profile_file) if args.profile_file else (args.profile or default_profile())
+    check_profile_chapters(root, profile, selected, getattr(args, "allow_defaults", False))
     overrides = parse_overrides(args.parameter or [])
     targets = {target for target, _, _ in overrides if target is not None}
     if targets - set(selected):
@@ -322,6 +337,7 @@ def command_run(args) -> int:
     output_dir = Path(args.output_dir) if args.output_dir else default_output_dir(root, profile)
     _prepare_output_dir(output_dir)
     commit = git_commit(root)
+    remove_stale_scratch()  # what killed runs left in the temporary folder
     if args.scheduler:  # the kernels fan train_sweep's groups out to this Dask cluster (lsgan_lib.train.cluster)
         os.environ[SCHEDULER_ENV] = args.scheduler
     label = profile_label(profile)

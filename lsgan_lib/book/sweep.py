@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import itertools
 import json
 import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,12 +46,14 @@ from typing import Any, Iterator
 
 import yaml
 
+from ..files import write_atomically
 from ..measure.claims import VERDICTS
 from ..train.cluster import MALLOC_ENV, SCHEDULER_ENV, THREAD_ENV, SchedulerUnreachable, _in_worker, open_client
 from .overview import chapter_claims, md_cell
-from .parameters import (ParameterError, chapters, default_profile, notebook_parameters, parse_overrides, project_root,
-                         resolve_parameters, validate)
+from .parameters import (ParameterError, chapters, check_profile_chapters, default_profile, notebook_parameters,
+                         parse_overrides, project_root, resolve_parameters, validate)
 from .provenance import git_commit
+from .publishing import remove_stale_scratch, scratch_folder
 from .runner import run_chapter
 
 SWEEPS_DIR = "sweeps"
@@ -78,8 +80,10 @@ def parse_grids(pairs: list[str]) -> dict[str, list]:
             raise ParameterError(f"--grid {name}: {raw!r} is not a non-empty list; write {name}=[v1, v2, ...]")
         if name in grids:
             raise ParameterError(f"--grid {name} is given twice")
-        if len({json.dumps(v, sort_keys=True) for v in values}) < len(values):
-            raise ParameterError(f"--grid {name}: {raw!r} repeats a value")
+        texts = [json.dumps(v, sort_keys=True) for v in values]
+        repeated = [v for i, v in enumerate(values) if texts[i] in texts[:i]]
+        if repeated:
+            raise ParameterError(f"--grid {name}: {raw!r} repeats the value {repeated[0]!r}; give each value once")
         grids[name] = values
     return grids
 
@@ -218,7 +222,7 @@ def execute_point(root: Path, chapter: str, profile: str, point: Point, commit: 
         from distributed import get_worker
 
         threads = max(1, get_worker().state.nthreads)
-    scratch = Path(tempfile.mkdtemp(prefix="lsgan-sweep-"))
+    scratch = scratch_folder("lsgan-sweep-")
     try:
         with _kernel_environment(threads, fan_out=not in_worker):
             result = run_chapter(root, chapter, profile, point.parameters, scratch, commit, failed_dir=scratch)
@@ -226,14 +230,6 @@ def execute_point(root: Path, chapter: str, profile: str, point: Point, commit: 
         return PointResult(point.name, result.ok, result.seconds, result.message, text)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -267,12 +263,12 @@ def run_points(root: Path, chapter: str, profile: str, points: list[Point], swee
         target = sweep_dir / f"{result.name}.ipynb"
         failed = sweep_dir / f"{result.name}.failed.ipynb"
         if result.ok:
-            _write_atomically(target, result.notebook)
+            write_atomically(target, result.notebook)
             failed.unlink(missing_ok=True)
         else:
             target.unlink(missing_ok=True)  # a stale success with other parameters must not be read as this point
             if result.notebook is not None:
-                _write_atomically(failed, result.notebook)
+                write_atomically(failed, result.notebook)
             tqdm.write(f"  {result.name}: FAILED {result.message}", file=sys.stderr)
         results.append(result)
         bar.update(1)
@@ -325,11 +321,11 @@ def claim_rows(sweep_dir: Path, points: list[Point]) -> list[dict[str, Any]]:
 def write_claims_csv(path: Path, rows: list[dict[str, Any]], grid_names: list[str]) -> None:
     columns = ["point", *grid_names, "commit", "paper", "claim", "kind", "measurement", "value", "verdict", "reason",
                "gates", "profile", "device"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, columns)
-        writer.writeheader()
-        writer.writerows({k: (json.dumps(v) if isinstance(v, list) else v) for k, v in row.items()} for row in rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, columns)
+    writer.writeheader()
+    writer.writerows({k: (json.dumps(v) if isinstance(v, list) else v) for k, v in row.items()} for row in rows)
+    write_atomically(path, text.getvalue())
 
 
 def verdict_shares(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float]]:
@@ -384,10 +380,11 @@ def write_report(root: Path, chapter: str, name: str, sweep_dir: Path, manifest:
     if rows:
         fig = verdict_map(rows, [p.name for p in points], title=f"{chapter}: verdicts over the sweep "
                                                                  f"({manifest['profile']} profile)")
-        fig.savefig(sweep_dir / "stability.png", bbox_inches="tight")
+        write_atomically(sweep_dir / "stability.png", lambda handle: fig.savefig(handle, format="png",
+                                                                                 bbox_inches="tight"))
         plt.close(fig)
         figure = "stability.png"
-    (sweep_dir / "report.md").write_text(stability_report(chapter, name, manifest, points, rows, failed, figure))
+    write_atomically(sweep_dir / "report.md", stability_report(chapter, name, manifest, points, rows, failed, figure))
     return rows
 
 
@@ -406,6 +403,7 @@ def command_sweep(args) -> int:
     grids = parse_grids(args.grid or [])
     if not grids:
         raise ParameterError("sweep needs at least one --grid name=[v1, v2, ...]")
+    check_profile_chapters(root, profile, [args.chapter], args.allow_defaults)
     overrides = parse_overrides(args.parameter or [])
     points = plan_points(root, args.chapter, profile, overrides, grids)  # validate every point before anything starts
     if args.workers is not None and args.workers < 1:
@@ -413,6 +411,7 @@ def command_sweep(args) -> int:
     if args.threads is not None and args.threads < 1:
         raise ParameterError(f"--threads must be >= 1, got {args.threads}")
     name = args.name or default_sweep_name(profile, grids)
+    remove_stale_scratch()  # what killed sweeps left in the temporary folder
     if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
         raise ParameterError(f"--name {name!r}: use letters, digits, '.', '_' and '-'")
     sweep_dir = Path(args.output_dir) if args.output_dir else root / SWEEPS_DIR / args.chapter / name
@@ -442,7 +441,7 @@ def command_sweep(args) -> int:
             results = run_points(root, args.chapter, profile, todo, sweep_dir, client, threads)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     failed = [r for r in results if not r.ok]
-    (sweep_dir / "sweep.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    write_atomically(sweep_dir / "sweep.json", json.dumps(manifest, indent=1) + "\n")
     rows = write_report(root, args.chapter, name, sweep_dir, manifest, points, failed)
     print(f"lsgan-book: {len(rows)} claim row(s) in {sweep_dir / 'claims.csv'}; report: {sweep_dir / 'report.md'}")
     if failed:
@@ -466,6 +465,8 @@ def add_parser(sub) -> None:
     sweep.add_argument("--threads", type=int,
                        help="torch threads per point (default: the worker's threads; all cores when serial)")
     sweep.add_argument("--force", action="store_true", help="re-execute points that are already done")
+    sweep.add_argument("--allow-defaults", action="store_true", help="run even though the profile has no entry for "
+                       "the chapter (it then runs at the notebook's defaults)")
     sweep.set_defaults(func=command_sweep)
 
 
@@ -494,12 +495,11 @@ def stage_book_pages(root: Path, specs: list[str], project: Path | None = None) 
         if (source / "stability.png").is_file():
             shutil.copy2(source / "stability.png", page.parent / f"{chapter}-{name}.png")
             text = text.replace("(stability.png)", f"({chapter}-{name}.png)")
-        page.with_suffix(".md").write_text(text)
+        write_atomically(page.with_suffix(".md"), text)
         files.append({"file": f"book/sweeps/{chapter}-{name}"})
     toc.setdefault("parts", []).append({"caption": "Sweeps", "chapters": files})
     path = root / "_build" / "_toc_sweeps.yml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(toc, sort_keys=False))
+    write_atomically(path, yaml.safe_dump(toc, sort_keys=False))
     return path
 
 

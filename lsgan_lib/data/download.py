@@ -24,7 +24,6 @@ absent and reports, without failing, a dataset that needs a file from the user.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import pickle
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import WriteFailed, file_sha256, write_atomically
 from .images import CIFAR10_CLASSES, LAYOUT, data_root
 
 DATASETS = ("mnist", "cifar10", "celeba")
@@ -77,16 +77,8 @@ class FileReport:
     note: str
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _report(path: Path, relative: str, note: str) -> FileReport:
-    digest = sha256(path)
+    digest = file_sha256(path)
     known = OFFLINE_COPIES.get(relative)
     if known is not None and known[1] == digest:
         note = "identical to the offline copy; " + note
@@ -106,7 +98,7 @@ def verify_mnist(root: Path) -> list[FileReport]:
         if not path.is_file():
             raise DataSetupError(f"{path} is missing. Fix: `lsgan-book data mnist --to {root}`")
         size, expected = OFFLINE_COPIES[relative]
-        found = sha256(path)
+        found = file_sha256(path)
         if path.stat().st_size != size or found != expected:
             raise DataSetupError(f"{path}: {path.stat().st_size:,} bytes, sha256 {found}; expected {size:,} bytes, "
                                  f"sha256 {expected}. Fix: delete it and run `lsgan-book data mnist --to {root}`")
@@ -163,7 +155,7 @@ def read_cifar10_batches(folder: Path) -> dict[str, tuple[np.ndarray, np.ndarray
 
 def write_cifar10_zip(splits: dict[str, tuple[np.ndarray, np.ndarray]], target: Path) -> None:
     """The offline copy's layout: a stored zip of ``<split>/<class>/NNNN.jpg`` (numbering per class, in the order
-    given), names sorted, JPEG at :data:`CIFAR10_JPEG_QUALITY`. Written to a temporary name, then moved."""
+    given), names sorted, JPEG at :data:`CIFAR10_JPEG_QUALITY`. Written atomically (whole or not at all)."""
     from PIL import Image
 
     entries = []
@@ -171,14 +163,15 @@ def write_cifar10_zip(splits: dict[str, tuple[np.ndarray, np.ndarray]], target: 
         for c, name in enumerate(CIFAR10_CLASSES):
             for i, image in enumerate(images[labels == c]):
                 entries.append((f"{split}/{name}/{i:04d}.jpg", image))
-    partial = target.with_suffix(".zip.partial")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, image in sorted(entries, key=lambda e: e[0]):
-            buffer = io.BytesIO()
-            Image.fromarray(image).save(buffer, format="JPEG", quality=CIFAR10_JPEG_QUALITY)
-            archive.writestr(name, buffer.getvalue())
-    partial.replace(target)
+
+    def write(handle) -> None:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
+            for name, image in sorted(entries, key=lambda e: e[0]):
+                buffer = io.BytesIO()
+                Image.fromarray(image).save(buffer, format="JPEG", quality=CIFAR10_JPEG_QUALITY)
+                archive.writestr(name, buffer.getvalue())
+
+    write_atomically(target, write)
 
 
 def verify_cifar10(root: Path, per_class: dict[str, int] | None = None) -> list[FileReport]:
@@ -324,10 +317,7 @@ def setup_celeba(root: Path, source: Path | None, n: int = CELEBA_SUBSET) -> lis
               "are checked one by one", flush=True)
     images, names = celeba_subset(source, n)
     target = root / LAYOUT["celeba"][0]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.stem + ".partial.npz")
-    np.savez_compressed(partial, x=images, filenames=names)
-    partial.replace(target)
+    write_atomically(target, lambda handle: np.savez_compressed(handle, x=images, filenames=names))
     return verify_celeba(root, n)
 
 
@@ -358,7 +348,7 @@ def prepare(names: list[str], root: Path, celeba_from: Path | None = None, if_mi
             print(f"  {name}: not set up. {error}", file=sys.stderr if not if_missing else sys.stdout, flush=True)
             status = status if if_missing else 1
             continue
-        except DataSetupError as error:
+        except (DataSetupError, WriteFailed) as error:  # WriteFailed: a full or read-only data folder
             print(f"  {name}: FAILED. {error}", file=sys.stderr, flush=True)
             status = 1
             continue
@@ -376,7 +366,14 @@ def command_data(args) -> int:
         return 2
     names = list(DATASETS) if not args.datasets or "all" in args.datasets else list(dict.fromkeys(args.datasets))
     root = Path(args.to).expanduser().resolve() if args.to else data_root().resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file in the way is a bad argument (2); permissions or a full disk the machine's (1)
+        bad_argument = isinstance(error, (NotADirectoryError, FileExistsError))
+        print(f"lsgan-book data: --to {root} cannot be created: {error.strerror or error}. Fix: "
+              + ("give a folder whose parents are folders, not files" if bad_argument else
+                 "give a folder you can write to"), file=sys.stderr)
+        return 2 if bad_argument else 1
     status = prepare(names, root, Path(args.celeba_from) if args.celeba_from else None, args.if_missing)
     if status == 0 and root != data_root().resolve():
         print(f"lsgan-book: the chapters read {data_root()}; point them here with: export LSGAN_DATA={root}")

@@ -10,7 +10,8 @@ read with ``allow_pickle=False``: a data file never runs code.
 Loaders return float32 images scaled to [−1, 1] (the tanh range of the generators) as ``(N, channels, H, W)``, and
 integer labels ``(N,)`` where the dataset has them. ``n`` takes the first ``n`` images of the split; the CIFAR-10
 order interleaves the classes so any prefix is balanced. Decoded arrays are kept in the results cache
-(``results/dataset/``), so only the first load of a dataset decodes its files.
+(``results/dataset/``) keyed by the SHA-256 of the files decoded (:data:`SOURCES`), so only the first load of a
+dataset decodes its files, and a file replaced in place — even by one of the same size — is decoded again.
 
 Adding a dataset: one entry in :data:`LAYOUT` and one ``_decode_<name>`` function in :data:`DECODERS`.
 """
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 
 from .. import cache
+from ..files import file_sha256
 
 # dataset name → (file inside the root that proves it is there, the command that creates it)
 LAYOUT: dict[str, tuple[str, str]] = {
@@ -181,6 +183,21 @@ def _decode_celeba(split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 DECODERS = {"mnist": _decode_mnist, "cifar10": _decode_cifar10, "celeba": _decode_celeba}
+# dataset → split → the files (relative to the data root) its decoder reads: what the decode cache is keyed by
+SOURCES: dict[str, dict[str, tuple[str, ...]]] = {
+    "mnist": {split: tuple(f"mnist/MNIST/raw/{prefix}-{kind}-idx{dims}-ubyte.gz" for kind, dims in
+                           (("images", 3), ("labels", 1)))
+              for split, prefix in (("train", "train"), ("test", "t10k"))},
+    "cifar10": {split: (LAYOUT["cifar10"][0],) for split in SPLITS["cifar10"]},
+    "celeba": {split: (LAYOUT["celeba"][0],) for split in SPLITS["celeba"]},
+}
+
+
+def decode_key(name: str, split: str) -> dict:
+    """The decode cache's key of dataset ``name``'s ``split``: the SHA-256 of each file its decoder reads (so equal
+    contents share an entry wherever they lie, and a changed file is decoded again)."""
+    return {"dataset": name, "split": split,
+            "sha256": {relative: file_sha256(dataset_file(name, relative)) for relative in SOURCES[name][split]}}
 
 
 def _check_decoded(payload: dict) -> None:
@@ -206,8 +223,7 @@ def load_images(name: str, split: str = "train", n: int | None = None) -> tuple[
         raise ValueError(f"dataset {name!r} has splits {SPLITS[name]}, not {split!r}")
     if n is not None and n < 1:
         raise ValueError(f"load_images: n must be >= 1 or None, got {n}")
-    source = dataset_file(name)  # raises DatasetMissing before anything is cached
-    key = {"dataset": name, "split": split, "source": str(source.resolve()), "bytes": source.stat().st_size}
+    key = decode_key(name, split)  # raises DatasetMissing before anything is cached
 
     def decode() -> dict:
         images, labels = DECODERS[name](split)
