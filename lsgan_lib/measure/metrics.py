@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -287,3 +288,53 @@ def blow_up_gate(samples_per_seed, data: torch.Tensor, multiple: float = BLOW_UP
                           "run read not tested", RuntimeWarning, stacklevel=2)
     return gate(f"{what}: samples stay near the data",
                 f"farthest sample from the data's centre, in data radii (worst seed)", ratios, multiple, "<=")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The quantiser floor: the best a latent of k points can do on the data (the floor of "learned" gates where the latent
+# cannot represent the data exactly).
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def lloyd_quantiser(sample: torch.Tensor, k: int, iterations: int = 300, tol: float = 1e-10, seed: int = 0
+                    ) -> tuple[torch.Tensor, float]:
+    """Lloyd's algorithm on an empirical sample ``(n, d)``: ``k`` points ``(k, d)`` that (locally) minimise the mean
+    squared distance from the sample to its nearest point, and that mean squared error. Started from k-means++
+    (seeded by ``seed``, so the same sample gives the same quantiser); stops when the error improves by less than
+    ``tol`` or after ``iterations``. An empty cell keeps its point."""
+    if sample.ndim != 2 or k < 1 or sample.shape[0] < k:
+        raise ValueError(f"lloyd_quantiser needs a sample (n, d) with n >= k >= 1, got {tuple(sample.shape)} and k={k}")
+    x = sample.double()
+    stream = torch.Generator().manual_seed(seed)
+    points = x[torch.randint(len(x), (1,), generator=stream)]
+    while len(points) < k:  # k-means++: each new point drawn with probability ∝ squared distance to the chosen ones
+        d2 = torch.cdist(x, points).min(dim=1).values.pow(2)
+        points = torch.cat([points, x[torch.multinomial(d2 / d2.sum(), 1, generator=stream)]])
+    error = math.inf
+    for _ in range(iterations):
+        d2, cell = torch.cdist(x, points).pow(2).min(dim=1)
+        new_error = float(d2.mean())
+        sums = torch.zeros_like(points).index_add_(0, cell, x)
+        counts = torch.bincount(cell, minlength=k).double()
+        filled = counts > 0
+        points[filled] = sums[filled] / counts[filled, None]
+        if error - new_error < tol:
+            error = new_error
+            break
+        error = new_error
+    error = float(torch.cdist(x, points).pow(2).min(dim=1).values.mean())
+    return points, error
+
+
+def gaussian_quantiser(k: int, dim: int, n: int = 200_000, seed: int = 0) -> tuple[torch.Tensor, float]:
+    """Lloyd's ``k``-point quantiser of N(0, I_dim): :func:`lloyd_quantiser` on a sample of ``n`` points — in one
+    dimension the ``n`` quantiles Φ⁻¹((i + ½)/n) (so the error is the integral's, to ~1/n), else draws seeded by
+    ``seed``. Returns the points ``(k, dim)`` and the mean squared error (the total over the ``dim`` coordinates)."""
+    if dim < 1 or n < k:
+        raise ValueError(f"gaussian_quantiser needs dim >= 1 and n >= k, got dim={dim}, n={n}, k={k}")
+    if dim == 1:
+        u = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+        sample = (torch.special.ndtri(u))[:, None]
+    else:
+        sample = torch.randn((n, dim), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return lloyd_quantiser(sample, k, seed=seed)
