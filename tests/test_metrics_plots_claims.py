@@ -207,6 +207,8 @@ def test_a_dropped_part_reads_not_tested_with_its_reason():
 def test_an_empirical_claim_must_name_a_gate_and_a_kind_must_be_known():
     with pytest.raises(ValueError, match="names no training gate"):
         Claim("p", "c", "m", "v", "k", True, kind="empirical")
+    computed = Claim("p", "c", "m", "v", "k", True, kind="extension", quote=QUOTE)  # a literal reading, no training
+    assert computed.verdict == "reproduced"
     with pytest.raises(ValueError, match="kind must be one of"):
         Claim("p", "c", "m", "v", "k", True, kind="anecdote")
     with pytest.raises(TypeError):

@@ -15,7 +15,8 @@ before the run, and its *kind*:
 * ``"numerical check"`` — a formula against an independent computation (e.g. a gradient against autograd).
 * ``"by construction"`` — true by the definitions the chapter uses; shown, but not evidence about the paper.
 * ``"extension"`` — our reading, stricter or more literal than the paper's sentence (which ``quote`` gives); shown
-  and judged like an empirical claim, but counted apart: not evidence about the paper.
+  and judged like an empirical claim (with gates when it rests on trained models; a reading checked by computation
+  alone, such as a formula taken literally, needs none), but counted apart: not evidence about the paper.
 
 The verdict is one of :data:`VERDICTS` and is derived, never typed in:
 
@@ -271,7 +272,7 @@ def _parts(outcomes: Iterable[bool | None], name: str) -> list[bool | None]:
 class Claim:
     """One row of a chapter's claims table (see the module docstring). ``outcome`` is whether the criterion was met
     (``None``: undecided). ``gates`` are required for an empirical claim unless ``not_tested`` gives the reason the
-    profile drops it."""
+    profile drops it (an extension names them when it rests on trained models)."""
 
     paper: str
     claim: str
@@ -289,7 +290,7 @@ class Claim:
         if self.kind not in KINDS:
             raise ValueError(f"Claim.kind must be one of {KINDS}, got {self.kind!r} (claim: {self.claim[:60]!r})")
         object.__setattr__(self, "gates", tuple(self.gates))
-        if self.kind in QUOTED_KINDS and not self.gates and not self.not_tested:
+        if self.kind == "empirical" and not self.gates and not self.not_tested:
             raise ValueError(f"the empirical claim {self.claim[:60]!r} names no training gate: pass gates=(...) with "
                              f"the measured preconditions it needs, or not_tested='<reason>' if the profile drops it")
         if self.outcome not in (True, False, None):
