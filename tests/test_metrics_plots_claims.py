@@ -269,3 +269,11 @@ def test_outcome_combiners_fail_on_any_failure_and_stay_undecided_on_any_undecid
             combine([])
         with pytest.raises(TypeError):
             combine([0.5])
+
+
+def test_an_interval_over_passing_seeds_drops_the_failing_seeds_and_is_undecided_when_none_pass():
+    from lsgan_lib.measure.claims import interval_over_passing_seeds
+    g = gate("learned", "m", [1.0, 0.0, 1.0], 0.5)
+    assert interval_over_passing_seeds([3.0, 100.0, 5.0], [g]).values == (3.0, 5.0)
+    none = interval_over_passing_seeds([3.0, 100.0, 5.0], [gate("learned", "m", [0.0, 0.0, 0.0], 0.5)])
+    assert none.values == () and meets(none, 0.0) is None and str(none) == "no seed passes the gates"

@@ -188,6 +188,8 @@ class Interval:
         return len(self.values) >= MIN_SEEDS_FOR_BOOTSTRAP
 
     def __str__(self) -> str:
+        if not self.values:
+            return "no seed passes the gates"
         if not all(math.isfinite(v) for v in self.values):
             return "not computable (a seed's value is NaN or infinite)"
         if self.bootstrap:
@@ -214,6 +216,16 @@ def bootstrap_interval(values: Sequence[float], level: float = 0.95, n_resamples
     means = array[rng.integers(0, array.size, size=(n_resamples, array.size))].mean(axis=1)
     low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return Interval(mean, float(low), float(high), tuple(array.tolist()), level)
+
+
+def interval_over_passing_seeds(values: Sequence[float], gates: Sequence[Gate], level: float = 0.95) -> Interval:
+    """The interval of a claim's per-seed measurements ``(n_seeds,)`` over the seeds that pass every gate in ``gates``
+    (:func:`over_passing_seeds`, :func:`bootstrap_interval`). When no seed passes it is empty and undecided (its
+    claim then reads *not tested* by its gates), rather than an error that would stop the chapter."""
+    kept = over_passing_seeds(values, gates)
+    if kept.size == 0:
+        return Interval(math.nan, math.nan, math.nan, (), level)
+    return bootstrap_interval(kept, level)
 
 
 def meets(interval: Interval, threshold: float, direction: str = ">=") -> bool | None:
