@@ -24,6 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lsgan_lib.chapters import latent_space as ls  # noqa: E402
+from lsgan_lib.measure import features  # noqa: E402
 from lsgan_lib.train.images import train_autoencoder, train_image_gan  # noqa: E402
 
 VAL = {"cifar10": "test", "celeba": "val", "mnist": "test"}
@@ -58,14 +59,14 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     run = train_image_gan(config, device="cpu", progress=False)
     gan_wall = time.perf_counter() - started
-    feature, size, name, note = ls.feature_network("lenet", args.feature_train, args.feature_steps, 0)
+    feature, size, name, note = features.feature_network("lenet", args.feature_train, args.feature_steps, 0)
     reference = ls.evaluation_images(args.dataset, VAL[args.dataset], args.n_fid, args.size)[0]
-    untrained = ls.feature_distance(feature, run.at(0), reference, size)
+    untrained = features.feature_distance(feature, run.at(0), reference, size)
     classifier = None
     if args.dataset == "mnist":
         train, labels = ls.evaluation_images("mnist", "train", args.classifier_train, args.size)
         test, test_labels = ls.evaluation_images("mnist", "test", 2000, args.size)
-        classifier, acc = ls.mnist_classifier(train, labels, test, test_labels, args.lenet_steps, 0)
+        classifier, acc = features.lenet5_mnist_classifier(train, labels, test, test_labels, args.lenet_steps, 0)
         print(f"gate classifier: test accuracy {acc:.3f}")
     print(f"# pilot: {config.describe()}, {args.size} px, width {args.width}, batch {args.batch}, {args.iters} "
           f"iterations: {run.seconds:.0f} s in the trainer ({1e3 * run.seconds / args.iters:.0f} ms per iteration"
@@ -75,8 +76,8 @@ def main(argv=None) -> None:
     print("| iteration | FD | FD / FD at initialisation | MNIST confidence |")
     print("|---:|---:|---:|---:|")
     for it in marks:
-        value = ls.feature_distance(feature, run.at(it), reference, size)
-        conf = (f"{float(ls.classifier_confidence(classifier, run.at(it)).mean()):.2f}" if classifier is not None
+        value = features.feature_distance(feature, run.at(it), reference, size)
+        conf = (f"{float(features.classifier_confidence(classifier, run.at(it)).mean()):.2f}" if classifier is not None
                 else "–")
         print(f"| {it} | {value:.4g} | {value / untrained:.3f} | {conf} |")
     if args.ae_iters:

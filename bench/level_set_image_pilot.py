@@ -27,6 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lsgan_lib.chapters import level_set as ls  # noqa: E402
+from lsgan_lib.measure import features as image_features  # noqa: E402
 from lsgan_lib.data.images import load_images  # noqa: E402
 from lsgan_lib.train.images import ImageGANConfig, train_image_gan  # noqa: E402
 
@@ -65,11 +66,11 @@ def main(argv=None) -> None:
     held_out, _ = load_images(args.dataset, HELD_OUT[args.dataset], args.n_eval)
     classifier = None
     if args.dataset == "mnist":
-        classifier, accuracy = ls.train_mnist_classifier(n_train=args.classifier_train, seed=0)
-        features = lambda x: ls.classifier_features(classifier, x)  # noqa: E731
+        classifier, accuracy = image_features.train_mnist_classifier(n_train=args.classifier_train, seed=0)
+        features = lambda x: image_features.classifier_features(classifier, x)  # noqa: E731
         print(f"MNIST classifier: {args.classifier_train:,} digits, test accuracy {accuracy:.3f}")
     else:
-        net = ls.random_feature_net(3, seed=0)
+        net = image_features.random_feature_net(3, seed=0)
         features = lambda x: net(x).detach()  # noqa: E731
     print(f"# pilot: {args.dataset}, {args.objective}, width {args.width}, n_gen {args.n_gen}, lr {args.lr:g}, seed "
           f"{args.seed}, {args.iters} iterations: {wall:.0f} s ({1e3 * wall / args.iters:.0f} ms per iteration, "
@@ -81,11 +82,11 @@ def main(argv=None) -> None:
         initial = features(run.at(0))
         real = features(held_out)
         for it in run.snapshot_iters:
-            ratio = ls.frechet_ratio(features(run.at(it)), initial, real)["ratio"]
+            ratio = image_features.frechet_ratio(features(run.at(it)), initial, real)["ratio"]
             if classifier is not None:
                 probs = torch.cat([classifier(part).softmax(dim=1) for part in run.at(it).split(1000)])
                 confidence = f"{float(probs.max(dim=1).values.mean()):.3f}"
-                classes = str(ls.class_coverage(probs.argmax(dim=1), min_share=0.01)["classes"])
+                classes = str(image_features.class_coverage(probs.argmax(dim=1), min_share=0.01)["classes"])
             else:
                 confidence = classes = "–"
             print(f"| {it} | {ratio:.3f} | {confidence} | {classes} |")

@@ -22,8 +22,11 @@ image data set in ``data/images.py``, a metric in ``measure/metrics.py``, a chap
 Profiles (``notebooks/profiles/*.yml``) set scale, not device: ``smoke`` (every code path, meaningless numbers),
 ``quick`` (a first look, ≤ 20 min a chapter on 2 cores), ``cpu`` (the trained scale, ≤ 90 min a chapter on 2 cores;
 parts that cannot train on a CPU read ``not tested``), ``gpu`` and ``paper``. Verdicts come from
-:mod:`lsgan_lib.measure.claims`: a claim on trained models names its training gates, and a failed gate reads
-``not tested`` whatever the measurement.
+:mod:`lsgan_lib.measure.claims`: a claim on trained models quotes the paper's sentence and names its training gates;
+each gate says what it certifies and why that is independent of the claim, and passes when at least 80% of its seeds
+pass (the claim is measured over those seeds); a failed gate reads ``not tested`` whatever the measurement.
+``extension`` rows (our readings, stricter than the paper's) are counted apart from the claims about the papers.
+Reusable measurements live in ``measure/`` (``metrics``, image ``features``), never in a chapter module.
 """
 
 __version__ = "0.1.0"

@@ -149,28 +149,54 @@ def test_the_intro_totals_go_between_the_markers_and_need_both():
         overview.with_totals("a\nb\n", "new")
 
 
-def test_claims_overview_counts_the_four_verdicts_by_kind_and_lists_failed_gates(tmp_path):
+def _executed_chapter(root, records, name="ch"):
+    (root / "notebooks").mkdir(exist_ok=True)
+    (root / "notebooks" / f"{name}.ipynb").write_text("{}")
+    (root / "book").mkdir(exist_ok=True)
+    output = {"output_type": "display_data", "data": {"text/markdown": "t"}, "metadata": {
+        "lsgan_claims": records, "lsgan_profile": "cpu", "lsgan_device": "cpu (2 threads)"}}
+    nb = {"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [output]}], "metadata": {}}
+    (root / "book" / f"{name}.ipynb").write_text(json.dumps(nb))
+
+
+def test_claims_overview_counts_paper_claims_apart_from_extensions_and_lists_each_failed_gate_once(tmp_path):
     from lsgan_lib.measure.claims import Claim, gate
 
-    root = tmp_path
-    (root / "notebooks").mkdir()
-    (root / "notebooks" / "ch.ipynb").write_text("{}")
-    (root / "book").mkdir()
-    ok, bad = gate("mode gate", "modes, worst seed", [8, 7], 7), gate("image gate", "FD ratio", [0.9], 0.5, "<=")
-    claims = [Claim("002", "a | b", "m", "0.5", "c", True, kind="empirical", gates=(ok,)),
-              Claim("002", "x", "m", "0.5", "c", False, kind="empirical", gates=(ok,)),
-              Claim("002", "y", "m", "0.5", "c", False, kind="empirical", gates=(bad,)),
-              Claim("002", "z", "m", "0.5", "c", None, kind="by construction")]
-    output = {"output_type": "display_data", "data": {"text/markdown": "t"}, "metadata": {
-        "lsgan_claims": [c.record() for c in claims], "lsgan_profile": "cpu", "lsgan_device": "cpu (2 threads)"}}
-    nb = {"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [output]}], "metadata": {}}
-    (root / "book" / "ch.ipynb").write_text(json.dumps(nb))
-    text = overview.claims_overview(root, root / "book")
-    assert "**4 claims**: 1 reproduced, 1 not reproduced, 1 inconclusive, 1 not tested." in text
-    assert "| empirical | 1 | 1 | 0 | 1 |" in text and "| by construction | 0 | 0 | 1 | 0 |" in text
-    assert "| ch | image gate — FD ratio | 0.9 | ≤ 0.5 |" in text  # the failed gate, with its number
-    assert "mode gate" not in text.split("## Gates that failed")[1].split("## ch")[0]
+    ok = gate("mode gate", "modes", [8, 7, 8, 8, 3], 7, independence="it trained")
+    bad = gate("image gate", "FD ratio", [0.9, 0.4, 0.8], 0.5, "<=", independence="the generator moved")
+    q = "“s” (Sec. 1)"
+    claims = [Claim("002", "a | b", "m", "0.5", "c", True, kind="empirical", gates=(ok,), quote=q),
+              Claim("002", "x", "m", "0.5", "c", False, kind="empirical", gates=(ok,), quote=q),
+              Claim("002", "y", "m", "0.5", "c", False, kind="empirical", gates=(bad,), quote=q),
+              Claim("002", "y2", "m", "0.5", "c", True, kind="empirical", gates=(bad,), quote=q),
+              Claim("002", "z", "m", "0.5", "c", None, kind="by construction"),
+              Claim("002", "w", "m", "0.5", "c", False, kind="extension", gates=(ok,), quote=q)]
+    _executed_chapter(tmp_path, [c.record() for c in claims])
+    text = overview.claims_overview(tmp_path, tmp_path / "book")
+    assert ("**5 claims about the papers**: 1 reproduced, 1 not reproduced, 1 inconclusive, 2 not tested. 1 "
+            "extensions, counted apart: 0 reproduced, 1 not reproduced, 0 inconclusive, 0 not tested.") in text
+    assert "| empirical | 1 | 1 | 0 | 2 |" in text and "| by construction | 0 | 0 | 1 | 0 |" in text
+    assert "| extension (not counted) | 0 | 1 | 0 | 0 |" in text
+    failed = text.split("## Gates that failed")[1].split("## ch")[0]
+    # once per chapter, with every seed's value; the long description in a footnote
+    assert failed.count("| G1 | ch | image gate[^gate-1] | 0.9, 0.4, 0.8 | ≤ 0.5 | 1 of 3 (quorum 3) |") == 1
+    assert "[^gate-1]: FD ratio. Certifies: the generator moved" in failed and "mode gate" not in failed
+    assert "(4 of 5 seeds)" in text and "`not tested` gate G1 failed" in text and "Executed before" not in text
     assert "a \\| b" in text and "`cpu` profile on cpu (2 threads)" in text
+    totals = overview.claims_totals(tmp_path, tmp_path / "book")
+    assert "test 5 claims of the papers" in totals and "1 extensions" in totals
+
+
+def test_claims_overview_reads_chapters_executed_before_the_quorum_rules_and_says_so(tmp_path):
+    old_gate = {"name": "g", "measurement": "m", "value": 3.0, "threshold": 7.0, "direction": ">=", "passed": False,
+                "text": "g: 3 (needs ≥ 7) — failed"}
+    record = {"paper": "002", "claim": "c", "measurement": "m", "value": "v", "criterion": "k", "outcome": None,
+              "kind": "empirical", "gates": [old_gate], "control": "", "not_tested": "", "verdict": "not tested",
+              "reason": "gate failed — g: 3 (needs ≥ 7) — failed"}
+    _executed_chapter(tmp_path, [record])
+    text = overview.claims_overview(tmp_path, tmp_path / "book")
+    assert "Executed before the quorum rules: ch." in text and "| G1 | ch | g[^gate-1] | worst seed 3 | ≥ 7 | — |" in text
+
 
 def test_stage_widget_assets_copies_the_javascript_and_fonts(tmp_path):
     target = build.stage_widget_assets(tmp_path)

@@ -9,14 +9,6 @@ from lsgan_lib.models.nets import fc_net
 from lsgan_lib.train.toy import build_networks
 
 
-def test_all_of_fails_on_any_failure_and_is_undecided_on_any_undecided_part():
-    assert gv.all_of(True, True) is True
-    assert gv.all_of(True, None) is None
-    assert gv.all_of(None, False, True) is False
-    with pytest.raises(ValueError):
-        gv.all_of()
-
-
 def test_the_two_settings_are_the_original_code_and_the_paper_text():
     p = gv.panel("gaussian", "lattice_3x3")
     code = gv.config("original_code", p, seed=3, n_iter=10, snapshots=(10,))

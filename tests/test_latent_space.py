@@ -9,7 +9,7 @@ from torch import nn
 
 from lsgan_lib.measure import inversion
 from lsgan_lib.chapters import latent_space
-from lsgan_lib.measure import metrics
+from lsgan_lib.measure import features, metrics
 from lsgan_lib.train.images import AutoencoderConfig, train_autoencoder
 from lsgan_lib.models.nets import IMAGE_NETS, lenet5, resize_conv_critic, resize_conv_generator
 
@@ -238,8 +238,8 @@ def test_cached_inversion_reuses_its_result():
 
 
 def test_excess_kurtosis_of_known_distributions(generator):
-    assert latent_space.excess_kurtosis(torch.rand(200_000, generator=generator)) == pytest.approx(-1.2, abs=0.02)
-    assert latent_space.excess_kurtosis(torch.randn(200_000, generator=generator)) == pytest.approx(0.0, abs=0.05)
+    assert metrics.excess_kurtosis(torch.rand(200_000, generator=generator)) == pytest.approx(-1.2, abs=0.02)
+    assert metrics.excess_kurtosis(torch.randn(200_000, generator=generator)) == pytest.approx(0.0, abs=0.05)
 
 
 def test_mixed_precision_inversion_runs_and_stays_close():
@@ -277,7 +277,7 @@ def test_classifier_confidence_is_the_largest_softmax_probability():
     net = nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, 3))
     with torch.no_grad():
         net[1].weight.zero_(), net[1].bias.copy_(torch.tensor([0.0, 0.0, math.log(8.0)]))
-    confidence = latent_space.classifier_confidence(net, torch.zeros(5, 1, 16, 16))
+    confidence = features.classifier_confidence(net, torch.zeros(5, 1, 16, 16))
     assert confidence.shape == (5,) and torch.allclose(confidence, torch.full((5,), 0.8))
 
 
@@ -316,9 +316,9 @@ def test_other_identity_finds_the_target_or_another_image(generator):
 def test_feature_network_refuses_inception_without_its_weights(monkeypatch):
     monkeypatch.setattr(metrics, "standard_fid_network", lambda: None)
     with pytest.raises(RuntimeError, match="feature_net='inception' needs pytorch-fid"):
-        latent_space.feature_network("inception", 100, 1)
+        features.feature_network("inception", 100, 1)
     with pytest.raises(ValueError, match="feature_net must be one of"):
-        latent_space.feature_network("vgg", 100, 1)
+        features.feature_network("vgg", 100, 1)
 
 
 def test_digits_covered_counts_classes_with_a_share():
@@ -328,7 +328,7 @@ def test_digits_covered_counts_classes_with_a_share():
         net[1].weight[:, 0] = torch.arange(10.0)  # the class follows the sign and size of the first pixel
         net[1].weight[:, 0] -= 4.5
     same = torch.ones(20, 1, 32, 32)
-    assert latent_space.digits_covered(net, same) == 1
+    assert features.digits_covered(net, same) == 1
     mixed = torch.cat([torch.ones(10, 1, 32, 32), -torch.ones(10, 1, 32, 32)])
-    assert latent_space.digits_covered(net, mixed) == 2
-    assert latent_space.digits_covered(net, mixed, min_share=0.6) == 0
+    assert features.digits_covered(net, mixed) == 2
+    assert features.digits_covered(net, mixed, min_share=0.6) == 0

@@ -17,6 +17,7 @@ from lsgan_lib.models import objectives
 from lsgan_lib import plots
 from lsgan_lib.train import toy as training  # noqa: E402
 from lsgan_lib.chapters import level_set as ls  # noqa: E402
+from lsgan_lib.measure import features, metrics as measure_metrics  # noqa: E402
 
 from .test_image_training import tiny_mnist  # noqa: E402,F401  (a fixture)
 
@@ -206,10 +207,10 @@ def test_latent_grid_is_evaluated_through_the_generator_as_a_square_mesh():
     assert grid.shape == (41 * 41, 2)
     mesh = grid.reshape(41, 41, 2)
     assert torch.allclose(mesh[0, :, 0], torch.full((41,), -1.0)) and torch.allclose(mesh[:, 0, 1], mesh[0, 0, 1])
-    assert ls.orientation_consistency(grid) == 1.0  # the identity map keeps every cell's orientation
+    assert measure_metrics.orientation_consistency(grid) == 1.0  # the identity map keeps every cell's orientation
     folded = grid.clone()
     folded[:, 0] = folded[:, 0].abs()  # fold the plane along the y axis: half the cells flip
-    assert ls.orientation_consistency(folded) == pytest.approx(0.5, abs=0.03)
+    assert measure_metrics.orientation_consistency(folded) == pytest.approx(0.5, abs=0.03)
     run = ls.train_level_set(tiny(n_iter=1, snapshots=(1,)), field_points=5, progress=False)
     with torch.no_grad():
         torch.testing.assert_close(run.run.grid_images[-1], run.run.generator(run.run.grid))
@@ -220,20 +221,20 @@ def test_jacobian_determinants_and_contraction_of_known_maps():
     with torch.no_grad():
         linear.weight.copy_(torch.tensor([[2.0, 1.0], [0.0, -3.0]])), linear.bias.zero_()
     z = torch.rand(10, 2)
-    torch.testing.assert_close(ls.jacobian_determinants(linear, z), torch.full((10,), 6.0))
+    torch.testing.assert_close(measure_metrics.jacobian_determinants(linear, z), torch.full((10,), 6.0))
 
     class Cube(nn.Module):  # G(z) = z^3 per coordinate: |det J| = 9 z0^2 z1^2, tiny near the origin
         def forward(self, v):
             return v ** 3
 
     grid = distributions.latent_grid("uniform", 2, 21)
-    stats = ls.contraction_at_centres(Cube(), grid, torch.zeros(1, 2), near=0.01, far=0.3)
+    stats = measure_metrics.contraction_at_centres(Cube(), grid, torch.zeros(1, 2), near=0.01, far=0.3)
     assert stats["n_near"] > 0 and stats["n_between"] > 0
     assert stats["near_det"] < 1e-3 < stats["between_det"] and stats["ratio"] > 100
-    same = ls.contraction_at_centres(nn.Identity(), grid, torch.zeros(1, 2), near=0.5, far=0.6)
+    same = measure_metrics.contraction_at_centres(nn.Identity(), grid, torch.zeros(1, 2), near=0.5, far=0.6)
     assert same["ratio"] == pytest.approx(1.0)
     with pytest.raises(ValueError):
-        ls.contraction_at_centres(Cube(), grid, torch.zeros(1, 2), near=0.5, far=0.1)
+        measure_metrics.contraction_at_centres(Cube(), grid, torch.zeros(1, 2), near=0.5, far=0.1)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -328,39 +329,39 @@ def test_grid_summaries_pick_the_best_point_and_count_phenomena():
 def test_image_gate_measures_by_hand():
     torch.manual_seed(0)
     real = torch.randn(400, 4)
-    assert ls.frechet_ratio(real + 0.01, real + 3.0, real)["ratio"] < 0.01
-    close, far = ls.frechet_ratio(real + 2.0, real + 1.0, real), ls.frechet_ratio(real + 1.0, real + 2.0, real)
+    assert features.frechet_ratio(real + 0.01, real + 3.0, real)["ratio"] < 0.01
+    close, far = features.frechet_ratio(real + 2.0, real + 1.0, real), features.frechet_ratio(real + 1.0, real + 2.0, real)
     assert close["ratio"] == pytest.approx(4.0, rel=0.05) and far["ratio"] == pytest.approx(0.25, rel=0.05)
-    net = ls.random_feature_net(3, seed=1)
+    net = features.random_feature_net(3, seed=1)
     images = torch.rand(5, 3, 32, 32) * 2 - 1
-    torch.testing.assert_close(net(images), ls.random_feature_net(3, seed=1)(images))
+    torch.testing.assert_close(net(images), features.random_feature_net(3, seed=1)(images))
     assert net(images).shape == (5, 128)
-    assert ls.classifier_features(ls.mnist_classifier_net(), torch.zeros(3, 1, 28, 28)).shape == (3, 128)
+    assert features.classifier_features(features.mnist_classifier_net(), torch.zeros(3, 1, 28, 28)).shape == (3, 128)
 
 
 def test_separation_auc_and_anomaly_curves_by_hand():
-    assert ls.separation_auc(torch.tensor([0.0, 1.0]), torch.tensor([2.0, 3.0])) == 1.0
-    assert ls.separation_auc(torch.tensor([2.0, 3.0]), torch.tensor([0.0, 1.0])) == 0.0
-    assert ls.separation_auc(torch.tensor([1.0, 1.0]), torch.tensor([1.0])) == 0.5  # ties count half
+    assert measure_metrics.separation_auc(torch.tensor([0.0, 1.0]), torch.tensor([2.0, 3.0])) == 1.0
+    assert measure_metrics.separation_auc(torch.tensor([2.0, 3.0]), torch.tensor([0.0, 1.0])) == 0.0
+    assert measure_metrics.separation_auc(torch.tensor([1.0, 1.0]), torch.tensor([1.0])) == 0.5  # ties count half
     # 1 of the 4 pairs is won: positive 1.5 > negative 1
-    assert ls.separation_auc(torch.tensor([1.0, 2.0]), torch.tensor([0.5, 1.5])) == pytest.approx(0.25)
+    assert measure_metrics.separation_auc(torch.tensor([1.0, 2.0]), torch.tensor([0.5, 1.5])) == pytest.approx(0.25)
     critic = nn.Linear(2, 1)
     with torch.no_grad():
         critic.weight.copy_(torch.tensor([[1.0, 0.0]])), critic.bias.zero_()  # |f| = |x_0|
     real = torch.tensor([[0.1, 5.0], [-0.2, 0.0]])
     generated = torch.tensor([[1.0, 0.0], [-3.0, 1.0], [0.05, 0.0]])
-    curves = ls.anomaly_curves(critic, real, generated, torch.tensor([0.15, 0.5, 2.0]))
+    curves = measure_metrics.anomaly_curves(critic, real, generated, torch.tensor([0.15, 0.5, 2.0]))
     torch.testing.assert_close(curves["real_inside"], torch.tensor([0.5, 1.0, 1.0]))
     torch.testing.assert_close(curves["generated_inside"], torch.tensor([1 / 3, 1 / 3, 2 / 3]))
     assert curves["auc"] == pytest.approx(4 / 6)  # (1.0, 3.0) beat both real; 0.05 beats neither
 
 
 def test_class_coverage_mode_summary_and_snapshot_schedule():
-    one = ls.class_coverage(torch.full((50,), 3))
+    one = features.class_coverage(torch.full((50,), 3))
     assert one["classes"] == 1 and one["kl_from_uniform"] == pytest.approx(math.log(10))
-    balanced = ls.class_coverage(torch.arange(10).repeat(7))
+    balanced = features.class_coverage(torch.arange(10).repeat(7))
     assert balanced["classes"] == 10 and balanced["kl_from_uniform"] == pytest.approx(0.0, abs=1e-12)
-    rare = ls.class_coverage(torch.tensor([0] * 99 + [1]), min_share=0.01)
+    rare = features.class_coverage(torch.tensor([0] * 99 + [1]), min_share=0.01)
     assert rare["classes"] == 1 and rare["histogram"][:2] == [99, 1]
     eight = distributions.data_manifold("eight_gaussians")
     on_modes = torch.tensor(eight.centres).repeat(5, 1)  # 5 samples exactly on every centre
@@ -417,13 +418,13 @@ def test_missing_image_data_raises_one_clear_error(name, tmp_path, monkeypatch):
     assert str(tmp_path) in message and "LSGAN_DATA" in message
     if name == "mnist":
         with pytest.raises(datasets.DatasetMissing):
-            ls.train_mnist_classifier(n_train=8, n_test=8)
+            features.train_mnist_classifier(n_train=8, n_test=8)
 
 
 def test_mnist_classifier_shapes_and_prediction():
-    net = ls.mnist_classifier_net()
+    net = features.mnist_classifier_net()
     assert net(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
-    assert ls.predict_classes(net.eval(), torch.zeros(5, 1, 28, 28)).shape == (5,)
+    assert features.predict_classes(net.eval(), torch.zeros(5, 1, 28, 28)).shape == (5,)
 
 
 def test_image_gate_compares_a_run_with_its_own_generator_at_initialisation(tiny_mnist, tmp_path):
@@ -436,7 +437,7 @@ def test_image_gate_compares_a_run_with_its_own_generator_at_initialisation(tiny
     run = train_image_gan(config, progress=False, results_root=tmp_path / "results")
     real = tiny_mnist[:, None].float() / 127.5 - 1  # (64, 1, 28, 28) in [-1, 1]
     pooled = lambda x: F.avg_pool2d(x, 7).flatten(1)  # noqa: E731  (16 features)
-    trained = ls.image_gate(run, pooled, real, 64)
+    trained = features.image_gate(run, pooled, real, 64)
     assert trained["samples"].shape == (64, 1, 28, 28) and math.isfinite(trained["ratio"])
     run.generator = build_image_networks(config, 1, 28)[0]  # the same net at initialisation: ratio exactly 1
-    assert ls.image_gate(run, pooled, real, 64)["ratio"] == pytest.approx(1.0)
+    assert features.image_gate(run, pooled, real, 64)["ratio"] == pytest.approx(1.0)

@@ -9,7 +9,8 @@ import torch
 from lsgan_lib.data import distributions
 from lsgan_lib.measure import metrics
 from lsgan_lib import plots
-from lsgan_lib.measure.claims import Claim, Gate, bootstrap_interval, claims_markdown, gate, meets
+from lsgan_lib.measure.claims import (Claim, Gate, bootstrap_interval, claims_markdown, gate, meets,
+                                     over_passing_seeds, passing_seeds)
 
 matplotlib.use("Agg")
 
@@ -110,21 +111,80 @@ def test_metric_bars_draw_mean_and_every_seed():
 
 
 def _gate(passed: bool) -> Gate:
-    return gate("reference covers the modes", "modes covered, worst seed", [8, 7, 8] if passed else [8, 3, 8], 7)
+    return gate("reference covers the modes", "modes covered", [8, 7, 8] if passed else [8, 3, 8], 7,
+                independence="the reference trained: it covers modes, which the claim does not compare")
+
+
+QUOTE = "“a sentence” (Sec. 1)"
 
 
 def test_claims_table_states_verdicts_kinds_gates_profile_and_device():
-    claims = [Claim("002", "a | b", "m", "0.5", "≥ 0.4", True, kind="empirical", gates=(_gate(True),)),
-              Claim("002", "c", "m", "0.1", "≥ 0.4", False, kind="empirical", gates=(_gate(True),)),
+    claims = [Claim("002", "a | b", "m", "0.5", "≥ 0.4", True, kind="empirical", gates=(_gate(True),), quote=QUOTE),
+              Claim("002", "c", "m", "0.1", "≥ 0.4", False, kind="empirical", gates=(_gate(True),), quote=QUOTE),
               Claim("002", "d", "m", "0.1", "≥ 0.4", None, kind="numerical check"),
-              Claim("002", "e", "m", "0.1", "≥ 0.4", False, kind="empirical", gates=(_gate(False),))]
+              Claim("002", "e", "m", "0.1", "≥ 0.4", False, kind="empirical", gates=(_gate(False),), quote=QUOTE),
+              Claim("002", "f", "m", "0.1", "≥ 0.4", False, kind="extension", gates=(_gate(True),), quote=QUOTE)]
     text = claims_markdown(claims, "cpu", "cpu (2 threads)")
     for verdict in ("reproduced", "not reproduced", "inconclusive", "not tested"):
         assert f"`{verdict}`" in text
-    assert "a \\| b" in text and "`cpu` profile on cpu (2 threads)" in text
-    assert "*(numerical check)*" in text and "4 claims: 1 reproduced, 1 not reproduced, 1 inconclusive, 1 not tested" \
-        in text
-    assert "reference covers the modes: 3 (needs ≥ 7) — failed" in text  # the reason names the gate and its number
+    assert "a \\| b" in text and "`cpu` profile on cpu (2 threads)" in text and "the paper: “a sentence” (Sec. 1)" in text
+    assert "*(numerical check)*" in text and ("4 claims about the paper: 1 reproduced, 1 not reproduced, 1 "
+                                              "inconclusive, 1 not tested. 1 extension (our readings, not counted): "
+                                              "1 not reproduced.") in text
+    # the reason names the gate, how many seeds passed and each seed's value; the row says "n of N seeds"
+    assert "reference covers the modes: 2 of 3 seeds pass (each needs ≥ 7, quorum 3; per seed 8, 3, 8) — failed" in text
+    assert "(3 of 3 seeds)" in text
+    # the gates table shows each gate's independence sentence and every seed's value
+    assert "| reference covers the modes | the reference trained: it covers modes" in text and "| 8, 7, 8 |" in text
+
+
+def test_a_table_refuses_a_gate_without_independence_and_an_empirical_claim_without_a_quote():
+    silent = gate("g", "m", [1.0], 0.5)
+    with pytest.raises(ValueError, match="states no independence"):
+        claims_markdown([Claim("p", "c", "m", "v", "k", True, kind="empirical", gates=(silent,), quote=QUOTE)], "cpu", "x")
+    for kind in ("empirical", "extension"):
+        with pytest.raises(ValueError, match="quotes no sentence of the paper"):
+            claims_markdown([Claim("p", "c", "m", "v", "k", True, kind=kind, gates=(_gate(True),))], "cpu", "x")
+    assert "1 claims about the paper" in claims_markdown([Claim("p", "c", "m", "v", "k", True, kind="by construction")],
+                                                          "cpu", "x")
+
+
+def test_a_quorum_gate_passes_with_4_of_5_seeds_and_fails_with_3():
+    four = gate("g", "m", [8, 8, 3, 8, 8], 7, independence="i")
+    three = gate("g", "m", [8, 3, 3, 8, 8], 7, independence="i")
+    assert four.passed and (four.n_passed, four.needed) == (4, 4) and not three.passed
+    assert not gate("g", "m", [8, 8, float("nan"), 8, 3], 7).passed  # a NaN seed fails its seed
+    assert gate("g", "m", [8, 8, float("nan"), 8, 8], 7).passed
+    assert gate("g", "m", [8, 3], 7, quorum=0.5).passed and not gate("g", "m", [8, 3], 7).passed
+    # the claim is measured over the seeds that pass, and says so
+    assert over_passing_seeds([0.1, 0.2, 0.3, 0.4, 0.5], [four]).tolist() == [0.1, 0.2, 0.4, 0.5]
+    claim = Claim("p", "c", "m", "v", "k", True, kind="empirical", gates=(four,), quote=QUOTE)
+    assert claim.verdict == "reproduced" and claim.seeds_text == "4 of 5 seeds"
+    assert "(4 of 5 seeds)" in claims_markdown([claim], "cpu", "x") and claim.record()["seeds"] == "4 of 5 seeds"
+    with pytest.raises(ValueError, match="one value per seed"):
+        four.kept([1.0, 2.0])
+
+
+def test_gates_that_pass_on_different_seeds_must_still_share_a_quorum_of_seeds():
+    a = gate("a", "m", [8, 8, 3, 8, 8], 7, independence="i")
+    b = gate("b", "m", [8, 8, 8, 3, 8], 7, independence="i")
+    assert a.passed and b.passed and passing_seeds([a, b]).tolist() == [True, True, False, False, True]
+    claim = Claim("p", "c", "m", "v", "k", True, kind="empirical", gates=(a, b))
+    assert claim.verdict == "not tested" and "only 3 of 5 seeds" in claim.reason
+    with pytest.raises(ValueError, match="same seeds"):
+        passing_seeds([a, gate("c", "m", [1.0], 0.5)])
+
+
+def test_lloyds_quantiser_reaches_maxs_levels_and_beats_the_product_quantiser_in_two_dimensions():
+    points, mse = metrics.gaussian_quantiser(3, 1, n=100_000)
+    assert sorted(points.ravel().tolist()) == pytest.approx([-1.224, 0.0, 1.224], abs=1e-3)  # Max (1960)
+    assert mse == pytest.approx(0.1902, abs=2e-4)
+    nine, mse9 = metrics.gaussian_quantiser(9, 2, n=50_000)
+    assert nine.shape == (9, 2) and mse9 < 2 * 0.1902  # better than the 3 × 3 product of Max's quantiser
+    sample = torch.tensor([[0.0], [0.0], [10.0], [10.0]])
+    assert metrics.lloyd_quantiser(sample, 2)[1] == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        metrics.lloyd_quantiser(sample, 5)
 
 
 def test_a_failed_gate_gives_not_tested_whatever_the_measurement():
@@ -147,15 +207,17 @@ def test_a_dropped_part_reads_not_tested_with_its_reason():
 def test_an_empirical_claim_must_name_a_gate_and_a_kind_must_be_known():
     with pytest.raises(ValueError, match="names no training gate"):
         Claim("p", "c", "m", "v", "k", True, kind="empirical")
+    computed = Claim("p", "c", "m", "v", "k", True, kind="extension", quote=QUOTE)  # a literal reading, no training
+    assert computed.verdict == "reproduced"
     with pytest.raises(ValueError, match="kind must be one of"):
         Claim("p", "c", "m", "v", "k", True, kind="anecdote")
     with pytest.raises(TypeError):
         Claim("p", "c", "m", "v", "k", True)  # the kind has no default: every claim states it
 
 
-def test_gates_take_the_worst_seed_and_fail_on_non_finite_values():
+def test_gates_report_the_worst_seed_and_fail_on_non_finite_values():
     assert gate("g", "m", [0.9, 0.4, 0.8], 0.5).value == 0.4
-    assert not gate("g", "m", [0.9, 0.4, 0.8], 0.5).passed
+    assert not gate("g", "m", [0.9, 0.4, 0.8], 0.5).passed  # 2 of 3 seeds: below the quorum of 3
     assert gate("g", "m", [0.01, 0.03], 0.05, "<=").value == 0.03 and gate("g", "m", [0.01, 0.03], 0.05, "<=").passed
     assert not gate("g", "m", [1.0, float("nan")], 0.5).passed
     assert not gate("g", "m", [float("inf")], 0.5, "<=").passed
@@ -190,6 +252,7 @@ def test_claim_records_carry_verdict_reason_and_gates_as_json():
     record = Claim("p", "c", "m", "v", "k", True, kind="empirical", gates=(_gate(False),), control="0.1").record()
     assert record["verdict"] == "not tested" and record["kind"] == "empirical" and record["control"] == "0.1"
     assert record["gates"][0]["passed"] is False and record["gates"][0]["value"] == 3.0
+    assert record["gates"][0]["values"] == [8.0, 3.0, 8.0] and record["gates"][0]["n_passed"] == 2
     assert json.loads(json.dumps(record)) == record
 
 
@@ -206,3 +269,11 @@ def test_outcome_combiners_fail_on_any_failure_and_stay_undecided_on_any_undecid
             combine([])
         with pytest.raises(TypeError):
             combine([0.5])
+
+
+def test_an_interval_over_passing_seeds_drops_the_failing_seeds_and_is_undecided_when_none_pass():
+    from lsgan_lib.measure.claims import interval_over_passing_seeds
+    g = gate("learned", "m", [1.0, 0.0, 1.0], 0.5)
+    assert interval_over_passing_seeds([3.0, 100.0, 5.0], [g]).values == (3.0, 5.0)
+    none = interval_over_passing_seeds([3.0, 100.0, 5.0], [gate("learned", "m", [0.0, 0.0, 0.0], 0.5)])
+    assert none.values == () and meets(none, 0.0) is None and str(none) == "no seed passes the gates"

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..measure.claims import KINDS, SIGNS, VERDICTS
+from ..measure.claims import KINDS, PAPER_KINDS, QUORUM, SIGNS, VERDICTS
 from .parameters import chapters
 
 
@@ -39,20 +39,48 @@ class OutdatedClaims(ValueError):
     """An executed chapter whose claim records lack the fields of :class:`lsgan_lib.measure.claims.Claim`."""
 
 
+def predates_quorum(records: list[dict[str, Any]]) -> bool:
+    """Whether a chapter's claim records come from before the quorum rules: gates judged on the worst seed (a gate
+    record without per-seed ``values``) or claims without the paper's quoted sentence (no ``quote`` field)."""
+    return any("quote" not in c or any("values" not in g for g in c["gates"]) for c in records)
+
+
+def _seed_values(g: dict[str, Any]) -> str:
+    """A gate record's per-seed values, or — for a record from before the quorum rules — its worst seed."""
+    if "values" in g:
+        return ", ".join("not computable" if not isinstance(v, (int, float)) or v != v else f"{v:.3g}"
+                         for v in g["values"])
+    return f"worst seed {g['value']:.3g}"
+
+
+def _short_reason(c: dict[str, Any], labels: dict[str, str]) -> str:
+    """Why a claim is not tested, compactly: the profile's reason, or the labels of its failed gates in the overview's
+    table of failed gates (``labels``: gate name → label); empty otherwise."""
+    parts = [c["not_tested"]] if c.get("not_tested") else []
+    failed = sorted({labels[g["name"]] for g in c["gates"] if not g["passed"]}, key=lambda label: int(label[1:]))
+    if failed:
+        parts.append(f"gate{'s' if len(failed) > 1 else ''} {', '.join(failed)} failed")
+    elif c["verdict"] == "not tested" and not parts:
+        parts.append(c["reason"])
+    return "; ".join(parts)
+
+
 def claims_overview(root: Path, chapter_dir: Path) -> str:
-    """The claims overview page, as MyST Markdown: the four verdicts counted apart (in all and per kind of claim),
-    every gate that failed, then each chapter's claims grouped by kind, verdict first."""
+    """The claims overview page, as MyST Markdown: the four verdicts counted over the claims about the papers (in all,
+    per kind and per chapter), extensions apart; each failed gate once per chapter with its seeds' values (its
+    measurement and independence sentence in a footnote); then each chapter's claims, verdict first."""
     from ..measure.claims import verdict_badge
 
     lines = ["# Claims overview", "",
              "Every claim this book measures, collected from the executed chapters by `lsgan-book build`. A claim is "
-             "*reproduced*, *not reproduced*, *inconclusive* (trained models, but the seeds' interval straddles the "
-             "criterion or the seeds disagree) or *not tested* (a training gate failed — the models it compares did "
-             "not learn at this profile — or the profile drops that part). A claim is *not reproduced* only when its "
-             "gates pass. Each claim has a kind: *empirical* (depends on trained models), *numerical check* (a "
-             "formula against an independent computation) or *by construction* (true by the definitions used: shown, "
-             "not counted as evidence). Each verdict holds for the profile and device it names; the chapter's claims "
-             "section gives the measurement, the criterion fixed before the run and the gates.", ""]
+             "*reproduced*, *not reproduced*, *inconclusive* (the seeds' interval straddles the criterion or the "
+             "seeds disagree) or *not tested* (a training gate failed, or the profile drops that part). A gate "
+             "certifies that the models trained, never the claim's outcome, and passes when at least "
+             f"{QUORUM:.0%} of its seeds pass; a claim is measured over the seeds that pass. Kinds: *empirical* "
+             "(trained models), *numerical check* (a formula against an independent computation), *by construction* "
+             "(true by the definitions used: not evidence), and *extension* (our reading, stricter than the paper's "
+             "sentence: counted apart, not evidence about the paper). Each chapter's claims section gives the "
+             "measurement, the criterion fixed before the run, the paper's sentence and the gates.", ""]
     by_chapter = {}
     for chapter in chapters(root):
         executed = chapter_dir / f"{chapter}.ipynb"
@@ -66,37 +94,57 @@ def claims_overview(root: Path, chapter_dir: Path) -> str:
     def count(records) -> list[str]:
         return [str(sum(c["verdict"] == v for c in records)) for v in VERDICTS]
 
-    lines += [f"**{len(everything)} claims**: " + ", ".join(f"{n} {v}" for v, n in zip(VERDICTS, count(everything)))
-              + ".", "",
-              "| | " + " | ".join(VERDICTS) + " |", "| --- |" + " ---: |" * len(VERDICTS)]
+    paper = [c for c in everything if c["kind"] in PAPER_KINDS]
+    extensions = [c for c in everything if c["kind"] not in PAPER_KINDS]
+    lines += [f"**{len(paper)} claims about the papers**: "
+              + ", ".join(f"{n} {v}" for v, n in zip(VERDICTS, count(paper))) + "."
+              + (f" {len(extensions)} extensions, counted apart: "
+                 + ", ".join(f"{n} {v}" for v, n in zip(VERDICTS, count(extensions))) + "." if extensions else ""),
+              "", "| | " + " | ".join(VERDICTS) + " |", "| --- |" + " ---: |" * len(VERDICTS)]
     for kind in KINDS:
-        lines.append(f"| {kind} | " + " | ".join(count([c for c in everything if c["kind"] == kind])) + " |")
+        rows = [c for c in everything if c["kind"] == kind]
+        if rows or kind in PAPER_KINDS:
+            label = kind if kind in PAPER_KINDS else f"{kind} (not counted)"
+            lines.append(f"| {label} | " + " | ".join(count(rows)) + " |")
     for chapter, records in by_chapter.items():
-        lines.append(f"| {{ref}}`{chapter} <{claims_label(chapter)}>` | " + " | ".join(count(records)) + " |")
+        lines.append(f"| {{ref}}`{chapter} <{claims_label(chapter)}>` | "
+                     + " | ".join(count([c for c in records if c["kind"] in PAPER_KINDS])) + " |")
+    old = [chapter for chapter, records in by_chapter.items() if predates_quorum(records)]
+    if old:
+        lines += ["", "Executed before the quorum rules: " + ", ".join(old) + ". Their gates were judged on the "
+                  "worst seed (shown as such below) and their rows do not yet quote the paper's sentence; they "
+                  "follow the rules when re-executed."]
     failed = [(chapter, g) for chapter, records in by_chapter.items()
               for g in {g["name"]: g for c in records for g in c["gates"]}.values() if not g["passed"]]
     lines += ["", "## Gates that failed", ""]
+    notes = []
+    labels = {chapter: {} for chapter in by_chapter}  # chapter → gate name → its label in the table, G1, G2, …
     if failed:
-        lines += ["| chapter | gate | measured | threshold |", "| --- | --- | --- | --- |"]
+        lines += ["| | chapter | gate | per seed | each seed needs | seeds passing |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         for chapter, g in failed:
-            lines.append("| " + " | ".join(md_cell(x) for x in (chapter, g["name"] + " — " + g["measurement"],
-                                                                  f"{g['value']:.3g}", f"{SIGNS[g['direction']]} {g['threshold']:g}"))
-                         + " |")
+            labels[chapter][g["name"]] = f"G{len(notes) + 1}"
+            notes.append(f"[^gate-{len(notes) + 1}]: {md_cell(g['measurement'])}"
+                         + (f". Certifies: {md_cell(g['independence'])}" if g.get("independence") else ""))
+            passing = f"{g['n_passed']} of {len(g['values'])} (quorum {g['needed']})" if "values" in g else "—"
+            lines.append("| " + " | ".join(md_cell(x) for x in (
+                f"G{len(notes)}", chapter, f"{g['name']}[^gate-{len(notes)}]", _seed_values(g),
+                f"{SIGNS[g['direction']]} {g['threshold']:g}", passing)) + " |")
+        lines += [""] + notes
     else:
         lines.append("None: every gate of every executed chapter passed.")
     for chapter, records in by_chapter.items():
         settings = sorted({f"`{c['profile']}` profile on {c['device']}" for c in records})
         lines += ["", f"## {chapter}", "", f"The chapter's claims section: {{ref}}`{chapter} <{claims_label(chapter)}>`. "
-                  "Measured at the " + "; ".join(settings) + "."]
+                  "Measured at the " + "; ".join(settings) + ".", "",
+                  "| verdict | kind | paper | claim | measured |", "| --- | --- | --- | --- | --- |"]
         for kind in KINDS:
-            rows = [c for c in records if c["kind"] == kind]
-            if not rows:
-                continue
-            lines += ["", f"**{kind}**", "", "| verdict | paper | claim | measured |", "| --- | --- | --- | --- |"]
-            for c in rows:
-                verdict = verdict_badge(c["verdict"]) + (f" {c['reason']}" if c["reason"] else "")
-                lines.append("| " + " | ".join(md_cell(x) for x in (verdict, c["paper"], c["claim"],
-                                                                      f"{c['measurement']}: **{c['value']}**")) + " |")
+            for c in (c for c in records if c["kind"] == kind):
+                reason = _short_reason(c, labels[chapter])
+                verdict = verdict_badge(c["verdict"]) + (f" {reason}" if reason else "")
+                seeds = f" ({c['seeds']})" if c.get("seeds") else ""
+                lines.append("| " + " | ".join(md_cell(x) for x in (
+                    verdict, kind, c["paper"], c["claim"], f"{c['measurement']}: **{c['value']}**{seeds}")) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -104,7 +152,8 @@ TOTALS_START, TOTALS_END = "<!-- claims-totals:start -->", "<!-- claims-totals:e
 
 
 def claims_totals(root: Path, chapter_dir: Path) -> str:
-    """One sentence for the intro page: the four verdicts counted over every executed chapter, empirical apart."""
+    """One sentence for the intro page: the four verdicts counted over the claims about the papers in every executed
+    chapter, empirical apart, and the extensions (our readings) apart."""
     records = [c for chapter in chapters(root) if (chapter_dir / f"{chapter}.ipynb").is_file()
                for c in chapter_claims(chapter_dir / f"{chapter}.ipynb")]
     if not records:
@@ -113,9 +162,15 @@ def claims_totals(root: Path, chapter_dir: Path) -> str:
     def counted(rows) -> str:
         return ", ".join(f"{sum(c['verdict'] == v for c in rows)} {v}" for v in VERDICTS)
 
+    paper = [c for c in records if c["kind"] in PAPER_KINDS]
     empirical = [c for c in records if c["kind"] == "empirical"]
-    return (f"**In all, the executed chapters test {len(records)} claims: {counted(records)}.** Of the "
+    extensions = [c for c in records if c["kind"] not in PAPER_KINDS]
+    text = (f"**In all, the executed chapters test {len(paper)} claims of the papers: {counted(paper)}.** Of the "
             f"{len(empirical)} empirical claims: {counted(empirical)}.")
+    if extensions:
+        text += f" Apart from these, {len(extensions)} extensions (our readings, not evidence about the papers): " \
+                f"{counted(extensions)}."
+    return text
 
 
 def with_totals(intro: str, totals: str) -> str:

@@ -28,7 +28,6 @@ import torch
 from torch import nn
 
 from ..measure import metrics
-from ..measure.claims import all_hold
 from ..data.distributions import data_manifold
 from ..train.toy import GANConfig
 
@@ -226,7 +225,3 @@ def agrees_with_reference(p: Panel, features: dict[str, float]) -> bool:
     raise ValueError(f"panel {p.key} has no reference image")
 
 
-def all_of(*outcomes: bool | None) -> bool | None:
-    """:func:`lsgan_lib.measure.claims.all_hold` over its arguments (the executed chapter calls this name; new code uses
-    ``all_hold``)."""
-    return all_hold(outcomes)

@@ -13,11 +13,11 @@ import time
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from .. import cache
 from ..data.images import load_images
 from ..train.images import AutoencoderConfig, ImageGANConfig
+from ..measure.features import resize
 from ..measure.inversion import Inversion, invert, reconstruction_error
 
 # The paper's WGAN-GP (Gulrajani et al.'s settings, Table 1's nets): Adam 1e-4, β = (0, 0.9), 5 critic steps, λ = 10.
@@ -45,13 +45,6 @@ def ae_config(dataset: str, latent_dim: int, width: int, image_size: int, n_iter
     return AutoencoderConfig(dataset=dataset, architecture=ARCHITECTURE, width=width, latent_dim=latent_dim,
                              n_iter=n_iter, batch_size=batch_size, n_train=n_train, image_size=image_size, seed=seed,
                              channels_last=channels_last)
-
-
-def resize(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Images ``(n, C, H, W)`` resized bilinearly to ``size``×``size`` (unchanged if already that size), in [−1, 1]."""
-    if images.shape[-1] == size and images.shape[-2] == size:
-        return images
-    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False).clamp_(-1, 1)
 
 
 def evaluation_images(dataset: str, split: str, n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,80 +120,6 @@ def timed(function, *args, **kwargs):
     return out, time.perf_counter() - started
 
 
-FEATURE_CACHE_KIND = "feature_net"
-FEATURE_SIZE = 32  # the substitute feature network reads 32×32 images
-
-
-def substitute_feature_network(n_train: int, steps: int, seed: int = 0) -> tuple[nn.Module, float, dict]:
-    """The Fréchet-distance substitute for FID when Inception-v3's weights are not available: a LeNet-5 trained here
-    on the first ``n_train`` CIFAR-10 training images (32×32, labels) for ``steps`` Adam steps, cached.
-
-    Returns the feature extractor (the 84 features of its F6 layer, ``(n, 3, 32, 32) → (n, 84)``), its accuracy on the
-    first 2,000 CIFAR-10 test images, and the cache key."""
-    from ..measure.metrics import accuracy, train_classifier
-    from ..models.nets import lenet5
-
-    key = {"network": "lenet5", "dataset": "cifar10", "n_train": n_train, "steps": steps, "seed": seed,
-           "batch_size": 128, "lr": 1e-3}
-
-    def compute() -> dict:
-        images, labels = load_images("cifar10", "train", n_train)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net = lenet5(3, 10)
-        net = train_classifier(net, images, labels, steps, batch_size=128, lr=1e-3, seed=seed)
-        test_images, test_labels = load_images("cifar10", "test", 2000)
-        return {"state": net.state_dict(), "accuracy": accuracy(net, test_images, test_labels)}
-
-    payload, _ = cache.cached(FEATURE_CACHE_KIND, key, compute)
-    net = lenet5(3, 10)
-    net.load_state_dict(payload["state"])
-    return net[:-1].eval(), float(payload["accuracy"]), key
-
-
-def feature_distance(network: nn.Module, images_a: torch.Tensor, images_b: torch.Tensor, size: int | None) -> float:
-    """The Fréchet distance between two image sets ``(n, C, H, W)`` under ``network`` (images resized to ``size``;
-    grey images repeated to three channels)."""
-    from ..measure.metrics import frechet_distance, network_features
-
-    def three(images):
-        return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
-
-    return frechet_distance(network_features(network, three(images_a), size),
-                            network_features(network, three(images_b), size))
-
-
-def excess_kurtosis(values: torch.Tensor) -> float:
-    """E[(x − μ)⁴]/σ⁴ − 3 of a flat tensor: 0 for a Gaussian, −1.2 for a uniform (Glorot's initialisation)."""
-    x = values.double().flatten()
-    centred = x - x.mean()
-    return float(centred.pow(4).mean() / centred.pow(2).mean().pow(2) - 3)
-
-
-
-def mnist_classifier(train_images: torch.Tensor, train_labels: torch.Tensor, test_images: torch.Tensor,
-                     test_labels: torch.Tensor, steps: int, seed: int = 0) -> tuple[nn.Module, float]:
-    """The chapter's MNIST classifier: a LeNet-5 trained on ``train_images`` ``(n, 1, H, W)`` (resized to 32×32) with
-    ``train_labels`` ``(n,)``; returns it (eval mode, it reads 32×32 images) and its accuracy on the test images."""
-    from ..measure.metrics import accuracy, train_classifier
-    from ..models.nets import lenet5
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = lenet5(1, 10)
-    net = train_classifier(net, resize(train_images, 32), train_labels, steps, batch_size=64, lr=1e-3, seed=seed)
-    return net, accuracy(net, resize(test_images, 32), test_labels)
-
-
-@torch.no_grad()
-def classifier_confidence(classifier: nn.Module, images: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
-    """The classifier's largest softmax probability for each image ``(n, 1, H, W)`` (resized to 32×32): ``(n,)``.
-    The MNIST gate: a generator whose samples the classifier recognises as digits gives values near 1."""
-    classifier.eval()
-    return torch.cat([F.softmax(classifier(resize(part.float(), 32)), dim=1).max(dim=1).values
-                      for part in images.split(chunk)])
-
-
 def mean_image_errors(train_images: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     """Per-image MSE ``(n,)`` of predicting every image ``(n, C, H, W)`` by the per-pixel mean of ``train_images``
     ``(N, C, H, W)``: the baseline a trained autoencoder must beat by far (the AE gate)."""
@@ -257,41 +176,3 @@ def other_identity(reconstructions: torch.Tensor, targets: torch.Tensor, train_i
     return own.float(), distances.min(dim=1).values.float()
 
 
-FEATURE_NETS = ("lenet", "inception")
-
-
-def feature_network(choice: str, feature_train: int, feature_steps: int, seed: int = 0
-                    ) -> tuple[nn.Module, int | None, str, str]:
-    """The network of the chapter's Fréchet distance: ``"lenet"`` — the substitute LeNet-5 of
-    :func:`substitute_feature_network` (labelled "FD-LeNet (not FID)"); ``"inception"`` — pytorch-fid's Inception-v3,
-    i.e. FID, only when its package and weights are on this machine (nothing is downloaded): otherwise a clear error.
-    Returns ``(network, input size or None, metric name, note)``."""
-    from ..measure.metrics import INCEPTION_WEIGHTS, standard_fid_network
-
-    if choice not in FEATURE_NETS:
-        raise ValueError(f"feature_net must be one of {FEATURE_NETS}, got {choice!r}")
-    if choice == "inception":
-        net = standard_fid_network()
-        if net is None:
-            raise RuntimeError(
-                "feature_net='inception' needs pytorch-fid and its Inception-v3 weights on this machine, and they are "
-                f"absent (nothing is downloaded here). Install pytorch-fid and put {INCEPTION_WEIGHTS} into "
-                f"{torch.hub.get_dir()}/checkpoints/, or run with feature_net='lenet' (the labelled substitute).")
-        return net, None, "FID (Inception-v3)", "the standard Inception-v3 FID network (pytorch-fid weights found locally)"
-    net, acc, _ = substitute_feature_network(feature_train, feature_steps, seed)
-    return net, FEATURE_SIZE, "FD-LeNet (not FID)", (
-        f"Fréchet distance on the 84 features of a LeNet-5 trained here on {feature_train:,} CIFAR-10 images "
-        f"({feature_steps} steps; {100 * acc:.1f}% test accuracy) — not FID: Inception-v3's weights cannot be "
-        "downloaded here")
-
-
-@torch.no_grad()
-def digits_covered(classifier: nn.Module, images: torch.Tensor, min_share: float = 0.02) -> int:
-    """How many of the classifier's classes receive at least ``min_share`` of the arg-max predictions on ``images``
-    ``(n, 1, H, W)``: 10 for real MNIST; about 1 for an untrained generator, whose samples all look alike (the second
-    MNIST gate: the mean confidence alone is high for an untrained generator's blobs too)."""
-    classifier.eval()
-    predicted = torch.cat([classifier(resize(part.float(), 32)).argmax(dim=1) for part in images.split(1024)])
-    n_classes = classifier(resize(images[:1].float(), 32)).shape[1]
-    shares = torch.bincount(predicted, minlength=n_classes).float() / predicted.numel()
-    return int((shares >= min_share).sum())

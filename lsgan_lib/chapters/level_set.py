@@ -15,12 +15,11 @@ networks live in :mod:`lsgan_lib.models.objectives` and :mod:`lsgan_lib.train.to
   exploded (the same relative criterion on every problem);
 * :func:`circle_shares` and :func:`curve_visits` — "the WGAN primarily learns the circle" and Fig. 1's left panel;
 * :func:`best_grid_point` and :func:`phenomenon_shares` — the Level Set GAN's fixed grid of settings;
-* :func:`image_gate` (:func:`frechet_ratio`, :func:`classifier_features`, :func:`random_feature_net`) — whether an
-  image GAN trained: its Fréchet distance to the data against the same generator at initialisation;
-* :func:`jacobian_determinants` and :func:`contraction_at_centres` — Fig. 1's "contracts the grid at the centres";
-* :func:`orientation_consistency` — Fig. 1's "preserves the local structure of the grid" (no folds);
-* :func:`anomaly_curves` — section 3's reading of the critic as an anomaly detector;
-* :func:`class_coverage` and the small MNIST classifier of :func:`train_mnist_classifier` — mode coverage on MNIST.
+* :func:`mode_summary` and :func:`snapshot_schedule` — summaries over seeds.
+
+The reusable measurements the chapter also uses live in :mod:`lsgan_lib.measure`: the image gate, feature nets and
+the MNIST classifier in :mod:`lsgan_lib.measure.features`; Jacobian determinants, orientation, contraction at the
+centres and the anomaly curves in :mod:`lsgan_lib.measure.metrics`.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from typing import Sequence
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from .. import cache
 from ..data.distributions import data_manifold
@@ -272,241 +270,9 @@ def best_grid_point(quality: dict[tuple, torch.Tensor], modes: dict[tuple, torch
     return max(order, key=lambda p: (score(p), -order.index(p)))
 
 
-def jacobian_determinants(generator: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """|det ∂G/∂z| at each latent point ``(n, 2)`` of a generator from 2-d latents to the plane: shape ``(n,)``.
-
-    The local area scale of the map: below 1 the generator contracts the latent grid there, above 1 it stretches it.
-    """
-    if z.ndim != 2 or z.shape[1] != 2:
-        raise ValueError(f"jacobian_determinants needs 2-d latents (n, 2), got {tuple(z.shape)}")
-    return signed_jacobian_determinants(generator, z).abs()
-
-
-def signed_jacobian_determinants(generator: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """det ∂G/∂z ``(n,)`` at latent points ``(n, 2)`` (its sign is the map's local orientation)."""
-    generator.eval()
-    jac = torch.func.vmap(torch.func.jacrev(lambda v: generator(v[None])[0]))(z.detach())  # (n, 2, 2)
-    if jac.shape[1:] != (2, 2):
-        raise ValueError(f"jacobian_determinants needs a map from the plane to the plane, got Jacobians "
-                         f"{tuple(jac.shape[1:])}")
-    return torch.linalg.det(jac).detach()
-
-
-def contraction_at_centres(generator: nn.Module, z: torch.Tensor, centres: torch.Tensor, near: float, far: float
-                           ) -> dict[str, float]:
-    """Fig. 1's "contracts the grid at the centres of the Gaussians", as a number.
-
-    For latent points ``z`` ``(n, 2)`` (a regular latent grid), the generator's |det J| is compared between points
-    mapped within ``near`` of a mode centre (``centres`` ``(k, 2)``) and points mapped farther than ``far`` from every
-    centre (between the modes). Returns the medians ``near_det`` and ``between_det``, their ``ratio``
-    (between / near: > 1 means the grid is contracted at the centres) and the point counts ``n_near``,
-    ``n_between``. A count of 0 gives a NaN median."""
-    if not 0 < near <= far:
-        raise ValueError(f"contraction_at_centres needs 0 < near <= far, got near={near}, far={far}")
-    with torch.no_grad():
-        images = generator.eval()(z)
-    distance = torch.cdist(images, centres.to(images)).min(dim=1).values
-    dets = jacobian_determinants(generator, z)
-    near_det = dets[distance <= near]
-    between_det = dets[distance > far]
-
-    def median(values):
-        return float(values.median()) if values.numel() else math.nan
-
-    ratio = median(between_det) / median(near_det) if near_det.numel() and between_det.numel() else math.nan
-    return {"near_det": median(near_det), "between_det": median(between_det), "ratio": ratio,
-            "n_near": int(near_det.numel()), "n_between": int(between_det.numel())}
-
-
-def orientation_consistency(grid_image: torch.Tensor) -> float:
-    """Share of the cells of a warped 2-d latent grid that keep the majority orientation (no fold), in [0.5, 1].
-
-    ``grid_image`` is ``(p*p, 2)``, the generator's image of a row-major ``p × p`` latent grid. Each cell's
-    orientation is the sign of the cross product of its two edge vectors; a map that preserves the grid's local
-    structure keeps one orientation everywhere (1.0), a map that folds the grid flips some cells."""
-    side = int(round(grid_image.shape[0] ** 0.5))
-    if side * side != grid_image.shape[0] or grid_image.ndim != 2 or grid_image.shape[1] != 2 or side < 2:
-        raise ValueError(f"orientation_consistency needs the image of a square latent grid (p*p, 2), got "
-                         f"{tuple(grid_image.shape)}")
-    mesh = grid_image.reshape(side, side, 2)
-    a = mesh[1:, :-1] - mesh[:-1, :-1]  # along the first latent axis
-    b = mesh[:-1, 1:] - mesh[:-1, :-1]  # along the second
-    cross = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
-    positive = float((cross > 0).float().mean())
-    return max(positive, 1 - positive)
-
-
-@torch.no_grad()
-def anomaly_curves(critic: nn.Module, real: torch.Tensor, generated: torch.Tensor, taus: torch.Tensor
-                   ) -> dict[str, torch.Tensor | float]:
-    """Section 3's anomaly-detector reading of the critic: the share of points inside the band |f| < τ.
-
-    ``real`` ``(n, d)`` (held out, not trained on) and ``generated`` ``(m, d)``; ``taus`` ``(t,)``. Returns
-    ``real_inside`` and ``generated_inside`` ``(t,)`` and ``auc``: the probability that a generated point has a larger
-    |f| than a real one (ties count half) — 0.5 when |f| cannot tell them apart, 1 when every generated point lies
-    farther from the zero level set than every real one."""
-    critic.eval()
-    f_real = critic(real).reshape(-1).abs().double()
-    f_gen = critic(generated).reshape(-1).abs().double()
-    inside_real = (f_real[None, :] < taus.double()[:, None]).double().mean(dim=1)
-    inside_gen = (f_gen[None, :] < taus.double()[:, None]).double().mean(dim=1)
-    return {"real_inside": inside_real.float(), "generated_inside": inside_gen.float(),
-            "auc": separation_auc(f_real, f_gen)}
-
-
-def separation_auc(negatives: torch.Tensor, positives: torch.Tensor) -> float:
-    """P(positive > negative) + ½ P(tie) over all pairs of two score sets ``(n,)`` and ``(m,)`` (the ROC AUC)."""
-    scores = torch.cat([negatives.reshape(-1), positives.reshape(-1)]).double()
-    ranks = _average_ranks(scores)
-    n, m = negatives.numel(), positives.numel()
-    if n == 0 or m == 0:
-        raise ValueError("separation_auc needs at least one score in each set")
-    return float((ranks[n:].sum() - m * (m + 1) / 2) / (n * m))
-
-
-def _average_ranks(values: torch.Tensor) -> torch.Tensor:
-    """1-based ranks with ties given their average rank, ``(n,)``."""
-    order = torch.argsort(values, stable=True)
-    sorted_values = values[order]
-    ranks = torch.empty_like(values)
-    ranks[order] = torch.arange(1, len(values) + 1, dtype=values.dtype)
-    unique, inverse = torch.unique(sorted_values, return_inverse=True)
-    if len(unique) < len(values):  # average the ranks of ties
-        sums = torch.zeros(len(unique), dtype=values.dtype).index_add_(0, inverse, ranks[order])
-        counts = torch.bincount(inverse, minlength=len(unique)).to(values.dtype)
-        ranks[order] = (sums / counts)[inverse]
-    return ranks
-
-
-def class_coverage(labels: torch.Tensor, n_classes: int = 10, min_share: float = 0.0) -> dict[str, float | list]:
-    """Mode coverage of generated images from their predicted classes ``(n,)``.
-
-    Returns ``classes`` (how many classes hold more than ``min_share`` of the samples), ``kl_from_uniform``
-    (KL(p ‖ uniform) = log K − H(p) in nats, 0 for a perfectly balanced histogram, log K for one class) and
-    ``histogram`` (the count per class)."""
-    if labels.ndim != 1 or labels.numel() == 0:
-        raise ValueError(f"class_coverage needs a non-empty (n,) tensor of labels, got {tuple(labels.shape)}")
-    counts = torch.bincount(labels.long(), minlength=n_classes)[:n_classes].double()
-    p = counts / counts.sum()
-    entropy = -(p[p > 0] * p[p > 0].log()).sum()
-    return {"classes": int((p > min_share).sum()), "kl_from_uniform": float(math.log(n_classes) - entropy),
-            "histogram": counts.long().tolist()}
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # A small MNIST classifier for counting the digit classes of generated images
 # ---------------------------------------------------------------------------------------------------------------------
-
-CLASSIFIER_KIND = "mnist_classifier"
-
-
-def mnist_classifier_net() -> nn.Sequential:
-    """A small LeNet-style CNN: ``(batch, 1, 28, 28)`` images in [−1, 1] → ``(batch, 10)`` logits."""
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
-
-
-def train_mnist_classifier(n_train: int = 20_000, epochs: int = 1, seed: int = 0, batch_size: int = 128,
-                           n_test: int = 10_000, device: torch.device | str | None = None, results_root=None
-                           ) -> tuple[nn.Module, float]:
-    """Train (or load from the results cache) :func:`mnist_classifier_net` on the first ``n_train`` MNIST training
-    images with Adam (lr 1e-3) for ``epochs``; return the network (CPU, eval mode) and its accuracy on the first
-    ``n_test`` test images. A missing MNIST raises :class:`lsgan_lib.data.images.DatasetMissing`."""
-    from ..data.images import load_images
-
-    if n_train < 1 or epochs < 1 or batch_size < 1 or n_test < 1:
-        raise ValueError(f"train_mnist_classifier needs positive sizes, got n_train={n_train}, epochs={epochs}, "
-                         f"batch_size={batch_size}, n_test={n_test}")
-    device = torch.device(device) if device is not None else default_device()
-    key = {"n_train": n_train, "epochs": epochs, "seed": seed, "batch_size": batch_size, "n_test": n_test,
-           "net": "lenet_16_32_128", "optimizer": "adam_1e-3"}
-
-    def fit() -> dict:
-        images, labels = load_images("mnist", "train", n_train)
-        test_images, test_labels = load_images("mnist", "test", n_test)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net = mnist_classifier_net()
-        net.to(device).train()
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-        stream = torch.Generator().manual_seed(seed)
-        for _ in range(epochs):
-            order = torch.randperm(len(images), generator=stream)
-            for start in range(0, len(images), batch_size):
-                idx = order[start:start + batch_size]
-                loss = F.cross_entropy(net(images[idx].to(device)), labels[idx].to(device))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-        net.eval()
-        accuracy = float((predict_classes(net, test_images) == test_labels).float().mean())
-        return {"state": {k: v.cpu() for k, v in net.state_dict().items()}, "accuracy": accuracy}
-
-    payload, _ = cache.cached(CLASSIFIER_KIND, key, fit, results_root)
-    net = mnist_classifier_net()
-    net.load_state_dict(payload["state"])
-    return net.eval(), float(payload["accuracy"])
-
-
-@torch.no_grad()
-def predict_classes(classifier: nn.Module, images: torch.Tensor, chunk: int = 1000) -> torch.Tensor:
-    """The predicted class ``(n,)`` of images ``(n, 1, 28, 28)`` in [−1, 1]."""
-    device = next(classifier.parameters()).device
-    return torch.cat([classifier(part.to(device)).argmax(dim=1).cpu() for part in images.split(chunk)])
-
-
-@torch.no_grad()
-def classifier_features(classifier: nn.Sequential, images: torch.Tensor, chunk: int = 1000) -> torch.Tensor:
-    """The MNIST classifier's penultimate features ``(n, 128)`` of images ``(n, 1, 28, 28)`` in [−1, 1]: the feature
-    net of the chapter's Fréchet distance on MNIST."""
-    body = classifier[:-1].eval()
-    device = next(classifier.parameters()).device
-    return torch.cat([body(part.to(device)).cpu() for part in images.split(chunk)])
-
-
-def random_feature_net(channels: int, seed: int = 0) -> nn.Sequential:
-    """A fixed, randomly initialised conv net ``(batch, channels, H, W) → (batch, 128)`` (three stride-2 convolutions
-    with ReLU, global average pooling, a linear map): the chapter's feature net for CelebA, where no trained feature
-    net is available offline. Random features are a weaker measure than Inception's but still separate noise from
-    images; the same ``seed`` gives the same net."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return nn.Sequential(nn.Conv2d(channels, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
-                             nn.Conv2d(64, 128, 4, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                             nn.Linear(128, 128)).eval()
-
-
-@torch.no_grad()
-def image_gate(run, features, real: torch.Tensor, n: int, seed: int = 1, chunk: int = 500) -> dict:
-    """The image gate of an image GAN run (:class:`lsgan_lib.train.images.ImageGANRun`): :func:`frechet_ratio` of
-    ``n`` samples of the trained generator against the *same* generator at initialisation (rebuilt from the run's
-    seed), both from the same latents (drawn with ``seed``), to ``real`` images ``(m, C, H, W)``, in the feature space
-    of ``features`` (a callable ``(n, C, H, W) → (n, k)``). Returns the ratio's entries and ``samples`` — the trained
-    generator's ``(n, C, H, W)`` images."""
-    from ..data.distributions import latent
-    from ..train.images import build_image_networks
-
-    config = run.config
-    z = latent(config.latent).sample(n, config.latent_dim, torch.Generator().manual_seed(seed))
-    untrained, _ = build_image_networks(config, real.shape[1], real.shape[-1])
-    trained, untrained = run.generator.eval(), untrained.eval()
-    generated = torch.cat([trained(part) for part in z.split(chunk)])
-    initial = torch.cat([untrained(part) for part in z.split(chunk)])
-    return frechet_ratio(features(generated), features(initial), features(real)) | {"samples": generated}
-
-
-def frechet_ratio(features_generated: torch.Tensor, features_untrained: torch.Tensor, features_real: torch.Tensor
-                  ) -> dict[str, float]:
-    """The image gate's measurement: the Fréchet distance of a trained generator's samples to real images, divided by
-    that of the same generator at initialisation (features ``(n, k)`` each, from one feature net). The gate asks for
-    a ratio ≤ 0.5. Returns ``trained``, ``untrained`` and ``ratio``."""
-    from ..measure.metrics import frechet_distance
-
-    trained = frechet_distance(features_generated, features_real)
-    untrained = frechet_distance(features_untrained, features_real)
-    return {"trained": trained, "untrained": untrained, "ratio": trained / untrained if untrained > 0 else math.inf}
 
 
 # ---------------------------------------------------------------------------------------------------------------------

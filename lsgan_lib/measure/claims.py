@@ -1,24 +1,33 @@
-"""Claim records, training gates, intervals over seeds, and the claims table every chapter ends with.
+"""Claim records, training gates judged on a quorum of seeds, intervals over seeds, and the claims table every
+chapter ends with.
 
 A claim is stated in the paper's words, with the measurement that tests it, the measured value, the criterion fixed
 before the run, and its *kind*:
 
-* ``"empirical"`` — it depends on trained models. It names the **gates** it needs: measured preconditions that the
-  models it compares actually learned (:class:`Gate`, e.g. "the WGAN-GP reference covers ≥ 7 of 8 modes in every
-  seed"). Where an untrained model could give the same number, ``control`` states the same measurement on the
-  networks at initialisation.
+* ``"empirical"`` — it depends on trained models. It quotes the paper's sentence it tests, with its section
+  (``quote``), and names the **gates** it needs: measured preconditions that the models it compares actually trained
+  (:class:`Gate`). A gate certifies that training happened, never the claim's outcome, and says so: its
+  ``independence`` sentence states what it certifies and why that is independent of the claim it guards. A gate is
+  judged per seed and passes when at least :data:`QUORUM` of the seeds pass (not the worst seed: these toy GANs
+  amplify float rounding); a NaN seed fails. The claim is then measured over the seeds that pass its gates
+  (:func:`passing_seeds`), and its row says "n of N seeds". Where an untrained model could give the same number,
+  ``control`` states the same measurement on the networks at initialisation.
 * ``"numerical check"`` — a formula against an independent computation (e.g. a gradient against autograd).
 * ``"by construction"`` — true by the definitions the chapter uses; shown, but not evidence about the paper.
+* ``"extension"`` — our reading, stricter or more literal than the paper's sentence (which ``quote`` gives); shown
+  and judged like an empirical claim (with gates when it rests on trained models; a reading checked by computation
+  alone, such as a formula taken literally, needs none), but counted apart: not evidence about the paper.
 
 The verdict is one of :data:`VERDICTS` and is derived, never typed in:
 
-* ``"not tested"`` — a gate failed (the reason names the gate and its number), or the profile drops the part
-  (``not_tested="needs the gpu profile"``);
+* ``"not tested"`` — a gate failed its quorum (the reason names the gate and how many seeds passed), the seeds that
+  pass every gate fall below the quorum, or the profile drops the part (``not_tested="needs the gpu profile"``);
 * otherwise ``outcome`` decides: ``True`` → ``"reproduced"``, ``False`` → ``"not reproduced"``, ``None`` →
   ``"inconclusive"`` (trained models, but the seeds disagree or the interval straddles the criterion — see
   :func:`meets`).
 
-So a claim is ``"not reproduced"`` only when its gates pass.
+So a claim is ``"not reproduced"`` only when its gates pass. Building a claims table (:func:`claims_markdown`)
+refuses a gate without its independence sentence and an empirical claim without its quoted sentence.
 """
 
 from __future__ import annotations
@@ -31,7 +40,10 @@ from typing import Iterable, Sequence
 import numpy as np
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not tested")
-KINDS = ("empirical", "numerical check", "by construction")
+KINDS = ("empirical", "numerical check", "by construction", "extension")
+PAPER_KINDS = KINDS[:3]  # the kinds counted as claims about the paper; "extension" rows are counted apart
+QUOTED_KINDS = ("empirical", "extension")  # kinds that test a sentence of the paper and must quote it
+QUORUM = 0.8  # a gate passes when at least this share of its seeds pass: fixed, the same for every chapter
 DIRECTIONS = (">=", "<=", ">", "<")
 SIGNS = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}  # how a direction is printed
 MIN_SEEDS_FOR_BOOTSTRAP = 5
@@ -50,46 +62,113 @@ def _fmt(x: float) -> str:
     return "not computable" if not math.isfinite(x) else f"{x:.3g}"
 
 
+def _quorum_count(n_seeds: int, quorum: float) -> int:
+    """How many of ``n_seeds`` must pass for ``quorum``: ⌈quorum · n⌉ (4 of 5 and 8 of 10 at 0.8, 1 of 1)."""
+    return max(1, math.ceil(quorum * n_seeds - 1e-9))
+
+
 @dataclass(frozen=True)
 class Gate:
-    """A training gate: ``value`` (the measurement, worst case over the seeds it covers) must satisfy
-    ``value <direction> threshold``. A value that is NaN or infinite fails the gate (it could not be measured)."""
+    """A training gate judged on a quorum of seeds: each seed's measurement in ``values`` ``(n_seeds,)`` must satisfy
+    ``value <direction> threshold``, and the gate passes when at least ``quorum`` of the seeds do (a NaN or infinite
+    value fails its seed: it could not be measured). ``independence`` is one sentence: what the gate certifies and
+    why that is independent of the claim it guards (required when a claims table is built)."""
 
     name: str
     measurement: str
-    value: float
+    values: tuple[float, ...]
     threshold: float
     direction: str = ">="
+    independence: str = ""
+    quorum: float = QUORUM
 
     def __post_init__(self):
         _check_direction(self.direction)
-        object.__setattr__(self, "value", float(self.value))
+        values = tuple(float(v) for v in np.atleast_1d(np.asarray(self.values, dtype=float)).ravel())
+        if not values:
+            raise ValueError(f"gate {self.name!r} has no measurements: pass at least one value")
+        if not 0 < self.quorum <= 1:
+            raise ValueError(f"gate {self.name!r}: quorum must lie in (0, 1], got {self.quorum}")
+        object.__setattr__(self, "values", values)
         object.__setattr__(self, "threshold", float(self.threshold))
 
     @property
+    def seed_passes(self) -> tuple[bool, ...]:
+        """Whether each seed passes ``(n_seeds,)``; a non-finite value fails."""
+        return tuple(math.isfinite(v) and _holds(v, self.direction, self.threshold) for v in self.values)
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.values)
+
+    @property
+    def n_passed(self) -> int:
+        return sum(self.seed_passes)
+
+    @property
+    def needed(self) -> int:
+        """How many seeds must pass: ⌈quorum · n_seeds⌉."""
+        return _quorum_count(self.n_seeds, self.quorum)
+
+    @property
     def passed(self) -> bool:
-        return math.isfinite(self.value) and _holds(self.value, self.direction, self.threshold)
+        return self.n_passed >= self.needed
+
+    @property
+    def value(self) -> float:
+        """The worst seed's value (NaN when a seed is not computable): the number older tables showed."""
+        if not all(math.isfinite(v) for v in self.values):
+            return math.nan
+        return min(self.values) if self.direction in (">=", ">") else max(self.values)
+
+    def kept(self, values: Sequence[float]) -> np.ndarray:
+        """Per-seed measurements ``(n_seeds,)`` of the claim this gate guards, restricted to the seeds that pass it."""
+        return _restrict(values, np.array(self.seed_passes), self.name)
+
+    def seed_text(self) -> str:
+        """Each seed's value, e.g. ``"8, 7, 5"``."""
+        return ", ".join(_fmt(v) for v in self.values)
 
     def describe(self) -> str:
-        """One line: ``name: value (≥ threshold) — passed|failed``."""
+        """One line: ``name: n of N seeds pass (needs ≥ threshold, quorum q; per seed …) — passed|failed``."""
         state = "passed" if self.passed else "failed"
-        return f"{self.name}: {_fmt(self.value)} (needs {SIGNS[self.direction]} {self.threshold:g}) — {state}"
+        per_seed = f"per seed {self.seed_text()}" if self.n_seeds > 1 else _fmt(self.values[0])
+        return (f"{self.name}: {self.n_passed} of {self.n_seeds} seeds pass (each needs {SIGNS[self.direction]} "
+                f"{self.threshold:g}, quorum {self.needed}; {per_seed}) — {state}")
 
 
-def gate(name: str, measurement: str, values: Sequence[float] | float, threshold: float, direction: str = ">="
-         ) -> Gate:
-    """A gate that must hold in *every* seed: ``values`` are per-seed measurements ``(n_seeds,)`` (or one number);
-    the gate keeps the worst of them (the minimum for ``>=``/``>``, the maximum for ``<=``/``<``). Any non-finite
-    value makes the gate fail."""
-    _check_direction(direction)
-    array = np.atleast_1d(np.asarray(values, dtype=float))
-    if array.size == 0:
-        raise ValueError(f"gate {name!r} has no measurements: pass at least one value")
-    if not np.isfinite(array).all():
-        worst = math.nan
-    else:
-        worst = float(array.min() if direction in (">=", ">") else array.max())
-    return Gate(name, measurement, worst, threshold, direction)
+def gate(name: str, measurement: str, values: Sequence[float] | float, threshold: float, direction: str = ">=", *,
+         independence: str = "", quorum: float = QUORUM) -> Gate:
+    """A gate over per-seed measurements ``values`` ``(n_seeds,)`` (or one number): it passes when at least
+    ``quorum`` (default :data:`QUORUM`) of the seeds satisfy ``value <direction> threshold``; a non-finite value
+    fails its seed. ``independence``: what the gate certifies and why that is independent of the claim it guards."""
+    return Gate(name, measurement, tuple(np.atleast_1d(np.asarray(values, dtype=float)).ravel().tolist()), threshold,
+                direction, independence, quorum)
+
+
+def _restrict(values: Sequence[float], mask: np.ndarray, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=float).ravel()
+    if array.shape != mask.shape:
+        raise ValueError(f"{name}: {array.size} per-seed values for {mask.size} seeds; pass one value per seed of "
+                         "the gate, in the gate's order")
+    return array[mask]
+
+
+def passing_seeds(gates: Sequence[Gate]) -> np.ndarray:
+    """The seeds ``(n_seeds,)`` (a boolean mask) that pass every gate in ``gates``, which must all cover the same
+    seeds in the same order: the seeds a claim is measured over."""
+    gates = list(gates)
+    if not gates:
+        raise ValueError("passing_seeds needs at least one gate")
+    sizes = {g.n_seeds for g in gates}
+    if len(sizes) > 1:
+        raise ValueError(f"passing_seeds needs gates over the same seeds; got {', '.join(f'{g.name!r}: {g.n_seeds}' for g in gates)}")
+    return np.logical_and.reduce([np.array(g.seed_passes) for g in gates])
+
+
+def over_passing_seeds(values: Sequence[float], gates: Sequence[Gate]) -> np.ndarray:
+    """A claim's per-seed measurements ``(n_seeds,)`` restricted to the seeds that pass every gate ``(n_kept,)``."""
+    return _restrict(values, passing_seeds(gates), ", ".join(g.name for g in gates))
 
 
 @dataclass(frozen=True)
@@ -109,6 +188,8 @@ class Interval:
         return len(self.values) >= MIN_SEEDS_FOR_BOOTSTRAP
 
     def __str__(self) -> str:
+        if not self.values:
+            return "no seed passes the gates"
         if not all(math.isfinite(v) for v in self.values):
             return "not computable (a seed's value is NaN or infinite)"
         if self.bootstrap:
@@ -135,6 +216,16 @@ def bootstrap_interval(values: Sequence[float], level: float = 0.95, n_resamples
     means = array[rng.integers(0, array.size, size=(n_resamples, array.size))].mean(axis=1)
     low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return Interval(mean, float(low), float(high), tuple(array.tolist()), level)
+
+
+def interval_over_passing_seeds(values: Sequence[float], gates: Sequence[Gate], level: float = 0.95) -> Interval:
+    """The interval of a claim's per-seed measurements ``(n_seeds,)`` over the seeds that pass every gate in ``gates``
+    (:func:`over_passing_seeds`, :func:`bootstrap_interval`). When no seed passes it is empty and undecided (its
+    claim then reads *not tested* by its gates), rather than an error that would stop the chapter."""
+    kept = over_passing_seeds(values, gates)
+    if kept.size == 0:
+        return Interval(math.nan, math.nan, math.nan, (), level)
+    return bootstrap_interval(kept, level)
 
 
 def meets(interval: Interval, threshold: float, direction: str = ">=") -> bool | None:
@@ -193,7 +284,7 @@ def _parts(outcomes: Iterable[bool | None], name: str) -> list[bool | None]:
 class Claim:
     """One row of a chapter's claims table (see the module docstring). ``outcome`` is whether the criterion was met
     (``None``: undecided). ``gates`` are required for an empirical claim unless ``not_tested`` gives the reason the
-    profile drops it."""
+    profile drops it (an extension names them when it rests on trained models)."""
 
     paper: str
     claim: str
@@ -205,6 +296,7 @@ class Claim:
     gates: tuple[Gate, ...] = field(default=(), kw_only=True)
     control: str = field(default="", kw_only=True)
     not_tested: str = field(default="", kw_only=True)
+    quote: str = field(default="", kw_only=True)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -221,24 +313,59 @@ class Claim:
         return tuple(g for g in self.gates if not g.passed)
 
     @property
+    def seeds(self) -> tuple[int, int] | None:
+        """``(n, N)``: of the N seeds its gates cover, how many pass every gate — when all its gates cover the same
+        N > 1 seeds; else ``None``."""
+        sizes = {g.n_seeds for g in self.gates}
+        if len(sizes) != 1 or sizes == {1}:
+            return None
+        return int(passing_seeds(self.gates).sum()), sizes.pop()
+
+    @property
+    def seeds_text(self) -> str:
+        """``"n of N seeds"`` (see :attr:`seeds`), or empty."""
+        return f"{self.seeds[0]} of {self.seeds[1]} seeds" if self.seeds else ""
+
+    @property
+    def _too_few_together(self) -> bool:
+        """Every gate passes its quorum, but the seeds that pass them all do not reach it."""
+        if self.seeds is None:
+            return False
+        return self.seeds[0] < _quorum_count(self.seeds[1], min(g.quorum for g in self.gates))
+
+    @property
     def verdict(self) -> str:
         """One of :data:`VERDICTS`, derived from the gates and the outcome."""
-        if self.not_tested or self.failed_gates:
+        if self.not_tested or self.failed_gates or self._too_few_together:
             return "not tested"
         return {True: "reproduced", False: "not reproduced", None: "inconclusive"}[self.outcome]
 
     @property
     def reason(self) -> str:
-        """Why a claim is not tested: the profile's reason and every failed gate with its number; else empty."""
+        """Why a claim is not tested: the profile's reason and every failed gate with its seeds; else empty."""
         parts = [self.not_tested] if self.not_tested else []
         parts += [f"gate failed — {g.describe()}" for g in self.failed_gates]
+        if not self.failed_gates and self._too_few_together:
+            parts.append(f"its gates pass together in only {self.seeds_text} (below the quorum)")
         return "; ".join(parts)
+
+    def check_statements(self) -> None:
+        """Refuse a claim a table cannot show: an empirical or extension claim without the paper's quoted sentence,
+        or a gate without its independence sentence. Raises ``ValueError`` naming the claim or gate and the fix."""
+        if self.kind in QUOTED_KINDS and not self.quote.strip():
+            raise ValueError(f"the {self.kind} claim {self.claim[:70]!r} quotes no sentence of the paper: pass "
+                             f"quote='“…” (Sec. N)' with the sentence it tests and its section")
+        for g in self.gates:
+            if not g.independence.strip():
+                raise ValueError(f"the gate {g.name!r} (claim {self.claim[:50]!r}) states no independence: pass "
+                                 "independence='<what it certifies and why that is independent of the claim>' to gate()")
 
     def record(self) -> dict:
         """The claim as plain JSON-able data (stored in the notebook's output metadata for the overview)."""
         return json.loads(json.dumps(asdict(self) | {
-            "verdict": self.verdict, "reason": self.reason,
-            "gates": [asdict(g) | {"passed": g.passed, "text": g.describe()} for g in self.gates]}, default=str))
+            "verdict": self.verdict, "reason": self.reason, "seeds": self.seeds_text,
+            "gates": [asdict(g) | {"value": g.value, "passed": g.passed, "n_passed": g.n_passed, "needed": g.needed,
+                                   "text": g.describe()} for g in self.gates]}, default=str))
 
 
 BADGE = {"reproduced": "success", "not reproduced": "danger", "inconclusive": "warning", "not tested": "secondary"}
@@ -254,26 +381,39 @@ def _cell(text: str) -> str:
 
 
 def claims_markdown(claims: list[Claim], profile: str, device: str) -> str:
-    """The claims table as MyST Markdown — the verdict first, then the claim with its kind, the measurement and value,
-    the criterion and the gates — followed by the gates table and the profile and device the numbers come from."""
+    """The claims table as MyST Markdown — the verdict first, then the claim with its kind and the paper's sentence,
+    the measurement and value (with "n of N seeds"), the criterion — followed by the gates table (each gate's
+    independence sentence and every seed's value) and the profile and device the numbers come from. Refuses (one
+    ``ValueError``) a claim or gate without its statements (:meth:`Claim.check_statements`)."""
+    for c in claims:
+        c.check_statements()
     rows = ["| verdict | claim | measured | criterion (fixed before the run) |",
             "| --- | --- | --- | --- |"]
     for c in claims:
         verdict = verdict_badge(c.verdict) + (f" {c.reason}" if c.reason else "")
-        measured = f"{c.measurement}: **{c.value}**" + (f" — untrained control: {c.control}" if c.control else "")
-        rows.append("| " + " | ".join(_cell(x) for x in (verdict, f"{c.claim} *({c.kind})*", measured, c.criterion))
-                    + " |")
+        claim = f"{c.claim} *({c.kind})*" + (f" — the paper: {c.quote}" if c.quote else "")
+        measured = (f"{c.measurement}: **{c.value}**" + (f" ({c.seeds_text})" if c.seeds_text else "")
+                    + (f" — untrained control: {c.control}" if c.control else ""))
+        rows.append("| " + " | ".join(_cell(x) for x in (verdict, claim, measured, c.criterion)) + " |")
     gates = {g.name: g for c in claims for g in c.gates}
     if gates:
-        rows += ["", "Training gates (fixed before the run; a claim whose gate fails reads *not tested*):", "",
-                 "| gate | measurement | value | threshold | passed |", "| --- | --- | --- | --- | --- |"]
+        rows += ["", f"Training gates (fixed before the run; each passes when at least {QUORUM:.0%} of its seeds pass, "
+                 "and a claim whose gate fails reads *not tested*):", "",
+                 "| gate | what it certifies, and why that is independent of the claim | measurement | per seed | "
+                 "each seed needs | seeds passing | passed |", "| --- | --- | --- | --- | --- | --- | --- |"]
         for g in gates.values():
-            rows.append("| " + " | ".join(_cell(x) for x in (g.name, g.measurement, _fmt(g.value),
-                                                             f"{SIGNS[g.direction]} {g.threshold:g}", "yes" if g.passed else "**no**"))
-                        + " |")
-    counts = {v: sum(c.verdict == v for c in claims) for v in VERDICTS}
-    rows += ["", f"{len(claims)} claims: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ". "
-             f"Measured at the `{profile}` profile on {device}."]
+            rows.append("| " + " | ".join(_cell(x) for x in (
+                g.name, g.independence, g.measurement, g.seed_text(), f"{SIGNS[g.direction]} {g.threshold:g}",
+                f"{g.n_passed} of {g.n_seeds} (quorum {g.needed})", "yes" if g.passed else "**no**")) + " |")
+    paper = [c for c in claims if c.kind in PAPER_KINDS]
+    extensions = [c for c in claims if c.kind not in PAPER_KINDS]
+    counts = {v: sum(c.verdict == v for c in paper) for v in VERDICTS}
+    summary = f"{len(paper)} claims about the paper: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ". "
+    if extensions:
+        summary += (f"{len(extensions)} extension{'s' if len(extensions) > 1 else ''} (our readings, not counted): "
+                    + ", ".join(f"{n} {v}" for v in VERDICTS if (n := sum(c.verdict == v for c in extensions)))
+                    + ". ")
+    rows += ["", summary + f"Measured at the `{profile}` profile on {device}."]
     return "\n".join(rows)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
+from torch import nn
 
 
 def nearest_distance(points: torch.Tensor, reference: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
@@ -286,4 +288,175 @@ def blow_up_gate(samples_per_seed, data: torch.Tensor, multiple: float = BLOW_UP
             warnings.warn(f"{what} blew up in seed #{position}: {state} (limit {multiple:g}); claims that need this "
                           "run read not tested", RuntimeWarning, stacklevel=2)
     return gate(f"{what}: samples stay near the data",
-                f"farthest sample from the data's centre, in data radii (worst seed)", ratios, multiple, "<=")
+                "farthest sample from the data's centre, in data radii, per seed", ratios, multiple, "<=",
+                independence="the generator's samples did not run off to a multiple of the data's radius; a collapsed "
+                             "or oscillating generator stays within it too, so no claim's outcome is presupposed")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The quantiser floor: the best a latent of k points can do on the data (the floor of "learned" gates where the latent
+# cannot represent the data exactly).
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def lloyd_quantiser(sample: torch.Tensor, k: int, iterations: int = 300, tol: float = 1e-10, seed: int = 0
+                    ) -> tuple[torch.Tensor, float]:
+    """Lloyd's algorithm on an empirical sample ``(n, d)``: ``k`` points ``(k, d)`` that (locally) minimise the mean
+    squared distance from the sample to its nearest point, and that mean squared error. Started from k-means++
+    (seeded by ``seed``, so the same sample gives the same quantiser); stops when the error improves by less than
+    ``tol`` or after ``iterations``. An empty cell keeps its point."""
+    if sample.ndim != 2 or k < 1 or sample.shape[0] < k:
+        raise ValueError(f"lloyd_quantiser needs a sample (n, d) with n >= k >= 1, got {tuple(sample.shape)} and k={k}")
+    x = sample.double()
+    stream = torch.Generator().manual_seed(seed)
+    points = x[torch.randint(len(x), (1,), generator=stream)]
+    while len(points) < k:  # k-means++: each new point drawn with probability ∝ squared distance to the chosen ones
+        d2 = torch.cdist(x, points).min(dim=1).values.pow(2)
+        points = torch.cat([points, x[torch.multinomial(d2 / d2.sum(), 1, generator=stream)]])
+    error = math.inf
+    for _ in range(iterations):
+        d2, cell = torch.cdist(x, points).pow(2).min(dim=1)
+        new_error = float(d2.mean())
+        sums = torch.zeros_like(points).index_add_(0, cell, x)
+        counts = torch.bincount(cell, minlength=k).double()
+        filled = counts > 0
+        points[filled] = sums[filled] / counts[filled, None]
+        if error - new_error < tol:
+            error = new_error
+            break
+        error = new_error
+    error = float(torch.cdist(x, points).pow(2).min(dim=1).values.mean())
+    return points, error
+
+
+def gaussian_quantiser(k: int, dim: int, n: int = 200_000, seed: int = 0) -> tuple[torch.Tensor, float]:
+    """Lloyd's ``k``-point quantiser of N(0, I_dim): :func:`lloyd_quantiser` on a sample of ``n`` points — in one
+    dimension the ``n`` quantiles Φ⁻¹((i + ½)/n) (so the error is the integral's, to ~1/n), else draws seeded by
+    ``seed``. Returns the points ``(k, dim)`` and the mean squared error (the total over the ``dim`` coordinates)."""
+    if dim < 1 or n < k:
+        raise ValueError(f"gaussian_quantiser needs dim >= 1 and n >= k, got dim={dim}, n={n}, k={k}")
+    if dim == 1:
+        u = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+        sample = (torch.special.ndtri(u))[:, None]
+    else:
+        sample = torch.randn((n, dim), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return lloyd_quantiser(sample, k, seed=seed)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The generator as a map (Jacobians, orientation), the critic as a detector (anomaly curves, separation AUC), and the
+# shape of a weight distribution.
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def jacobian_determinants(generator: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """|det ∂G/∂z| at each latent point ``(n, 2)`` of a generator from 2-d latents to the plane: shape ``(n,)``.
+
+    The local area scale of the map: below 1 the generator contracts the latent grid there, above 1 it stretches it.
+    """
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"jacobian_determinants needs 2-d latents (n, 2), got {tuple(z.shape)}")
+    return signed_jacobian_determinants(generator, z).abs()
+
+
+def signed_jacobian_determinants(generator: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """det ∂G/∂z ``(n,)`` at latent points ``(n, 2)`` (its sign is the map's local orientation)."""
+    generator.eval()
+    jac = torch.func.vmap(torch.func.jacrev(lambda v: generator(v[None])[0]))(z.detach())  # (n, 2, 2)
+    if jac.shape[1:] != (2, 2):
+        raise ValueError(f"jacobian_determinants needs a map from the plane to the plane, got Jacobians "
+                         f"{tuple(jac.shape[1:])}")
+    return torch.linalg.det(jac).detach()
+
+
+def contraction_at_centres(generator: nn.Module, z: torch.Tensor, centres: torch.Tensor, near: float, far: float
+                           ) -> dict[str, float]:
+    """Fig. 1's "contracts the grid at the centres of the Gaussians", as a number.
+
+    For latent points ``z`` ``(n, 2)`` (a regular latent grid), the generator's |det J| is compared between points
+    mapped within ``near`` of a mode centre (``centres`` ``(k, 2)``) and points mapped farther than ``far`` from every
+    centre (between the modes). Returns the medians ``near_det`` and ``between_det``, their ``ratio``
+    (between / near: > 1 means the grid is contracted at the centres) and the point counts ``n_near``,
+    ``n_between``. A count of 0 gives a NaN median."""
+    if not 0 < near <= far:
+        raise ValueError(f"contraction_at_centres needs 0 < near <= far, got near={near}, far={far}")
+    with torch.no_grad():
+        images = generator.eval()(z)
+    distance = torch.cdist(images, centres.to(images)).min(dim=1).values
+    dets = jacobian_determinants(generator, z)
+    near_det = dets[distance <= near]
+    between_det = dets[distance > far]
+
+    def median(values):
+        return float(values.median()) if values.numel() else math.nan
+
+    ratio = median(between_det) / median(near_det) if near_det.numel() and between_det.numel() else math.nan
+    return {"near_det": median(near_det), "between_det": median(between_det), "ratio": ratio,
+            "n_near": int(near_det.numel()), "n_between": int(between_det.numel())}
+
+
+def orientation_consistency(grid_image: torch.Tensor) -> float:
+    """Share of the cells of a warped 2-d latent grid that keep the majority orientation (no fold), in [0.5, 1].
+
+    ``grid_image`` is ``(p*p, 2)``, the generator's image of a row-major ``p × p`` latent grid. Each cell's
+    orientation is the sign of the cross product of its two edge vectors; a map that preserves the grid's local
+    structure keeps one orientation everywhere (1.0), a map that folds the grid flips some cells."""
+    side = int(round(grid_image.shape[0] ** 0.5))
+    if side * side != grid_image.shape[0] or grid_image.ndim != 2 or grid_image.shape[1] != 2 or side < 2:
+        raise ValueError(f"orientation_consistency needs the image of a square latent grid (p*p, 2), got "
+                         f"{tuple(grid_image.shape)}")
+    mesh = grid_image.reshape(side, side, 2)
+    a = mesh[1:, :-1] - mesh[:-1, :-1]  # along the first latent axis
+    b = mesh[:-1, 1:] - mesh[:-1, :-1]  # along the second
+    cross = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    positive = float((cross > 0).float().mean())
+    return max(positive, 1 - positive)
+
+
+@torch.no_grad()
+def anomaly_curves(critic: nn.Module, real: torch.Tensor, generated: torch.Tensor, taus: torch.Tensor
+                   ) -> dict[str, torch.Tensor | float]:
+    """Section 3's anomaly-detector reading of the critic: the share of points inside the band |f| < τ.
+
+    ``real`` ``(n, d)`` (held out, not trained on) and ``generated`` ``(m, d)``; ``taus`` ``(t,)``. Returns
+    ``real_inside`` and ``generated_inside`` ``(t,)`` and ``auc``: the probability that a generated point has a larger
+    |f| than a real one (ties count half) — 0.5 when |f| cannot tell them apart, 1 when every generated point lies
+    farther from the zero level set than every real one."""
+    critic.eval()
+    f_real = critic(real).reshape(-1).abs().double()
+    f_gen = critic(generated).reshape(-1).abs().double()
+    inside_real = (f_real[None, :] < taus.double()[:, None]).double().mean(dim=1)
+    inside_gen = (f_gen[None, :] < taus.double()[:, None]).double().mean(dim=1)
+    return {"real_inside": inside_real.float(), "generated_inside": inside_gen.float(),
+            "auc": separation_auc(f_real, f_gen)}
+
+
+def separation_auc(negatives: torch.Tensor, positives: torch.Tensor) -> float:
+    """P(positive > negative) + ½ P(tie) over all pairs of two score sets ``(n,)`` and ``(m,)`` (the ROC AUC)."""
+    scores = torch.cat([negatives.reshape(-1), positives.reshape(-1)]).double()
+    ranks = _average_ranks(scores)
+    n, m = negatives.numel(), positives.numel()
+    if n == 0 or m == 0:
+        raise ValueError("separation_auc needs at least one score in each set")
+    return float((ranks[n:].sum() - m * (m + 1) / 2) / (n * m))
+
+
+def _average_ranks(values: torch.Tensor) -> torch.Tensor:
+    """1-based ranks with ties given their average rank, ``(n,)``."""
+    order = torch.argsort(values, stable=True)
+    sorted_values = values[order]
+    ranks = torch.empty_like(values)
+    ranks[order] = torch.arange(1, len(values) + 1, dtype=values.dtype)
+    unique, inverse = torch.unique(sorted_values, return_inverse=True)
+    if len(unique) < len(values):  # average the ranks of ties
+        sums = torch.zeros(len(unique), dtype=values.dtype).index_add_(0, inverse, ranks[order])
+        counts = torch.bincount(inverse, minlength=len(unique)).to(values.dtype)
+        ranks[order] = (sums / counts)[inverse]
+    return ranks
+
+
+def excess_kurtosis(values: torch.Tensor) -> float:
+    """E[(x − μ)⁴]/σ⁴ − 3 of a flat tensor: 0 for a Gaussian, −1.2 for a uniform (Glorot's initialisation)."""
+    x = values.double().flatten()
+    centred = x - x.mean()
+    return float(centred.pow(4).mean() / centred.pow(2).mean().pow(2) - 3)
