@@ -49,11 +49,12 @@ if kill_worker_marker and not os.path.exists(kill_worker_marker) and os.getppid(
     open(kill_worker_marker, "w").close()
     os.kill(os.getppid(), signal.SIGKILL)  # the Dask worker that runs this point dies mid-point
     os._exit(1)
-gate = claims.gate("finite loss", "the generator's last loss", [loss], -1e9, ">=")
+gate = claims.gate("finite loss", "the generator's last loss", [loss], -1e9, ">=",
+                   independence="a fixture's gate: any finite loss passes, whatever the claim finds")
 claims.show_claims([
     claims.Claim("Fixture", "x + y is what was asked", "x + y", str(x + y), "= x + y", True, kind="by construction"),
     claims.Claim("Fixture", "the loss is below 10", "generator loss", f"{loss:.7g}", "< 10", loss < 10,
-                 kind="empirical", gates=(gate,)),
+                 kind="empirical", gates=(gate,), quote="Fixture, Sec. 1: 'the loss stays small.'"),
     claims.Claim("Fixture", "x is even", "x mod 2", str(x % 2), "= 0", x % 2 == 0, kind="numerical check"),
 ], profile, "cpu")
 """
