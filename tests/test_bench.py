@@ -15,12 +15,22 @@ def load(name: str):
 
 def test_the_toy_training_benchmark_prints_its_table(capsys):
     load("toy_training").main(["--iters", "2", "--warmup", "1", "--repeats", "1", "--members", "1", "3",
-                               "--device", "cpu"])
+                               "--device", "cpu", "--wgan-widths"])
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "trainer |" not in line]
-    assert [row.split(" | ")[1] for row in rows] == ["1", "1", "1", "3"]
-    assert "plain PyTorch loop" in rows[0] and "_train_batched" in rows[3]
-    assert "torch 2." in out and "device: cpu" in out
+    assert [row.split(" | ")[1] for row in rows] == ["1", "1", "3"]
+    assert "plain PyTorch loop" in rows[0] and "(train_gan)" in rows[1] and "_train_batched" in rows[2]
+    assert "torch 2." in out and "device: cpu" in out and "WGAN (clipping)" not in out
+
+
+def test_the_toy_training_benchmark_times_the_wgan_reference_in_both_precisions_beside_the_mm_rate(capsys):
+    load("toy_training").main(["--iters", "1", "--warmup", "1", "--repeats", "1", "--members", "1", "--device", "cpu",
+                               "--only-batched", "--wgan-widths", "16", "--wgan-iters", "1"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "width 16" in line]
+    assert [row.split(" | ")[0][2:].split(",")[0] for row in rows] == ["plain PyTorch loop", "library loop"] * 2
+    assert [row.split(",")[-1].split(" | ")[0].strip() for row in rows] == ["fp32", "fp32", "bf16", "bf16"]
+    assert all(row.rstrip(" |").endswith("%") for row in rows)  # the share of the mm rate
 
 
 def test_the_latent_space_cost_count_prints_every_piece(capsys):
@@ -50,7 +60,7 @@ def test_an_autoencoder_iteration_counts_about_three_forward_passes():
 
 def test_the_toy_training_benchmark_times_the_original_codes_setting(capsys):
     load("toy_training").main(["--iters", "2", "--warmup", "1", "--repeats", "1", "--members", "2",
-                               "--device", "cpu", "--setting", "original_code", "--only-batched"])
+                               "--device", "cpu", "--setting", "original_code", "--only-batched", "--wgan-widths"])
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "trainer |" not in line]
     assert len(rows) == 1 and "_train_batched" in rows[0] and "setting original_code" in out
