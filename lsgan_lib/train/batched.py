@@ -118,8 +118,8 @@ def stacked_forward(x: torch.Tensor, weights: list[torch.Tensor], biases: list[t
                     running_vars: list[torch.Tensor], training: bool, activation: Callable) -> torch.Tensor:
     """The stacked nets of :class:`StackedFC`: ``(K, n, in_dim)`` → ``(K, n, out_dim)``.
 
-    Layer i is ``baddbmm(biases[i], h, weights[i]ᵀ)`` with ``weights[i]`` ``(K, out, in)`` (at K = 1 one plain
-    ``addmm``, ``nn.Linear``'s kernel: one large matrix product instead of a batch of one); hidden layers then apply
+    Layer i is ``baddbmm(biases[i], h, weights[i]ᵀ)`` with ``weights[i]`` ``(K, out, in)`` (at K = 1 ``F.linear``,
+    ``nn.Linear``'s kernel: one large matrix product instead of a batch of one); hidden layers then apply
     per-member batch norm (when ``bn_weights`` is not empty: one ``F.batch_norm`` on the ``(n, K * width)`` layout,
     which updates ``running_means[i]``/``running_vars[i]`` ``(K, 1, width)`` in place in training mode) and
     ``activation``."""
@@ -138,8 +138,8 @@ def stacked_forward(x: torch.Tensor, weights: list[torch.Tensor], biases: list[t
 
 def _linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """``(K, n, in)`` → ``(K, n, out)`` with ``weight`` ``(K, out, in)`` and ``bias`` ``(K, 1, out)``."""
-    if h.shape[0] == 1:
-        return torch.addmm(bias[0], h[0], weight[0].t()).unsqueeze(0)
+    if h.shape[0] == 1:  # nn.Linear's own kernel; squeeze, not [0]: indexing's backward would fill the whole stack
+        return F.linear(h.squeeze(0), weight.squeeze(0), bias.view(-1)).unsqueeze(0)
     return torch.baddbmm(bias, h, weight.transpose(1, 2))
 
 
@@ -202,6 +202,7 @@ class StackedFC:
                 offset += k * width
         self.batches_tracked = int(norms[0][0].num_batches_tracked) if norms[0] else 0
         self.training, self.precision = True, precision
+        self._cast, self._cast_key = [], None  # bf16 casts of the linear parameters (see _linear_parameters)
         for p in self.parameters():
             p.requires_grad_(True)
         self._forward = _compiled(stacked_forward, compile_mode,
@@ -230,12 +231,28 @@ class StackedFC:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """``(K, n, in_dim)`` → ``(K, n, out_dim)`` in float32; in training mode the running statistics are updated."""
-        with autocast(self.precision if self.training else "fp32", x.device):
-            out = self._forward(x, self.weights, self.biases, self.bn_weights, self.bn_biases, self.running_means,
+        precision = self.precision if self.training else "fp32"
+        weights, biases = self._linear_parameters(precision)
+        with autocast(precision, x.device):
+            out = self._forward(x, weights, biases, self.bn_weights, self.bn_biases, self.running_means,
                                 self.running_vars, self.training, self.activation)
         if self.training and self.batch_norm:
             self.batches_tracked += 1
         return out.float()
+
+    def _linear_parameters(self, precision: str) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The linear layers' weights and biases as the forward pass in ``precision`` uses them: the float32 stacks,
+        or (bf16) their bfloat16 casts, made once and reused until a parameter changes (an optimizer step or the
+        clipping bumps its version) or the gradient mode changes — the cast autocast would make at every call, shared,
+        as autocast shares the cast of a leaf parameter, by the calls on the real and the generated batch of a step."""
+        if precision == "fp32":
+            return self.weights, self.biases
+        tensors = self.weights + self.biases
+        key = (torch.is_grad_enabled(), tensors[0].requires_grad, tuple(t._version for t in tensors))
+        if self._cast_key != key:
+            self._cast = [t.to(torch.bfloat16) for t in tensors]
+            self._cast_key = key
+        return self._cast[:self.depth], self._cast[self.depth:]
 
     def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
         """Member ``k`` as the state dict of an ``fc_net`` (Linear, BatchNorm1d, ELU, …), on the CPU."""
@@ -291,15 +308,26 @@ class StackedOptimizer:
         self.betas = how.adam_betas
         self.lrs = [c.lr for c in configs]
         self.decay, self.every = [c.lr_decay for c in configs], [c.lr_decay_every for c in configs]
+        # Hyper-parameters shared by every member (always at K = 1) are Python numbers: the update then runs
+        # torch.optim's fused scalar operations instead of broadcasting (K, 1, 1) tensors. Compiled updates take
+        # tensors only (a Python number would be baked into the graph and recompiled at each learning rate).
+        self._scalars = compile_mode is None
         decays = [c.weight_decay for c in configs]
-        self.weight_decay = _per_member(decays, device) if any(decays) else None
-        self.alpha = _per_member([c.rmsprop_alpha for c in configs], device)
-        self.one_minus_alpha = _per_member([1 - c.rmsprop_alpha for c in configs], device)
-        self.eps = _per_member([c.rmsprop_eps for c in configs], device)
+        self.weight_decay = self._hyper(decays) if any(decays) else None
+        self.alpha = self._hyper([c.rmsprop_alpha for c in configs])
+        self.one_minus_alpha = self._hyper([1 - c.rmsprop_alpha for c in configs])
+        self.eps = self._hyper([c.rmsprop_eps for c in configs])
         self.state = [[torch.zeros_like(p) for p in params] for _ in range(2 if self.kind == "adam" else 1)]
         self.steps = 0
         update = adam_update if self.kind == "adam" else rmsprop_update
         self._update = _compiled(update, compile_mode, params + [t for s in self.state for t in s])
+
+    def _hyper(self, values: Sequence[float]) -> float | torch.Tensor:
+        """A per-member hyper-parameter: one Python number when the members share it (and updates are not
+        compiled), else a float32 ``(K, 1, 1)`` tensor."""
+        if self._scalars and all(v == values[0] for v in values):
+            return float(values[0])
+        return _per_member(values, self.device)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -321,11 +349,13 @@ class StackedOptimizer:
         params, grads = [self.params[i] for i in live], [self.params[i].grad for i in live]
         states = [[s[i] for i in live] for s in self.state]
         if self.kind == "adam":  # step size lr / (1 − β1^t), in double precision as torch.optim.Adam
-            step_size = _per_member([lr / (1 - self.betas[0] ** self.steps) for lr in self.lrs], self.device)
-            bias_correction2_sqrt = torch.tensor((1 - self.betas[1] ** self.steps) ** 0.5, device=self.device)
+            step_size = self._hyper([lr / (1 - self.betas[0] ** self.steps) for lr in self.lrs])
+            bias_correction2_sqrt = (1 - self.betas[1] ** self.steps) ** 0.5
+            if not self._scalars:
+                bias_correction2_sqrt = torch.tensor(bias_correction2_sqrt, device=self.device)
             self._update(params, grads, *states, step_size, bias_correction2_sqrt, self.betas, self.weight_decay)
         else:
-            self._update(params, grads, *states, _per_member(self.lrs, self.device), self.alpha, self.one_minus_alpha,
+            self._update(params, grads, *states, self._hyper(self.lrs), self.alpha, self.one_minus_alpha,
                          self.eps, self.weight_decay)
         if saved is not None:
             mask = frozen.view(-1, 1, 1)
@@ -334,32 +364,52 @@ class StackedOptimizer:
                     t.copy_(torch.where(mask, old, t))
 
 
+def _decayed(grad: torch.Tensor, p: torch.Tensor, weight_decay: float | torch.Tensor | None) -> torch.Tensor:
+    """The gradient with L2 weight decay added, ``grad + wd·p`` (``grad.add(p, alpha=wd)`` in torch.optim)."""
+    if weight_decay is None:
+        return grad
+    if isinstance(weight_decay, float):
+        return grad.add(p, alpha=weight_decay)
+    return torch.addcmul(grad, weight_decay, p)
+
+
+def _step_down(p: torch.Tensor, lr: float | torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor) -> None:
+    """``p − (lr·numerator)/denominator`` in place: ``addcdiv_(…, value=−lr)`` (torch.optim's) for a shared ``lr``,
+    the same operations written out for a per-member ``(K, 1, 1)`` one."""
+    if isinstance(lr, float):
+        p.addcdiv_(numerator, denominator, value=-lr)
+    else:
+        p.sub_((lr * numerator).div_(denominator))
+
+
 def rmsprop_update(params: list[torch.Tensor], grads: list[torch.Tensor], square_avgs: list[torch.Tensor],
-                   lr: torch.Tensor, alpha: torch.Tensor, one_minus_alpha: torch.Tensor, eps: torch.Tensor,
-                   weight_decay: torch.Tensor | None) -> None:
-    """RMSprop on stacked tensors ``(K, …)`` in place, with per-member ``(K, 1, 1)`` hyper-parameters; the operations of
-    ``torch.optim.RMSprop``'s single-tensor step (``addcdiv(p, g, a, value=-lr)`` written as ``p − (lr·g)/a``)."""
+                   lr: float | torch.Tensor, alpha: float | torch.Tensor, one_minus_alpha: float | torch.Tensor,
+                   eps: float | torch.Tensor, weight_decay: float | torch.Tensor | None) -> None:
+    """RMSprop on stacked tensors ``(K, …)`` in place, with hyper-parameters shared (Python numbers) or per member
+    (``(K, 1, 1)``); the operations of ``torch.optim.RMSprop``'s single-tensor step."""
     for p, grad, square_avg in zip(params, grads, square_avgs):
-        if weight_decay is not None:
-            grad = torch.addcmul(grad, weight_decay, p)
-        square_avg.mul_(alpha).addcmul_(one_minus_alpha * grad, grad)
-        avg = square_avg.sqrt().add_(eps)
-        p.sub_((lr * grad).div_(avg))
+        grad = _decayed(grad, p, weight_decay)
+        square_avg.mul_(alpha)
+        if isinstance(one_minus_alpha, float):
+            square_avg.addcmul_(grad, grad, value=one_minus_alpha)
+        else:
+            square_avg.addcmul_(one_minus_alpha * grad, grad)
+        _step_down(p, lr, grad, square_avg.sqrt().add_(eps))
 
 
 def adam_update(params: list[torch.Tensor], grads: list[torch.Tensor], exp_avgs: list[torch.Tensor],
-                exp_avg_sqs: list[torch.Tensor], step_size: torch.Tensor, bias_correction2_sqrt: torch.Tensor,
-                betas: tuple[float, float], weight_decay: torch.Tensor | None) -> None:
-    """Adam on stacked tensors in place; ``step_size`` ``(K, 1, 1)`` is lr / (1 − β1^t) per member and
-    ``bias_correction2_sqrt`` the scalar √(1 − β2^t); the operations of ``torch.optim.Adam``'s single-tensor step."""
+                exp_avg_sqs: list[torch.Tensor], step_size: float | torch.Tensor,
+                bias_correction2_sqrt: float | torch.Tensor, betas: tuple[float, float],
+                weight_decay: float | torch.Tensor | None) -> None:
+    """Adam on stacked tensors in place; ``step_size`` is lr / (1 − β1^t), shared or per member ``(K, 1, 1)``, and
+    ``bias_correction2_sqrt`` √(1 − β2^t); the operations of ``torch.optim.Adam``'s single-tensor step."""
     beta1, beta2 = betas
     for p, grad, exp_avg, exp_avg_sq in zip(params, grads, exp_avgs, exp_avg_sqs):
-        if weight_decay is not None:
-            grad = torch.addcmul(grad, weight_decay, p)
+        grad = _decayed(grad, p, weight_decay)
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(ADAM_EPS)
-        p.sub_((step_size * exp_avg).div_(denom))
+        _step_down(p, step_size, exp_avg, denom)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
