@@ -118,29 +118,42 @@ def stacked_forward(x: torch.Tensor, weights: list[torch.Tensor], biases: list[t
                     running_vars: list[torch.Tensor], training: bool, activation: Callable) -> torch.Tensor:
     """The stacked nets of :class:`StackedFC`: ``(K, n, in_dim)`` → ``(K, n, out_dim)``.
 
-    Layer i is ``baddbmm(biases[i], h, weights[i]ᵀ)`` with ``weights[i]`` ``(K, out, in)`` (at K = 1 ``F.linear``,
-    ``nn.Linear``'s kernel: one large matrix product instead of a batch of one); hidden layers then apply
+    Layer i is ``baddbmm(biases[i], h, weights[i]ᵀ)`` with ``weights[i]`` ``(K, out, in)``; hidden layers then apply
     per-member batch norm (when ``bn_weights`` is not empty: one ``F.batch_norm`` on the ``(n, K * width)`` layout,
     which updates ``running_means[i]``/``running_vars[i]`` ``(K, 1, width)`` in place in training mode) and
-    ``activation``."""
-    h = x
+    ``activation``. At K = 1 the layers run on ``(n, width)`` with ``nn.Linear``'s ``F.linear`` and
+    ``nn.BatchNorm1d``'s ``F.batch_norm``: one matrix product instead of a batch of one, and no layout changes."""
+    single = x.shape[0] == 1
+    h = x.squeeze(0) if single else x  # squeeze, not [0]: indexing's backward would allocate and fill a stack
     for i in range(len(weights) - 1):
-        h = _linear(h, weights[i], biases[i])
+        h = _linear(h, weights[i], biases[i], single)
         if bn_weights:
-            k, n, width = h.shape
-            flat = h.transpose(0, 1).reshape(n, k * width)
-            flat = F.batch_norm(flat, running_means[i].view(-1), running_vars[i].view(-1), bn_weights[i].view(-1),
-                                bn_biases[i].view(-1), training, BN_MOMENTUM, BN_EPS)
-            h = flat.view(n, k, width).transpose(0, 1)
+            h = _batch_norm(h, bn_weights[i], bn_biases[i], running_means[i], running_vars[i], training, single)
         h = activation(h)
-    return _linear(h, weights[-1], biases[-1])
+    h = _linear(h, weights[-1], biases[-1], single)
+    return h.unsqueeze(0) if single else h
 
 
-def _linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """``(K, n, in)`` → ``(K, n, out)`` with ``weight`` ``(K, out, in)`` and ``bias`` ``(K, 1, out)``."""
-    if h.shape[0] == 1:  # nn.Linear's own kernel; squeeze, not [0]: indexing's backward would fill the whole stack
-        return F.linear(h.squeeze(0), weight.squeeze(0), bias.view(-1)).unsqueeze(0)
+def _linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, single: bool) -> torch.Tensor:
+    """``(K, n, in)`` → ``(K, n, out)`` with ``weight`` ``(K, out, in)`` and ``bias`` ``(K, 1, out)``; with
+    ``single`` (K = 1) ``(n, in)`` → ``(n, out)``."""
+    if single:
+        return F.linear(h, weight.squeeze(0), bias.view(-1))
     return torch.baddbmm(bias, h, weight.transpose(1, 2))
+
+
+def _batch_norm(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, running_mean: torch.Tensor,
+                running_var: torch.Tensor, training: bool, single: bool) -> torch.Tensor:
+    """Per-member batch norm of ``(K, n, width)`` (statistics over ``n``), as one ``F.batch_norm`` on the
+    ``(n, K * width)`` layout; with ``single`` (K = 1) of ``(n, width)``. Parameters and statistics ``(K, 1, width)``."""
+    if single:
+        return F.batch_norm(h, running_mean.view(-1), running_var.view(-1), weight.view(-1), bias.view(-1), training,
+                            BN_MOMENTUM, BN_EPS)
+    k, n, width = h.shape
+    flat = h.transpose(0, 1).reshape(n, k * width)
+    flat = F.batch_norm(flat, running_mean.view(-1), running_var.view(-1), weight.view(-1), bias.view(-1), training,
+                        BN_MOMENTUM, BN_EPS)
+    return flat.view(n, k, width).transpose(0, 1)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
