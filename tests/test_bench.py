@@ -3,6 +3,8 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
@@ -111,3 +113,18 @@ def test_the_level_set_image_pilot_prints_the_image_gate_per_snapshot(capsys):
     assert [row.split(" | ")[0] for row in rows] == ["| 0", "| 2", "| 4"]
     assert rows[0].split(" | ")[1] == "1.000"  # snapshot 0 is the untrained generator: the gate's denominator
     assert "# pilot: mnist, level_set, width 8" in out and "not measured (needs more than 100 iterations)" in out
+
+
+def test_the_precision_study_prints_a_table_per_setting_and_a_verdict_line_per_setting(capsys):
+    study = load("precision_study")
+    study.main(["--seeds", "2", "--iters", "3", "--settings", "jsd_minimax", "geometric_view"])
+    out = capsys.readouterr().out
+    assert "## jsd_minimax: 2 seeds (300–301), 3 iterations" in out and "## geometric_view" in out
+    verdicts = [line for line in out.splitlines() if line.startswith(("jsd_minimax:", "geometric_view:"))]
+    assert len(verdicts) == 2 and all(v.endswith("(a trial length: does not count)") for v in verdicts)
+    assert study.band("modes within 0.1", [8.0, 6.0], ("modes within 0.1",)) == 1.0
+    assert study.band("fit ratio", [0.4, -0.6], ()) == pytest.approx(0.01)  # 10% of |fp32 mean|
+    low, high = study.bootstrap_interval([1.0, 1.0, 1.0])
+    assert low == high == 1.0
+    with pytest.raises(SystemExit, match="first-seed"):
+        study.main(["--first-seed", "4"])
