@@ -73,8 +73,11 @@ def test_the_image_training_benchmark_prints_its_table(capsys):
                                  "--iters", "1", "--repeats", "1", "--n-train", "32"])
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "trainer |" not in line]
-    assert len(rows) == 8 and "plain loop, WGAN-GP" in rows[0] and "library _train (WGAN-GP)" in rows[4]
+    assert len(rows) == 10 and "plain loop, WGAN-GP" in rows[0] and "library _train (WGAN-GP)" in rows[4]
+    assert rows[6].startswith("| library _train (WGAN-GP), channels_last=True, bf16 |")
+    assert rows[9].startswith("| library _train_autoencoder, channels_last=True, bf16 |")
     assert "(equal)" in out and "torch.mm 1024² float32" in out and "penalty's share" in out
+    assert "bfloat16:" in out and out.count("(target ≥ 1.5×)") == 2
 
 
 def test_the_latent_space_pilot_prints_the_gate_per_snapshot(capsys):
