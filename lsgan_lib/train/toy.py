@@ -12,9 +12,9 @@ K = 1) and its entry points in :mod:`lsgan_lib.train.batched`; the progress bar 
 """
 
 from .batched import train_batched, train_gan, train_runs, train_sweep
-from .config import (PRECISIONS, GANConfig, GANRun, TrainingDiverged, build_networks, critic_steps, default_device,
-                     device_name)
+from .config import (CACHE_KIND, PRECISIONS, GANConfig, GANRun, TrainingDiverged, build_networks, critic_steps,
+                     default_device, device_name)
 from .progress import ProgressBar, progress_mode
 
-__all__ = ["PRECISIONS", "GANConfig", "GANRun", "ProgressBar", "TrainingDiverged", "build_networks", "critic_steps",
+__all__ = ["CACHE_KIND", "PRECISIONS", "GANConfig", "GANRun", "ProgressBar", "TrainingDiverged", "build_networks", "critic_steps",
            "default_device", "device_name", "progress_mode", "train_batched", "train_gan", "train_runs", "train_sweep"]
