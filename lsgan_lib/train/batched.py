@@ -515,10 +515,11 @@ class _Divergence:
                 self.at[k] = iteration
                 self.frozen[k] = True
                 fate = "cached as a result" if self.recorded else "cached with that iteration"
-                warnings.warn(f"training diverged: the {which} loss of batched member {k} became "
-                              f"{values[k].item()} at iteration {iteration} ({self.configs[k].describe()}); the member "
-                              f"is frozen, reported in run.extra['diverged_at'] and {fate}; the others go on.",
-                              RuntimeWarning, stacklevel=4)
+                who, rest = ((f"batched member {k}", "; the others go on") if len(self.configs) > 1
+                             else ("run", ""))
+                warnings.warn(f"training diverged: the {which} loss of the {who} became {values[k].item()} at "
+                              f"iteration {iteration} ({self.configs[k].describe()}); it is frozen, reported in "
+                              f"run.extra['diverged_at'] and {fate}{rest}.", RuntimeWarning, stacklevel=4)
 
 
 def _step(loss_value: torch.Tensor, nets: Sequence[StackedFC], optimizer: StackedOptimizer, saved: list[torch.Tensor],
