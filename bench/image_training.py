@@ -12,12 +12,14 @@ Glorot initialisation) at the given sizes, trained by
 - the library's trainer (``lsgan_lib.train.images._train``, what ``train_image_gan`` runs): timed at two iteration
   counts, so that the difference gives the time per iteration and the intercept the fixed cost of a run (building the
   nets, loading and resizing the images from the decoded-image cache);
-- the same two for the autoencoder (``_train_autoencoder``); both library trainers also with ``channels_last=True``.
+- the same two for the autoencoder (``_train_autoencoder``); both library trainers also with ``channels_last=True``,
+  and channels-last in ``precision="bf16"`` (the networks' training forward passes under ``torch.autocast`` with
+  bfloat16; the issue's target: ≥ 1.5× the fp32 channels-last row).
 
 Operations are counted with ``torch.utils.flop_counter``'s formulas (bench/latent_space_cost.py's counter; a
 multiply-add counts 2), checked first against a hand count for one convolution, and turned into achieved GFLOP/s;
-the rate of a 1024² float32 ``torch.mm`` measured in the same process is the reference (the issue's target: ≥ 50% of
-it). Rows are timed round robin ``--repeats`` times after one warm-up; the table gives medians and ranges. It is a
+the rate of a 1024² ``torch.mm`` measured in the same process, in float32 for the fp32 rows and in bfloat16 for the
+bf16 rows, is the reference (the issue's target: ≥ 50% of it). Rows are timed round robin ``--repeats`` times after one warm-up; the table gives medians and ranges. It is a
 benchmark that prints a table, not a test: nothing here passes or fails.
 """
 
@@ -49,9 +51,9 @@ CHANNELS = {"cifar10": 3, "celeba": 3, "mnist": 1}
 LAMBDA = 10.0
 
 
-def matmul_rate(n: int = 1024, repeats: int = 20) -> float:
-    """GFLOP/s of ``torch.mm`` on two n×n float32 matrices (best of ``repeats`` after a warm-up)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_rate(n: int = 1024, repeats: int = 20, dtype: torch.dtype = torch.float32) -> float:
+    """GFLOP/s of ``torch.mm`` on two n×n matrices of ``dtype`` (best of ``repeats`` after a warm-up)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     torch.mm(a, b)
     best = min(_time(lambda: torch.mm(a, b)) for _ in range(repeats))
     return 2 * n ** 3 / best / 1e9
@@ -175,21 +177,26 @@ def main(argv=None) -> None:
     times: dict[str, list[float]] = {name: [] for name in rows}
     configs = {"library _train (WGAN-GP)": gan,
                "library _train (WGAN-GP), channels_last=True": dataclasses.replace(gan, channels_last=True),
+               "library _train (WGAN-GP), channels_last=True, bf16": dataclasses.replace(gan, channels_last=True,
+                                                                                          precision="bf16"),
                "library _train_autoencoder": ae,
-               "library _train_autoencoder, channels_last=True": dataclasses.replace(ae, channels_last=True)}
+               "library _train_autoencoder, channels_last=True": dataclasses.replace(ae, channels_last=True),
+               "library _train_autoencoder, channels_last=True, bf16": dataclasses.replace(ae, channels_last=True,
+                                                                                           precision="bf16")}
     library: dict[str, list[tuple[float, float]]] = {name: [] for name in configs}
-    mm_rates = []
+    mm_rates, mm_rates_bf16 = [], []
     for name, (run, _) in rows.items():  # warm-up
         run(1)
     for _ in range(args.repeats):
         mm_rates.append(matmul_rate())
+        mm_rates_bf16.append(matmul_rate(dtype=torch.bfloat16))
         for name, (run, _) in rows.items():
             times[name].append(_time(lambda: run(args.iters)) / args.iters)
         for name, config in configs.items():
             short, long = library_run(config, 1), library_run(config, 1 + args.iters)
             per_it = (long - short) / args.iters
             library[name].append((per_it, short - per_it))
-    mm = statistics.median(mm_rates)
+    mm, mm_bf16 = statistics.median(mm_rates), statistics.median(mm_rates_bf16)
 
     print(f"# Image WGAN-GP / autoencoder iteration, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
     print()
@@ -202,12 +209,14 @@ def main(argv=None) -> None:
     print(f"- operation counter check: one 5×5 stride-2 convolution 3→64 on 2×3×32×32 counted {counted:,}, by hand "
           f"{by_hand:,} ({'equal' if counted == by_hand else 'DIFFERENT'})")
     print(f"- torch.mm 1024² float32 in this process: {mm:.1f} GFLOP/s (median of {args.repeats}; "
-          f"range {min(mm_rates):.1f}–{max(mm_rates):.1f})")
+          f"range {min(mm_rates):.1f}–{max(mm_rates):.1f}); bfloat16: {mm_bf16:.1f} GFLOP/s "
+          f"(range {min(mm_rates_bf16):.1f}–{max(mm_rates_bf16):.1f})")
     print(f"- operations per iteration: WGAN-GP {gan_ops / 1e9:.3f} GFLOP (without the penalty "
           f"{no_gp_ops / 1e9:.3f}: the penalty's double backward is {100 * (1 - no_gp_ops / gan_ops):.0f}% of the "
           f"arithmetic); autoencoder {ae_ops / 1e9:.3f} GFLOP")
     print()
-    print("| trainer | ms per iteration (median) | range | GFLOP/s | share of torch.mm | fixed cost per run (s) |")
+    print("| trainer | ms per iteration (median) | range | GFLOP/s | share of torch.mm (its precision) "
+          "| fixed cost per run (s) |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, (_, ops) in rows.items():
         med = statistics.median(times[name])
@@ -217,12 +226,17 @@ def main(argv=None) -> None:
         per = [p for p, _ in pairs]
         med = statistics.median(per)
         ops = gan_ops if "WGAN" in name else ae_ops
+        reference = mm_bf16 if name.endswith("bf16") else mm
         print(f"| {name} | {1e3 * med:.1f} | {1e3 * min(per):.1f}–{1e3 * max(per):.1f} | {ops / med / 1e9:.1f} | "
-              f"{ops / med / 1e9 / mm:.0%} | {statistics.median(f for _, f in pairs):.2f} |")
+              f"{ops / med / 1e9 / reference:.0%} | {statistics.median(f for _, f in pairs):.2f} |")
     gp, no_gp = statistics.median(times["plain loop, WGAN-GP"]), statistics.median(
         times["plain loop, WGAN without the penalty"])
     print()
     print(f"The gradient penalty's share of the WGAN-GP iteration's time: {100 * (1 - no_gp / gp):.0f}%.")
+    for what in ("_train (WGAN-GP)", "_train_autoencoder"):
+        fp32 = statistics.median(p for p, _ in library[f"library {what}, channels_last=True"])
+        bf16 = statistics.median(p for p, _ in library[f"library {what}, channels_last=True, bf16"])
+        print(f"bf16 over fp32, channels-last, library {what}: {fp32 / bf16:.2f}× (target ≥ 1.5×)")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ The library is built in floors; a module imports only its own floor and those be
 * ``cache`` — the results cache (payloads keyed by a hash of their configuration);
 * ``data/`` — toy manifolds and latents (``distributions``), image datasets (``images``), ``lsgan-book data``
   (``download``); ``models/`` — networks (``nets``) and GAN objectives (``objectives``);
-* ``train/`` — the toy training loop (``toy``, ``batched``), image GANs and autoencoders (``images``), the Dask fan-out
-  (``cluster``);
+* ``train/`` — configurations, runs and the precision setting (``config``), the one toy training loop (``batched``;
+  K = 1 is ``train_gan``; ``toy`` gathers the public names), image GANs and autoencoders (``images``), progress
+  (``progress``), the Dask fan-out (``cluster``);
 * ``measure/`` — metrics, manifold-alignment geometry (``alignment``), inversion, claims, gates and verdicts
   (``claims``);
 * ``chapters/`` — one module per paper with only what is specific to it; ``plots`` beside it;

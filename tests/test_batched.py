@@ -1,5 +1,4 @@
 import dataclasses
-import types
 
 import pytest
 import torch
@@ -7,8 +6,8 @@ import torch
 from lsgan_lib.train import batched
 from lsgan_lib import cache
 from lsgan_lib.models import objectives
-from lsgan_lib.train import toy as training
 from lsgan_lib.train.batched import StackedFC, StackedOptimizer, train_batched
+from lsgan_lib.train.config import ADAM_EPS, CACHE_KIND
 from lsgan_lib.models.nets import fc_net
 from lsgan_lib.train.toy import GANConfig, critic_steps, train_gan
 
@@ -35,22 +34,13 @@ def assert_same_run(a, b, exact: bool):
 
 
 @pytest.mark.parametrize("name", sorted(objectives.OBJECTIVES))
-def test_one_member_reproduces_train_gan(name, tmp_path):
+def test_every_objective_trains_through_the_one_loop_and_a_single_run_is_a_batch_of_one(name, tmp_path):
     config = small(objective=name)
     single = train_gan(config, progress=False, results_root=tmp_path / "single")
     (member,) = train_batched([config], progress=False, results_root=tmp_path / "batched")
-    # Same RNG streams and the same floating-point operations: equal here; allclose is what the design promises.
-    torch.testing.assert_close(single.losses, member.losses, rtol=1e-6, atol=1e-7)
-    torch.testing.assert_close(single.snapshots, member.snapshots, rtol=1e-6, atol=1e-6)
-    assert_same_run(single, member, exact=False)
+    assert torch.isfinite(single.losses).all() and not single.from_cache
+    assert_same_run(single, member, exact=True)  # one loop: the same numbers under another cache key
     assert member.extra["diverged_at"] is None and not member.from_cache
-
-
-def test_one_member_reproduces_train_gan_with_several_generator_steps(tmp_path):
-    config = small(objective="level_set", n_gen=3, lr_decay_every=2, lr_decay=0.5)
-    single = train_gan(config, progress=False, results_root=tmp_path / "single")
-    (member,) = train_batched([config], progress=False, results_root=tmp_path / "batched")
-    assert_same_run(single, member, exact=False)
 
 
 def test_members_of_a_batch_match_their_single_runs_up_to_rounding(tmp_path):
@@ -116,6 +106,18 @@ def test_stacked_network_and_batch_norm_match_fc_net_in_both_modes():
             torch.testing.assert_close(value, net.state_dict()[name], rtol=1e-6, atol=1e-7)
 
 
+def torch_optimizer(params, config):
+    """torch.optim's RMSprop (or Adam for WGAN-GP) with the configuration's StepLR schedule: the reference."""
+    how = objectives.traits(objectives.objective(config.objective))
+    if how.optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=config.lr, betas=how.adam_betas, eps=ADAM_EPS,
+                               weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.RMSprop(params, lr=config.lr, alpha=config.rmsprop_alpha, eps=config.rmsprop_eps,
+                                  weight_decay=config.weight_decay)
+    return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=config.lr_decay_every, gamma=config.lr_decay)
+
+
 @pytest.mark.parametrize("name", ["minimax", "wgan_gp"])
 def test_stacked_optimizer_matches_torch_optim_per_member(name):
     configs = [small(objective=name, lr=1e-2, lr_decay=0.5, lr_decay_every=2),
@@ -125,8 +127,7 @@ def test_stacked_optimizer_matches_torch_optim_per_member(name):
     stacked = [torch.randn(2, 5, 7, requires_grad=True), torch.randn(2, 1, 7, requires_grad=True)]
     singles = [[p[k].detach().clone().requires_grad_(True) for p in stacked] for k in range(2)]
     opt = StackedOptimizer(stacked, configs)
-    torch_opts = [training._optimizer(types.SimpleNamespace(parameters=lambda ps=ps: ps), c)
-                  for ps, c in zip(singles, configs)]
+    torch_opts = [torch_optimizer(ps, c) for ps, c in zip(singles, configs)]
     for it in range(1, 7):
         grads = [torch.randn_like(p) for p in stacked]
         for p, g in zip(stacked, grads):
@@ -183,7 +184,7 @@ def test_a_diverging_member_is_frozen_reported_and_cached_with_its_iteration(mon
     assert torch.isfinite(frozen.losses[:2]).all() and torch.isnan(frozen.losses[2:, 0]).all()
     # every member is cached (the diverged one with its iteration), so the batch is not trained again
     keys = batched.batch_keys(configs, GANConfig.as_dict)
-    assert all(cache.entry_path(training.CACHE_KIND, k, tmp_path / "nan").exists() for k in keys)
+    assert all(cache.entry_path(CACHE_KIND, k, tmp_path / "nan").exists() for k in keys)
     again = train_batched(configs, progress=False, results_root=tmp_path / "nan")
     assert all(r.from_cache for r in again) and [r.extra["diverged_at"] for r in again] == [None, 3, None]
     assert "reached" not in again[1].extra and torch.equal(again[1].final, frozen.final)
@@ -211,7 +212,7 @@ def test_a_batch_is_cached_as_a_batch_apart_from_train_gan(monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("trained although the run is cached")
 
-    monkeypatch.setattr(training, "_train", no_training)
+    monkeypatch.setattr(batched, "_train_batched", no_training)
     assert train_gan(configs[1], progress=False).from_cache  # and the batches did not touch train_gan's entry
 
 
@@ -225,12 +226,11 @@ def test_returned_networks_are_ordinary_fc_nets_that_reproduce_the_snapshots():
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
 @pytest.mark.parametrize("name", ["wgan", "wgan_gp", "level_set"])
-def test_one_member_without_batch_norm_reproduces_train_gan(name, activation, tmp_path):
+def test_nets_without_batch_norm_train_and_come_back_as_fc_nets(name, activation, tmp_path):
     config = small(objective=name, batch_norm=False, activation=activation, data="eight_gaussians")
-    single = train_gan(config, progress=False, results_root=tmp_path / "single")
-    (member,) = train_batched([config], progress=False, results_root=tmp_path / "batched")
-    assert_same_run(single, member, exact=False)
-    assert [type(m).__name__ for m in member.critic][:2] == ["Linear", {"relu": "ReLU", "leaky_relu": "LeakyReLU"}[
+    run = train_gan(config, progress=False, results_root=tmp_path)
+    assert torch.isfinite(run.losses).all()
+    assert [type(m).__name__ for m in run.critic][:2] == ["Linear", {"relu": "ReLU", "leaky_relu": "LeakyReLU"}[
         activation]]
 
 
@@ -314,11 +314,10 @@ ORIGINAL_CODE = dict(critic_update="split", rmsprop_alpha=0.9, rmsprop_eps=1.0, 
 
 
 @pytest.mark.parametrize("name", ["minimax", "non_saturating"])
-def test_one_member_with_the_split_critic_update_reproduces_train_gan(name, tmp_path):
+def test_the_split_critic_update_changes_the_run(name, tmp_path):
     config = small(objective=name, **ORIGINAL_CODE)
     single = train_gan(config, progress=False, results_root=tmp_path / "single")
-    (member,) = train_batched([config], progress=False, results_root=tmp_path / "batched")
-    assert_same_run(single, member, exact=False)
+    assert torch.isfinite(single.losses).all()
     joint = train_gan(dataclasses.replace(config, critic_update="joint"), progress=False, results_root=tmp_path / "j")
     assert not torch.allclose(joint.losses, single.losses)  # the update order changes the run
 
@@ -347,11 +346,9 @@ def test_critic_warmup_follows_arjovskys_schedule():
     assert {critic_steps(plain, it) for it in range(1, 1503)} == {plain.n_critic}
 
 
-def test_critic_warmup_runs_the_same_in_both_trainers_and_changes_the_run(tmp_path):
+def test_critic_warmup_changes_the_run(tmp_path):
     config = small(objective="wgan", critic_warmup=True, n_iter=3, snapshots=(3,))
     single = train_gan(config, progress=False, results_root=tmp_path / "single")
-    (member,) = train_batched([config], progress=False, results_root=tmp_path / "batched")
-    assert_same_run(single, member, exact=False)
     plain = train_gan(dataclasses.replace(config, critic_warmup=False), progress=False, results_root=tmp_path / "p")
     assert not torch.allclose(plain.losses, single.losses)  # 100 critic steps per iteration here, not 5
     assert "critic_warmup" not in plain.config.as_dict()  # results cached before the field keep their keys

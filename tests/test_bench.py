@@ -3,6 +3,8 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
@@ -15,12 +17,22 @@ def load(name: str):
 
 def test_the_toy_training_benchmark_prints_its_table(capsys):
     load("toy_training").main(["--iters", "2", "--warmup", "1", "--repeats", "1", "--members", "1", "3",
-                               "--device", "cpu"])
+                               "--device", "cpu", "--wgan-widths"])
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "trainer |" not in line]
-    assert [row.split(" | ")[1] for row in rows] == ["1", "1", "1", "3"]
-    assert "plain PyTorch loop" in rows[0] and "_train_batched" in rows[3]
-    assert "torch 2." in out and "device: cpu" in out
+    assert [row.split(" | ")[1] for row in rows] == ["1", "1", "3"]
+    assert "plain PyTorch loop" in rows[0] and "(train_gan)" in rows[1] and "_train_batched" in rows[2]
+    assert "torch 2." in out and "device: cpu" in out and "WGAN (clipping)" not in out
+
+
+def test_the_toy_training_benchmark_times_the_wgan_reference_in_both_precisions_beside_the_mm_rate(capsys):
+    load("toy_training").main(["--iters", "1", "--warmup", "1", "--repeats", "1", "--members", "1", "--device", "cpu",
+                               "--only-batched", "--wgan-widths", "16", "--wgan-iters", "1"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "width 16" in line]
+    assert [row.split(" | ")[0][2:].split(",")[0] for row in rows] == ["plain PyTorch loop", "library loop"] * 2
+    assert [row.split(",")[-1].split(" | ")[0].strip() for row in rows] == ["fp32", "fp32", "bf16", "bf16"]
+    assert all(row.rstrip(" |").endswith("%") for row in rows)  # the share of the mm rate
 
 
 def test_the_latent_space_cost_count_prints_every_piece(capsys):
@@ -50,7 +62,7 @@ def test_an_autoencoder_iteration_counts_about_three_forward_passes():
 
 def test_the_toy_training_benchmark_times_the_original_codes_setting(capsys):
     load("toy_training").main(["--iters", "2", "--warmup", "1", "--repeats", "1", "--members", "2",
-                               "--device", "cpu", "--setting", "original_code", "--only-batched"])
+                               "--device", "cpu", "--setting", "original_code", "--only-batched", "--wgan-widths"])
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "trainer |" not in line]
     assert len(rows) == 1 and "_train_batched" in rows[0] and "setting original_code" in out
@@ -61,8 +73,11 @@ def test_the_image_training_benchmark_prints_its_table(capsys):
                                  "--iters", "1", "--repeats", "1", "--n-train", "32"])
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "trainer |" not in line]
-    assert len(rows) == 8 and "plain loop, WGAN-GP" in rows[0] and "library _train (WGAN-GP)" in rows[4]
+    assert len(rows) == 10 and "plain loop, WGAN-GP" in rows[0] and "library _train (WGAN-GP)" in rows[4]
+    assert rows[6].startswith("| library _train (WGAN-GP), channels_last=True, bf16 |")
+    assert rows[9].startswith("| library _train_autoencoder, channels_last=True, bf16 |")
     assert "(equal)" in out and "torch.mm 1024² float32" in out and "penalty's share" in out
+    assert "bfloat16:" in out and out.count("(target ≥ 1.5×)") == 2
 
 
 def test_the_latent_space_pilot_prints_the_gate_per_snapshot(capsys):
@@ -101,3 +116,18 @@ def test_the_level_set_image_pilot_prints_the_image_gate_per_snapshot(capsys):
     assert [row.split(" | ")[0] for row in rows] == ["| 0", "| 2", "| 4"]
     assert rows[0].split(" | ")[1] == "1.000"  # snapshot 0 is the untrained generator: the gate's denominator
     assert "# pilot: mnist, level_set, width 8" in out and "not measured (needs more than 100 iterations)" in out
+
+
+def test_the_precision_study_prints_a_table_per_setting_and_a_verdict_line_per_setting(capsys):
+    study = load("precision_study")
+    study.main(["--seeds", "2", "--iters", "3", "--settings", "jsd_minimax", "geometric_view"])
+    out = capsys.readouterr().out
+    assert "## jsd_minimax: 2 seeds (300–301), 3 iterations" in out and "## geometric_view" in out
+    verdicts = [line for line in out.splitlines() if line.startswith(("jsd_minimax:", "geometric_view:"))]
+    assert len(verdicts) == 2 and all(v.endswith("(a trial length: does not count)") for v in verdicts)
+    assert study.band("modes within 0.1", [8.0, 6.0], ("modes within 0.1",)) == 1.0
+    assert study.band("fit ratio", [0.4, -0.6], ()) == pytest.approx(0.01)  # 10% of |fp32 mean|
+    low, high = study.bootstrap_interval([1.0, 1.0, 1.0])
+    assert low == high == 1.0
+    with pytest.raises(SystemExit, match="first-seed"):
+        study.main(["--first-seed", "4"])

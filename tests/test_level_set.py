@@ -15,7 +15,10 @@ from lsgan_lib.data import images as datasets
 from lsgan_lib.data import distributions
 from lsgan_lib.models import objectives
 from lsgan_lib import plots
+from lsgan_lib.train import batched  # noqa: E402
 from lsgan_lib.train import toy as training  # noqa: E402
+from lsgan_lib.train.config import evaluation_inputs, random_stream  # noqa: E402
+from lsgan_lib.train.images import generator_step  # noqa: E402
 from lsgan_lib.chapters import level_set as ls  # noqa: E402
 from lsgan_lib.measure import features, metrics as measure_metrics  # noqa: E402
 
@@ -87,8 +90,7 @@ def test_generator_step_moves_samples_towards_the_zero_level_set(name):
         generator.weight.copy_(torch.eye(2)), generator.bias.copy_(torch.tensor([2.0, 0.0]))
     z = torch.rand(32, 2)
     before = critic(generator(z)).abs().mean().item()
-    training.generator_step(objectives.objective(name), generator, critic,
-                            torch.optim.SGD(generator.parameters(), lr=0.05), z)
+    generator_step(objectives.objective(name), generator, critic, torch.optim.SGD(generator.parameters(), lr=0.05), z)
     assert critic(generator(z)).abs().mean().item() < before
     assert critic.weight.grad is None  # the critic gets no gradient from the generator's step
 
@@ -102,10 +104,10 @@ def test_algorithm_1_loop_matches_the_toy_trainer_and_stores_the_critic_field():
     config = tiny()
     run = ls.train_level_set(config, field_points=11, progress=False)
     reference = training.train_gan(config, progress=False)
-    # the same random draws in the same order: one critic step, then n_gen generator steps on fresh latent batches
-    torch.testing.assert_close(run.losses, reference.losses)
-    torch.testing.assert_close(run.run.snapshots, reference.snapshots)
-    torch.testing.assert_close(run.run.grid_images, reference.grid_images)
+    # one loop, with a snapshot hook: the same numbers as train_gan, bit for bit
+    torch.testing.assert_close(run.losses, reference.losses, rtol=0, atol=0)
+    torch.testing.assert_close(run.run.snapshots, reference.snapshots, rtol=0, atol=0)
+    torch.testing.assert_close(run.run.grid_images, reference.grid_images, rtol=0, atol=0)
     assert run.losses.shape == (6, 2) and run.diverged_at is None and run.reached == 3
     assert run.fields.shape == (3, 11, 11) and run.field_x.shape == (11,)
     # the stored field is the critic on the plane grid: the final snapshot equals the final critic there
@@ -114,7 +116,7 @@ def test_algorithm_1_loop_matches_the_toy_trainer_and_stores_the_critic_field():
         torch.testing.assert_close(run.fields[-1], run.run.critic(plane).reshape(11, 11))
     # L of Eq. (4) is column 0: recompute it at iteration 1 from the initial networks and the first batches
     generator, critic = training.build_networks(config)
-    stream = training._stream(config.seed, 0, torch.device("cpu"))
+    stream = random_stream(config.seed, 0, torch.device("cpu"))
     real = distributions.data_manifold(config.data).sample(config.batch_size, stream)
     with torch.no_grad():
         fake = generator(distributions.latent(config.latent).sample(config.batch_size, 2, stream))
@@ -169,29 +171,29 @@ def test_a_batched_member_whose_loss_explodes_is_recorded_and_cached(monkeypatch
 
 def test_algorithm_1_takes_n_gen_generator_steps_per_critic_step(monkeypatch):
     calls = []
-    original_c, original_g = training.critic_step, training.generator_step  # the loop is training._train's
-    monkeypatch.setattr(training, "critic_step", lambda *a, **k: calls.append("c") or original_c(*a, **k))
-    monkeypatch.setattr(training, "generator_step", lambda *a, **k: calls.append("g") or original_g(*a, **k))
+    original_c, original_g = batched._critic_step, batched._generator_step  # the one toy loop's steps
+    monkeypatch.setattr(batched, "_critic_step", lambda *a, **k: calls.append("c") or original_c(*a, **k))
+    monkeypatch.setattr(batched, "_generator_step", lambda *a, **k: calls.append("g") or original_g(*a, **k))
     ls.train_level_set(tiny(n_iter=2, snapshots=(2,), n_gen=3), field_points=5, progress=False)
     assert "".join(calls) == "cggg" * 2
 
 
 def test_an_explosion_of_L_is_recorded_and_cached_not_raised(monkeypatch):
-    original = training.critic_step
+    original = objectives.level_set_critic_loss
     count = {"n": 0}
 
-    def exploding(*args, **kwargs):
+    def exploding(d_real, d_fake, power=2):
         count["n"] += 1
-        value = original(*args, **kwargs)
-        return torch.tensor(float("inf")) if count["n"] == 4 else value
+        value = original(d_real, d_fake, power)
+        return value + float("inf") if count["n"] == 4 else value  # iteration 4: L becomes infinite
 
-    monkeypatch.setattr(training, "critic_step", exploding)
+    monkeypatch.setattr(objectives, "level_set_critic_loss", exploding)
     run = ls.train_level_set(tiny(), field_points=5, progress=False)
     assert run.diverged_at == 4 and run.reached == 2  # snapshots 0 and 3 were taken
     assert torch.isnan(run.losses[3:]).all() and torch.isfinite(run.losses[:3]).all()
     torch.testing.assert_close(run.run.snapshots[2], run.run.snapshots[1])  # the last good snapshot repeats
     assert ls.loss_explosion(run.losses, start=2, factor=100)["exploded"]
-    monkeypatch.setattr(training, "critic_step", original)
+    monkeypatch.setattr(objectives, "level_set_critic_loss", original)
     cached = ls.train_level_set(tiny(), field_points=5, progress=False)
     assert cached.run.from_cache and cached.diverged_at == 4
 
@@ -203,7 +205,7 @@ def test_an_explosion_of_L_is_recorded_and_cached_not_raised(monkeypatch):
 
 def test_latent_grid_is_evaluated_through_the_generator_as_a_square_mesh():
     config = tiny(latent_dim=2)
-    _, grid = training.evaluation_inputs(config, torch.device("cpu"))
+    _, grid = evaluation_inputs(config, torch.device("cpu"))
     assert grid.shape == (41 * 41, 2)
     mesh = grid.reshape(41, 41, 2)
     assert torch.allclose(mesh[0, :, 0], torch.full((41,), -1.0)) and torch.allclose(mesh[:, 0, 1], mesh[0, 0, 1])

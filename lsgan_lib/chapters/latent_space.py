@@ -29,22 +29,24 @@ INVERSION_CACHE_KIND = "inversion"
 
 def gan_config(dataset: str, latent_dim: int, width: int, image_size: int, n_iter: int, batch_size: int,
                n_train: int | None, n_critic: int = 5, seed: int = 0, snapshots: tuple[int, ...] = (),
-               n_samples: int = 64, channels_last: bool = False) -> ImageGANConfig:
+               n_samples: int = 64, channels_last: bool = False, precision: str = "fp32") -> ImageGANConfig:
     """The paper's WGAN-GP on ``dataset`` with Table 1's nets at ``width`` (see :func:`lsgan_lib.models.nets.resize_conv_generator`);
-    ``channels_last`` trains in that memory format (faster on a CPU; see bench/image_training.py)."""
+    ``channels_last`` trains in that memory format (faster on a CPU; see bench/image_training.py), ``precision`` in
+    that arithmetic (:data:`lsgan_lib.train.config.PRECISIONS`)."""
     return ImageGANConfig(dataset=dataset, architecture=ARCHITECTURE, width=width, latent_dim=latent_dim,
                           objective="wgan_gp", optimizer="adam", lr=WGAN_GP_LR, betas=WGAN_GP_BETAS, n_critic=n_critic,
                           n_iter=n_iter, batch_size=batch_size, n_train=n_train, image_size=image_size,
                           critic_norm="none", snapshots=tuple(snapshots), n_samples=n_samples, seed=seed,
-                          channels_last=channels_last)
+                          channels_last=channels_last, precision=precision)
 
 
 def ae_config(dataset: str, latent_dim: int, width: int, image_size: int, n_iter: int, batch_size: int,
-              n_train: int | None, seed: int = 0, channels_last: bool = False) -> AutoencoderConfig:
+              n_train: int | None, seed: int = 0, channels_last: bool = False, precision: str = "fp32"
+              ) -> AutoencoderConfig:
     """The paper's autoencoder (Adam defaults, MSE) with the same nets as :func:`gan_config`."""
     return AutoencoderConfig(dataset=dataset, architecture=ARCHITECTURE, width=width, latent_dim=latent_dim,
                              n_iter=n_iter, batch_size=batch_size, n_train=n_train, image_size=image_size, seed=seed,
-                             channels_last=channels_last)
+                             channels_last=channels_last, precision=precision)
 
 
 def evaluation_images(dataset: str, split: str, n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:

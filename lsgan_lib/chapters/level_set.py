@@ -3,13 +3,13 @@
 Sagel & Gottwald's Level Set GAN (Eq. (4)) trains a critic f whose zero level set f⁻¹(0) should model the data
 manifold: the critic minimises L = E[f(x)²] − E[f(G(z))²], the generator minimises E[f(G(z))²] (Algorithm 1: one
 critic step per data batch, then ``n_gen`` generator steps, each on a fresh latent batch, RMSprop). The loss and
-networks live in :mod:`lsgan_lib.models.objectives` and :mod:`lsgan_lib.train.toy`; this module adds what the chapter needs:
+networks live in :mod:`lsgan_lib.models.objectives` and :mod:`lsgan_lib.train`; this module adds what the chapter needs:
 
-* :func:`train_level_set` — the toy loop of :func:`lsgan_lib.train.toy._train` (the same random draws in the same
-  order, so a run that stays finite has the same numbers as ``train_gan``), which additionally stores the critic's
-  values on a grid over the plane at every snapshot (the level-set view), and *records* an explosion of L instead
-  of raising: a run whose loss becomes non-finite stops there, keeps what it had, and is cached with
-  ``diverged_at`` set, so the chapter can count divergences over seeds; :func:`train_level_set_runs` trains a sweep
+* :func:`train_level_set` — the toy loop of ``train_gan`` (the same loop, so a run that stays finite has the same
+  numbers), whose snapshot hook (:func:`critic_fields_hook`) additionally stores the critic's values on a grid over
+  the plane at every snapshot (the level-set view), and which *records* an explosion of L instead of raising: a run
+  whose loss becomes non-finite is frozen there, keeps what it had, and is cached with ``diverged_at`` set, so the
+  chapter can count divergences over seeds; :func:`train_level_set_runs` trains a sweep
   of them batched (:func:`lsgan_lib.train.batched.train_sweep`), cached per batch (:func:`lsgan_lib.train.batched.batch_keys`);
 * :func:`loss_explosion` — how far L grew relative to its own scale at the start of training, and whether it
   exploded (the same relative criterion on every problem);
@@ -34,8 +34,8 @@ from torch import nn
 from .. import cache
 from ..data.distributions import data_manifold
 from ..models.objectives import objective, traits
-from ..train.batched import StackedFC, train_sweep
-from ..train.toy import GANConfig, GANRun, ProgressBar, _train, build_networks, check_gan_payload, default_device
+from ..train.batched import StackedFC, train_gan, train_sweep
+from ..train.config import GANConfig, GANRun, default_device
 
 CACHE_KIND = "level_set_toy"
 FIELD_POINTS = 81  # points per axis of the plane grid on which the critic's values are stored at each snapshot
@@ -98,30 +98,28 @@ def critic_field(critic: nn.Module | StackedFC, points: torch.Tensor, side: int)
     return values
 
 
-def _train_with_fields(config: GANConfig, device: torch.device, bar, field_points: int) -> dict:
-    """Algorithm 1 (or any objective of the toy loop with a critic): :func:`lsgan_lib.train.toy._train`, storing the
-    critic's field on the plane grid at every snapshot and recording a non-finite loss (``diverged_at``) instead of
-    raising."""
-    if not traits(objective(config.objective)).uses_critic:
-        raise ValueError(f"train_level_set draws the critic's level sets; objective {config.objective!r} has no critic")
-    _, _, plane = plane_grid(data_manifold(config.data).bounds, field_points)
+def critic_fields_hook(data: str, field_points: int, device: torch.device):
+    """The snapshot hook of the toy loop (``snapshot_extra``) that stores the stacked critic's values on the plane
+    grid over ``data``'s bounds (:func:`plane_grid`) as ``fields`` ``(K, P, P)`` at every snapshot."""
+    _, _, plane = plane_grid(data_manifold(data).bounds, field_points)
     plane = plane.to(device)
-    return _train(config, device, bar, record_divergence=True,
-                  snapshot_extra=lambda generator, critic: {"fields": critic_field(critic, plane, field_points)})
+    return lambda generator, critic: {"fields": critic_field(critic, plane, field_points)}
 
 
-def _from_payload(config: GANConfig, payload: dict, hit: bool) -> LevelSetRun:
-    generator, critic = build_networks(config)
-    generator.load_state_dict(payload["generator"]), critic.load_state_dict(payload["critic"])
-    generator.eval(), critic.eval()
-    run = GANRun(config=config, generator=generator, critic=critic, snapshot_iters=list(payload["snapshot_iters"]),
-                 snapshots=payload["snapshots"], grid=payload["grid"], grid_images=payload["grid_images"],
-                 losses=payload["losses"], device=payload["device"], seconds=float(payload["seconds"]),
-                 from_cache=hit)
-    at = int(payload["diverged_at"])
-    field_x, field_y, _ = plane_grid(data_manifold(config.data).bounds, payload["fields"].shape[-1])
-    return LevelSetRun(run=run, fields=payload["fields"], field_x=field_x, field_y=field_y,
-                       diverged_at=None if at < 0 else at, reached=int(payload["reached"]))
+def _check_has_critic(configs: Sequence[GANConfig], caller: str) -> None:
+    for config in configs:
+        if not traits(objective(config.objective)).uses_critic:
+            raise ValueError(f"{caller} draws the critic's level sets; objective {config.objective!r} has no critic")
+
+
+def _level_set_run(run: GANRun, field_points: int) -> LevelSetRun:
+    field_x, field_y, _ = plane_grid(data_manifold(run.config.data).bounds, field_points)
+    return LevelSetRun(run=run, fields=run.extra["fields"], field_x=field_x, field_y=field_y,
+                       diverged_at=run.extra["diverged_at"], reached=int(run.extra["reached"]))
+
+
+def _cache_key(field_points: int):
+    return lambda config: config.as_dict() | {"field_points": field_points}
 
 
 def train_level_set(config: GANConfig, device: torch.device | str | None = None, field_points: int = FIELD_POINTS,
@@ -130,19 +128,12 @@ def train_level_set(config: GANConfig, device: torch.device | str | None = None,
 
     Diverged runs are cached too (with ``diverged_at``): an explosion of L is a result of this chapter, not an
     error. The returned networks are on the CPU in eval mode."""
+    _check_has_critic([config], "train_level_set")
     device = torch.device(device) if device is not None else default_device()
-    key = config.as_dict() | {"field_points": field_points}
-    own_bar = _bar is None and progress
-    bar = ProgressBar(config.n_iter, config.describe(), leave=False) if own_bar else _bar
-    try:
-        payload, hit = cache.cached(CACHE_KIND, key, lambda: _train_with_fields(config, device, bar, field_points),
-                                    results_root, check=lambda p: check_gan_payload(config, p))
-    finally:
-        if own_bar:
-            bar.close()
-    if hit and _bar is not None:
-        _bar.skip(config.n_iter)
-    return _from_payload(config, payload, hit)
+    run = train_gan(config, device, progress, results_root, _bar,
+                    snapshot_extra=critic_fields_hook(config.data, field_points, device), record_divergence=True,
+                    cache_kind=CACHE_KIND, cache_key=_cache_key(field_points))
+    return _level_set_run(run, field_points)
 
 
 def train_level_set_runs(configs: Sequence[GANConfig], device: torch.device | str | None = None,
@@ -153,26 +144,18 @@ def train_level_set_runs(configs: Sequence[GANConfig], device: torch.device | st
     changes float rounding, so these entries are not those of :func:`train_level_set`). Returns the runs in the order
     given."""
     configs = list(configs)
-    for config in configs:
-        if not traits(objective(config.objective)).uses_critic:
-            raise ValueError(f"train_level_set_runs draws the critic's level sets; objective {config.objective!r} "
-                             "has no critic")
+    _check_has_critic(configs, "train_level_set_runs")
+    device = torch.device(device) if device is not None else default_device()
     runs: list[LevelSetRun | None] = [None] * len(configs)
     by_data: dict[str, list[int]] = {}
     for j, config in enumerate(configs):
         by_data.setdefault(config.data, []).append(j)
     for data, members in by_data.items():
-        field_x, field_y, plane = plane_grid(data_manifold(data).bounds, field_points)
-        device_ = torch.device(device) if device is not None else default_device()
-        plane = plane.to(device_)
-        trained = train_sweep([configs[j] for j in members], device_, progress, results_root, f"{desc}: {data}",
-                              snapshot_extra=lambda generator, critic: {"fields": critic_field(critic, plane,
-                                                                                               field_points)},
-                              record_divergence=True, cache_kind=CACHE_KIND,
-                              cache_key=lambda c: c.as_dict() | {"field_points": field_points})
+        trained = train_sweep([configs[j] for j in members], device, progress, results_root, f"{desc}: {data}",
+                              snapshot_extra=critic_fields_hook(data, field_points, device), record_divergence=True,
+                              cache_kind=CACHE_KIND, cache_key=_cache_key(field_points))
         for j, run in zip(members, trained):
-            runs[j] = LevelSetRun(run=run, fields=run.extra["fields"], field_x=field_x, field_y=field_y,
-                                  diverged_at=run.extra["diverged_at"], reached=int(run.extra["reached"]))
+            runs[j] = _level_set_run(run, field_points)
     return runs
 
 

@@ -1,25 +1,28 @@
-"""Many toy GANs of one architecture shape, trained as one batched model.
+"""The toy training loop: K GANs of one architecture shape trained as one batched model; a single run is K = 1.
 
-``train_batched([GANConfig(...), ...])`` trains K independent runs — seeds × configurations — at once: the K
-generators (and the K critics) are stacked into one model whose linear layers are batched matrix products
-(``torch.baddbmm``) over weights ``(K, out, in)``, whose batch norm keeps statistics per member, and whose optimizer
-(RMSprop, or Adam for WGAN-GP) keeps its state and learning-rate schedule per member. Every member draws its data,
-latent and evaluation batches from its own seed's streams, in the order of the single-run trainer
-(:func:`lsgan_lib.train.toy._train`), and its networks are initialised by :func:`lsgan_lib.train.toy.build_networks`.
-So member k's numbers equal those of ``train_gan(configs[k])`` up to float rounding (different matrix-product kernels
-round differently; the tests check a tight tolerance). These GANs amplify rounding, so the results-cache key of a member
-names the batch it was trained in (:func:`batch_keys`), and a batch with any member missing from the cache is retrained
-whole: a run's numbers never depend on what else was cached, and ``train_gan``'s entries are separate.
+``train_gan(GANConfig(...))`` trains one run (or loads it from the results cache under ``config.as_dict()``),
+``train_runs([...])`` several in order under one progress bar, ``train_batched([...])`` K runs — seeds ×
+configurations — at once, and ``train_sweep([...])`` any list of runs, batched by shape. All of them run one loop,
+:func:`_train_batched`. The K generators (and the K critics) are stacked into one model whose linear layers are
+batched matrix products (``torch.baddbmm``; at K = 1 the plain ``addmm`` of ``nn.Linear``) over weights
+``(K, out, in)``, whose batch norm keeps statistics per member, and whose optimizer (RMSprop, or Adam for WGAN-GP)
+keeps its state and learning-rate schedule per member. Every member draws its data, latent and evaluation batches
+from its own seed's streams (:func:`lsgan_lib.train.config.random_stream`) and its networks are initialised by
+:func:`lsgan_lib.train.config.build_networks`, so member k's numbers equal those of ``train_gan(configs[k])`` up to
+float rounding (different matrix-product kernels round differently). These GANs amplify rounding, so the
+results-cache key of a batch member names the batch it was trained in (:func:`batch_keys`), and a batch with any
+member missing from the cache is retrained whole: a run's numbers never depend on what else was cached, and
+``train_gan``'s entries (keyed by the configuration alone) are separate.
 
 The members must share the architecture shape and the loop (data dimension, ``latent_dim``, ``widths``,
-``batch_size``, ``n_iter``, ``snapshots``, ``n_eval``, ``n_critic``, ``n_gen``, ``critic_update``, ``critic_warmup``)
-and the objective; they may differ in ``seed``, ``data``, ``latent``, ``lr``, ``lr_decay``, ``lr_decay_every``,
-``weight_decay`` and the RMSprop constants.
+``batch_size``, ``n_iter``, ``snapshots``, ``n_eval``, ``n_critic``, ``n_gen``, ``critic_update``, ``critic_warmup``,
+``precision``) and the objective; they may differ in ``seed``, ``data``, ``latent``, ``lr``, ``lr_decay``,
+``lr_decay_every``, ``weight_decay`` and the RMSprop constants.
 
-Divergence is handled per member: when a member's loss becomes NaN or infinite it is *frozen* — its parameters,
-optimizer state and batch-norm statistics keep the values they had before that step — reported with a warning and in
-``run.extra["diverged_at"]``, and cached with that iteration; the other members go on. (The single-run trainer raises
-instead.)
+Divergence: ``train_gan`` raises :class:`~lsgan_lib.train.config.TrainingDiverged` at the first non-finite loss and
+caches nothing. In a batch, a member whose loss becomes NaN or infinite is *frozen* — its parameters, optimizer state
+and batch-norm statistics keep the values they had before that step — reported with a warning and in
+``run.extra["diverged_at"]``, and cached with that iteration; the other members go on.
 
 Shapes: K members, B = ``batch_size``, d = data dimension, ``latent_dim`` = latent dimension. A stacked net maps
 ``(K, n, in_dim)`` to ``(K, n, out_dim)``; per-member losses are ``(K,)``.
@@ -43,11 +46,13 @@ from ..data.distributions import data_manifold, latent
 from ..models.nets import ACTIVATIONS, FastELU, fast_elu
 from ..models.objectives import objective, traits
 from .cluster import active_client, train_here_or_on_cluster
-from .toy import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, ProgressBar, _run_from_payload, _stream,
-                       build_networks, check_gan_payload, critic_steps, device_name, evaluation_inputs)
+from .config import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, TrainingDiverged, autocast, build_networks,
+                     check_gan_payload, critic_steps, default_device, device_name, evaluation_inputs, random_stream,
+                     run_from_payload)
+from .progress import ProgressBar
 
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
-                 "objective", "batch_norm", "activation", "critic_update", "critic_warmup")
+                 "objective", "batch_norm", "activation", "critic_update", "critic_warmup", "precision")
 # What a GANRun is built from; any other payload entry (a chapter's extras) lands in run.extra.
 RUN_PAYLOAD_KEYS = {"generator", "critic", "snapshot_iters", "snapshots", "grid", "grid_images", "losses", "device",
                     "seconds"}
@@ -116,18 +121,39 @@ def stacked_forward(x: torch.Tensor, weights: list[torch.Tensor], biases: list[t
     Layer i is ``baddbmm(biases[i], h, weights[i]ᵀ)`` with ``weights[i]`` ``(K, out, in)``; hidden layers then apply
     per-member batch norm (when ``bn_weights`` is not empty: one ``F.batch_norm`` on the ``(n, K * width)`` layout,
     which updates ``running_means[i]``/``running_vars[i]`` ``(K, 1, width)`` in place in training mode) and
-    ``activation``."""
-    h = x
+    ``activation``. At K = 1 the layers run on ``(n, width)`` with ``nn.Linear``'s ``F.linear`` and
+    ``nn.BatchNorm1d``'s ``F.batch_norm``: one matrix product instead of a batch of one, and no layout changes."""
+    single = x.shape[0] == 1
+    h = x.squeeze(0) if single else x  # squeeze, not [0]: indexing's backward would allocate and fill a stack
     for i in range(len(weights) - 1):
-        h = torch.baddbmm(biases[i], h, weights[i].transpose(1, 2))
+        h = _linear(h, weights[i], biases[i], single)
         if bn_weights:
-            k, n, width = h.shape
-            flat = h.transpose(0, 1).reshape(n, k * width)
-            flat = F.batch_norm(flat, running_means[i].view(-1), running_vars[i].view(-1), bn_weights[i].view(-1),
-                                bn_biases[i].view(-1), training, BN_MOMENTUM, BN_EPS)
-            h = flat.view(n, k, width).transpose(0, 1)
+            h = _batch_norm(h, bn_weights[i], bn_biases[i], running_means[i], running_vars[i], training, single)
         h = activation(h)
-    return torch.baddbmm(biases[-1], h, weights[-1].transpose(1, 2))
+    h = _linear(h, weights[-1], biases[-1], single)
+    return h.unsqueeze(0) if single else h
+
+
+def _linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, single: bool) -> torch.Tensor:
+    """``(K, n, in)`` → ``(K, n, out)`` with ``weight`` ``(K, out, in)`` and ``bias`` ``(K, 1, out)``; with
+    ``single`` (K = 1) ``(n, in)`` → ``(n, out)``."""
+    if single:
+        return F.linear(h, weight.squeeze(0), bias.view(-1))
+    return torch.baddbmm(bias, h, weight.transpose(1, 2))
+
+
+def _batch_norm(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, running_mean: torch.Tensor,
+                running_var: torch.Tensor, training: bool, single: bool) -> torch.Tensor:
+    """Per-member batch norm of ``(K, n, width)`` (statistics over ``n``), as one ``F.batch_norm`` on the
+    ``(n, K * width)`` layout; with ``single`` (K = 1) of ``(n, width)``. Parameters and statistics ``(K, 1, width)``."""
+    if single:
+        return F.batch_norm(h, running_mean.view(-1), running_var.view(-1), weight.view(-1), bias.view(-1), training,
+                            BN_MOMENTUM, BN_EPS)
+    k, n, width = h.shape
+    flat = h.transpose(0, 1).reshape(n, k * width)
+    flat = F.batch_norm(flat, running_mean.view(-1), running_var.view(-1), weight.view(-1), bias.view(-1), training,
+                        BN_MOMENTUM, BN_EPS)
+    return flat.view(n, k, width).transpose(0, 1)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -145,10 +171,14 @@ class StackedFC:
     ``nn.BatchNorm1d`` in training mode (momentum 0.1, unbiased running variance) and uses them in eval mode. Nets
     built with ``batch_norm=False`` (the WGAN-GP toy MLP) stack too; the activation is read from the nets.
     ``compile_mode`` (see :data:`COMPILE_MODES`) evaluates :func:`stacked_forward` through ``torch.compile``.
+    ``precision`` (:data:`lsgan_lib.train.config.PRECISIONS`) is the training forward pass's arithmetic: ``"bf16"``
+    runs it under :func:`lsgan_lib.train.config.autocast` and returns float32; the stacked parameters and statistics
+    stay float32, and in eval mode (snapshots, a snapshot hook's fields) the nets compute in float32, as the returned
+    ``fc_net`` modules do.
     """
 
     def __init__(self, nets: Sequence[nn.Sequential], device: torch.device | str = "cpu",
-                 compile_mode: str | None = None):
+                 compile_mode: str | None = None, precision: str = "fp32"):
         linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
         norms = [[m for m in net if isinstance(m, nn.BatchNorm1d)] for net in nets]
         self.members, self.depth = len(nets), len(linears[0])
@@ -184,7 +214,8 @@ class StackedFC:
                 self._blocks.append((offset, width))
                 offset += k * width
         self.batches_tracked = int(norms[0][0].num_batches_tracked) if norms[0] else 0
-        self.training = True
+        self.training, self.precision = True, precision
+        self._cast, self._cast_key = [], None  # bf16 casts of the linear parameters (see _linear_parameters)
         for p in self.parameters():
             p.requires_grad_(True)
         self._forward = _compiled(stacked_forward, compile_mode,
@@ -212,12 +243,29 @@ class StackedFC:
         return self.train(False)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """``(K, n, in_dim)`` → ``(K, n, out_dim)``; in training mode the running statistics are updated."""
-        out = self._forward(x, self.weights, self.biases, self.bn_weights, self.bn_biases, self.running_means,
-                            self.running_vars, self.training, self.activation)
+        """``(K, n, in_dim)`` → ``(K, n, out_dim)`` in float32; in training mode the running statistics are updated."""
+        precision = self.precision if self.training else "fp32"
+        weights, biases = self._linear_parameters(precision)
+        with autocast(precision, x.device):
+            out = self._forward(x, weights, biases, self.bn_weights, self.bn_biases, self.running_means,
+                                self.running_vars, self.training, self.activation)
         if self.training and self.batch_norm:
             self.batches_tracked += 1
-        return out
+        return out.float()
+
+    def _linear_parameters(self, precision: str) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The linear layers' weights and biases as the forward pass in ``precision`` uses them: the float32 stacks,
+        or (bf16) their bfloat16 casts, made once and reused until a parameter changes (an optimizer step or the
+        clipping bumps its version) or the gradient mode changes — the cast autocast would make at every call, shared,
+        as autocast shares the cast of a leaf parameter, by the calls on the real and the generated batch of a step."""
+        if precision == "fp32":
+            return self.weights, self.biases
+        tensors = self.weights + self.biases
+        key = (torch.is_grad_enabled(), tensors[0].requires_grad, tuple(t._version for t in tensors))
+        if self._cast_key != key:
+            self._cast = [t.to(torch.bfloat16) for t in tensors]
+            self._cast_key = key
+        return self._cast[:self.depth], self._cast[self.depth:]
 
     def member_state_dict(self, k: int) -> dict[str, torch.Tensor]:
         """Member ``k`` as the state dict of an ``fc_net`` (Linear, BatchNorm1d, ELU, …), on the CPU."""
@@ -273,15 +321,26 @@ class StackedOptimizer:
         self.betas = how.adam_betas
         self.lrs = [c.lr for c in configs]
         self.decay, self.every = [c.lr_decay for c in configs], [c.lr_decay_every for c in configs]
+        # Hyper-parameters shared by every member (always at K = 1) are Python numbers: the update then runs
+        # torch.optim's fused scalar operations instead of broadcasting (K, 1, 1) tensors. Compiled updates take
+        # tensors only (a Python number would be baked into the graph and recompiled at each learning rate).
+        self._scalars = compile_mode is None
         decays = [c.weight_decay for c in configs]
-        self.weight_decay = _per_member(decays, device) if any(decays) else None
-        self.alpha = _per_member([c.rmsprop_alpha for c in configs], device)
-        self.one_minus_alpha = _per_member([1 - c.rmsprop_alpha for c in configs], device)
-        self.eps = _per_member([c.rmsprop_eps for c in configs], device)
+        self.weight_decay = self._hyper(decays) if any(decays) else None
+        self.alpha = self._hyper([c.rmsprop_alpha for c in configs])
+        self.one_minus_alpha = self._hyper([1 - c.rmsprop_alpha for c in configs])
+        self.eps = self._hyper([c.rmsprop_eps for c in configs])
         self.state = [[torch.zeros_like(p) for p in params] for _ in range(2 if self.kind == "adam" else 1)]
         self.steps = 0
         update = adam_update if self.kind == "adam" else rmsprop_update
         self._update = _compiled(update, compile_mode, params + [t for s in self.state for t in s])
+
+    def _hyper(self, values: Sequence[float]) -> float | torch.Tensor:
+        """A per-member hyper-parameter: one Python number when the members share it (and updates are not
+        compiled), else a float32 ``(K, 1, 1)`` tensor."""
+        if self._scalars and all(v == values[0] for v in values):
+            return float(values[0])
+        return _per_member(values, self.device)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -303,11 +362,13 @@ class StackedOptimizer:
         params, grads = [self.params[i] for i in live], [self.params[i].grad for i in live]
         states = [[s[i] for i in live] for s in self.state]
         if self.kind == "adam":  # step size lr / (1 − β1^t), in double precision as torch.optim.Adam
-            step_size = _per_member([lr / (1 - self.betas[0] ** self.steps) for lr in self.lrs], self.device)
-            bias_correction2_sqrt = torch.tensor((1 - self.betas[1] ** self.steps) ** 0.5, device=self.device)
+            step_size = self._hyper([lr / (1 - self.betas[0] ** self.steps) for lr in self.lrs])
+            bias_correction2_sqrt = (1 - self.betas[1] ** self.steps) ** 0.5
+            if not self._scalars:
+                bias_correction2_sqrt = torch.tensor(bias_correction2_sqrt, device=self.device)
             self._update(params, grads, *states, step_size, bias_correction2_sqrt, self.betas, self.weight_decay)
         else:
-            self._update(params, grads, *states, _per_member(self.lrs, self.device), self.alpha, self.one_minus_alpha,
+            self._update(params, grads, *states, self._hyper(self.lrs), self.alpha, self.one_minus_alpha,
                          self.eps, self.weight_decay)
         if saved is not None:
             mask = frozen.view(-1, 1, 1)
@@ -316,32 +377,52 @@ class StackedOptimizer:
                     t.copy_(torch.where(mask, old, t))
 
 
+def _decayed(grad: torch.Tensor, p: torch.Tensor, weight_decay: float | torch.Tensor | None) -> torch.Tensor:
+    """The gradient with L2 weight decay added, ``grad + wd·p`` (``grad.add(p, alpha=wd)`` in torch.optim)."""
+    if weight_decay is None:
+        return grad
+    if isinstance(weight_decay, float):
+        return grad.add(p, alpha=weight_decay)
+    return torch.addcmul(grad, weight_decay, p)
+
+
+def _step_down(p: torch.Tensor, lr: float | torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor) -> None:
+    """``p − (lr·numerator)/denominator`` in place: ``addcdiv_(…, value=−lr)`` (torch.optim's) for a shared ``lr``,
+    the same operations written out for a per-member ``(K, 1, 1)`` one."""
+    if isinstance(lr, float):
+        p.addcdiv_(numerator, denominator, value=-lr)
+    else:
+        p.sub_((lr * numerator).div_(denominator))
+
+
 def rmsprop_update(params: list[torch.Tensor], grads: list[torch.Tensor], square_avgs: list[torch.Tensor],
-                   lr: torch.Tensor, alpha: torch.Tensor, one_minus_alpha: torch.Tensor, eps: torch.Tensor,
-                   weight_decay: torch.Tensor | None) -> None:
-    """RMSprop on stacked tensors ``(K, …)`` in place, with per-member ``(K, 1, 1)`` hyper-parameters; the operations of
-    ``torch.optim.RMSprop``'s single-tensor step (``addcdiv(p, g, a, value=-lr)`` written as ``p − (lr·g)/a``)."""
+                   lr: float | torch.Tensor, alpha: float | torch.Tensor, one_minus_alpha: float | torch.Tensor,
+                   eps: float | torch.Tensor, weight_decay: float | torch.Tensor | None) -> None:
+    """RMSprop on stacked tensors ``(K, …)`` in place, with hyper-parameters shared (Python numbers) or per member
+    (``(K, 1, 1)``); the operations of ``torch.optim.RMSprop``'s single-tensor step."""
     for p, grad, square_avg in zip(params, grads, square_avgs):
-        if weight_decay is not None:
-            grad = torch.addcmul(grad, weight_decay, p)
-        square_avg.mul_(alpha).addcmul_(one_minus_alpha * grad, grad)
-        avg = square_avg.sqrt().add_(eps)
-        p.sub_((lr * grad).div_(avg))
+        grad = _decayed(grad, p, weight_decay)
+        square_avg.mul_(alpha)
+        if isinstance(one_minus_alpha, float):
+            square_avg.addcmul_(grad, grad, value=one_minus_alpha)
+        else:
+            square_avg.addcmul_(one_minus_alpha * grad, grad)
+        _step_down(p, lr, grad, square_avg.sqrt().add_(eps))
 
 
 def adam_update(params: list[torch.Tensor], grads: list[torch.Tensor], exp_avgs: list[torch.Tensor],
-                exp_avg_sqs: list[torch.Tensor], step_size: torch.Tensor, bias_correction2_sqrt: torch.Tensor,
-                betas: tuple[float, float], weight_decay: torch.Tensor | None) -> None:
-    """Adam on stacked tensors in place; ``step_size`` ``(K, 1, 1)`` is lr / (1 − β1^t) per member and
-    ``bias_correction2_sqrt`` the scalar √(1 − β2^t); the operations of ``torch.optim.Adam``'s single-tensor step."""
+                exp_avg_sqs: list[torch.Tensor], step_size: float | torch.Tensor,
+                bias_correction2_sqrt: float | torch.Tensor, betas: tuple[float, float],
+                weight_decay: float | torch.Tensor | None) -> None:
+    """Adam on stacked tensors in place; ``step_size`` is lr / (1 − β1^t), shared or per member ``(K, 1, 1)``, and
+    ``bias_correction2_sqrt`` √(1 − β2^t); the operations of ``torch.optim.Adam``'s single-tensor step."""
     beta1, beta2 = betas
     for p, grad, exp_avg, exp_avg_sq in zip(params, grads, exp_avgs, exp_avg_sqs):
-        if weight_decay is not None:
-            grad = torch.addcmul(grad, weight_decay, p)
+        grad = _decayed(grad, p, weight_decay)
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(ADAM_EPS)
-        p.sub_((step_size * exp_avg).div_(denom))
+        _step_down(p, step_size, exp_avg, denom)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -354,7 +435,7 @@ class _Members:
     """Everything per member that is not a network: samplers, random streams, evaluation inputs."""
 
     configs: list[GANConfig]
-    batches: list[torch.Generator]  # _stream(seed, 0): training batches
+    batches: list[torch.Generator]  # random_stream(seed, 0): training batches
     z_eval: torch.Tensor  # (K, n_eval, latent_dim)
     grids: torch.Tensor  # (K, grid_points, latent_dim)
 
@@ -362,7 +443,7 @@ class _Members:
     def build(cls, configs: list[GANConfig], device: torch.device) -> "_Members":
         batches, z_eval, grids = [], [], []
         for c in configs:
-            batches.append(_stream(c.seed, 0, device))
+            batches.append(random_stream(c.seed, 0, device))
             z, grid = evaluation_inputs(c, device)
             z_eval.append(z), grids.append(grid)
         return cls(configs, batches, torch.stack(z_eval), torch.stack(grids))
@@ -403,10 +484,12 @@ def check_same_shape(configs: Sequence[GANConfig]) -> None:
 
 
 class _Divergence:
-    """Which members are frozen, and since when. Losses are checked after every step (one host sync per step)."""
+    """Which members are frozen, and since when. Losses are checked after every step (one host sync per step). With
+    ``raises`` (the single-run API) a non-finite loss raises :class:`~lsgan_lib.train.config.TrainingDiverged`
+    instead of freezing the member."""
 
-    def __init__(self, configs: list[GANConfig], device, recorded: bool = False):
-        self.configs, self.recorded = configs, recorded
+    def __init__(self, configs: list[GANConfig], device, recorded: bool = False, raises: bool = False):
+        self.configs, self.recorded, self.raises = configs, recorded, raises
         self.frozen = torch.zeros(len(configs), dtype=torch.bool, device=device)
         self.at: list[int | None] = [None] * len(configs)
 
@@ -423,14 +506,20 @@ class _Divergence:
         if bool(finite.all()):
             return
         for k in (~finite).nonzero().flatten().tolist():
+            if self.raises:
+                raise TrainingDiverged(
+                    f"training diverged: the {which} loss became {values[k].item()} at iteration {iteration} "
+                    f"({self.configs[k].describe()}). Lower lr, change the seed, or pick another objective; nothing "
+                    "was cached.")
             if self.at[k] is None:
                 self.at[k] = iteration
                 self.frozen[k] = True
                 fate = "cached as a result" if self.recorded else "cached with that iteration"
-                warnings.warn(f"training diverged: the {which} loss of batched member {k} became "
-                              f"{values[k].item()} at iteration {iteration} ({self.configs[k].describe()}); the member "
-                              f"is frozen, reported in run.extra['diverged_at'] and {fate}; the others go on.",
-                              RuntimeWarning, stacklevel=4)
+                who, rest = ((f"batched member {k}", "; the others go on") if len(self.configs) > 1
+                             else ("run", ""))
+                warnings.warn(f"training diverged: the {which} loss of the {who} became {values[k].item()} at "
+                              f"iteration {iteration} ({self.configs[k].describe()}); it is frozen, reported in "
+                              f"run.extra['diverged_at'] and {fate}{rest}.", RuntimeWarning, stacklevel=4)
 
 
 def _step(loss_value: torch.Tensor, nets: Sequence[StackedFC], optimizer: StackedOptimizer, saved: list[torch.Tensor],
@@ -501,26 +590,33 @@ def _evaluate(generator: StackedFC, members: _Members) -> tuple[torch.Tensor, to
 
 def _train_batched(configs: list[GANConfig], device: torch.device, bar,
                    snapshot_extra: Callable[[StackedFC, StackedFC], dict[str, torch.Tensor]] | None = None,
-                   record_divergence: bool = False, compile_mode: str | None = None
+                   record_divergence: bool = False, compile_mode: str | None = None, raise_divergence: bool = False
                    ) -> tuple[list[dict], list[int | None]]:
-    """Train the members together; return one cache payload per member and each member's divergence iteration.
+    """The toy training loop: train the members together; return one cache payload per member and each member's
+    divergence iteration. A single run is K = 1.
 
-    ``snapshot_extra`` and ``record_divergence`` are those of :func:`lsgan_lib.train.toy._train`, for stacked nets:
-    ``snapshot_extra(generator, critic)`` returns tensors ``(K, ...)`` stored per member at every snapshot; with
-    ``record_divergence`` a diverged member's losses are NaN from the iteration that diverged, its remaining snapshots
-    repeat the last one taken before it, and its payload says ``diverged_at`` and ``reached``. (Its networks are those
-    before the step that diverged: the member was frozen there. The single-run trainer's are those after it.)
-    ``compile_mode`` is that of :func:`train_batched`."""
+    The batch stream's draws, per iteration and member: for each critic step a data batch, a latent batch and
+    (gradient penalty only) the interpolation weights; for each generator step (objectives without a critic only) a
+    data batch, then a latent batch.
+
+    ``snapshot_extra(generator, critic)`` is the snapshot hook: called with the stacked nets at every snapshot, it
+    returns tensors ``(K, ...)``, stored per member and stacked over the snapshots in each payload (the level-set
+    chapter's critic fields). With ``record_divergence`` a diverged member's losses are NaN from the iteration that
+    diverged, its remaining snapshots repeat the last one taken before it, and its payload says ``diverged_at`` and
+    ``reached`` (its networks are those before the step that diverged: the member was frozen there); with
+    ``raise_divergence`` a non-finite loss raises :class:`~lsgan_lib.train.config.TrainingDiverged`; otherwise the
+    member is frozen and warned about. ``compile_mode`` is that of :func:`train_batched`; the members'
+    ``precision`` that of their configurations (:func:`lsgan_lib.train.config.autocast`)."""
     started = time.perf_counter()
     shape, loss = configs[0], objective(configs[0].objective)
     check_compile_mode(compile_mode, shape.objective)
     pairs = [build_networks(c) for c in configs]
-    generator = StackedFC([g for g, _ in pairs], device, compile_mode)
-    critic = StackedFC([d for _, d in pairs], device, compile_mode)
+    generator = StackedFC([g for g, _ in pairs], device, compile_mode, shape.precision)
+    critic = StackedFC([d for _, d in pairs], device, compile_mode, shape.precision)
     opt_g = StackedOptimizer(generator.parameters(), configs, compile_mode)
     opt_d = StackedOptimizer(critic.parameters(), configs, compile_mode)
     members = _Members.build(configs, device)
-    divergence = _Divergence(configs, device, recorded=record_divergence)
+    divergence = _Divergence(configs, device, recorded=record_divergence, raises=raise_divergence)
 
     k = len(configs)
     losses = torch.zeros(k, shape.n_iter, 2, device=device)
@@ -587,12 +683,12 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
                   cache_key: Callable[[GANConfig], dict] | None = None, compile_mode: str | None = None) -> list[GANRun]:
     """Train (or load from the results cache) K configurations of one architecture shape as one batched model.
 
-    Returns one :class:`~lsgan_lib.train.toy.GANRun` per configuration, in order, exactly as ``train_gan`` would (CPU
+    Returns one :class:`~lsgan_lib.train.config.GANRun` per configuration, in order, exactly as ``train_gan`` would (CPU
     networks in eval mode, rebuilt as ordinary ``fc_net`` modules). When every member is cached (under
     :func:`batch_keys`: its own key and this batch) they are loaded; when any is missing the whole batch is trained
     again, as it was first trained, and the missing members are stored — so the numbers do not depend on what was
     cached (batching changes float rounding, which these GANs amplify). A cached entry that is unreadable or fails
-    :func:`~lsgan_lib.train.toy.check_gan_payload` counts as missing (reported). ``run.extra["diverged_at"]`` is
+    :func:`~lsgan_lib.train.config.check_gan_payload` counts as missing (reported). ``run.extra["diverged_at"]`` is
     ``None``, or the iteration at which the member's loss became non-finite: such a member is frozen there, warned
     about, and cached with that iteration. ``run.seconds`` of a trained member is the batch's wall time divided by
     the number of members.
@@ -618,19 +714,62 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
     if any(p is None for p in payloads):
         diverged = _train_whole_batch(configs, keys, payloads, device, progress, results_root, desc, cache_kind,
                                       snapshot_extra, record_divergence, compile_mode)
-    runs = []
-    for j, (config, payload) in enumerate(zip(configs, payloads)):
-        run = _run_from_payload(config, payload, from_cache=not diverged)
-        run.extra.update({name: payload[name] for name in payload.keys() - RUN_PAYLOAD_KEYS - {"unrecorded"}})
-        if "diverged_at" in payload:  # recorded divergence: -1 for none
-            run.extra["diverged_at"] = None if int(payload["diverged_at"]) < 0 else int(payload["diverged_at"])
-        else:
-            run.extra["diverged_at"] = None
-        if payload.get("unrecorded"):  # frozen at a divergence the caller did not ask to record (see below)
-            for name in ("reached", "unrecorded"):
-                run.extra.pop(name, None)
-        runs.append(run)
-    return runs
+    return [_run(config, payload, from_cache=not diverged) for config, payload in zip(configs, payloads)]
+
+
+def _run(config: GANConfig, payload: dict, from_cache: bool) -> GANRun:
+    """The run of a payload; entries beyond a ``GANRun``'s fields (a snapshot hook's) land in ``run.extra``, and
+    ``run.extra["diverged_at"]`` is ``None`` or the iteration at which the run diverged."""
+    run = run_from_payload(config, payload, from_cache)
+    run.extra.update({name: payload[name] for name in payload.keys() - RUN_PAYLOAD_KEYS - {"unrecorded"}})
+    at = int(payload.get("diverged_at", -1))  # recorded divergence: -1 for none
+    run.extra["diverged_at"] = None if at < 0 else at
+    if payload.get("unrecorded"):  # frozen at a divergence the caller did not ask to record (see below)
+        for name in ("reached", "unrecorded"):
+            run.extra.pop(name, None)
+    return run
+
+
+def train_gan(config: GANConfig, device: torch.device | str | None = None, progress: bool = True,
+              results_root=None, _bar=None, *,
+              snapshot_extra: Callable[[StackedFC, StackedFC], dict[str, torch.Tensor]] | None = None,
+              record_divergence: bool = False, cache_kind: str = CACHE_KIND,
+              cache_key: Callable[[GANConfig], dict] | None = None) -> GANRun:
+    """Train ``config`` (or load it from the results cache under ``cache_key(config)``, default
+    ``config.as_dict()``): the loop of :func:`_train_batched` at K = 1. The returned networks are on the CPU in eval
+    mode. A non-finite loss raises :class:`~lsgan_lib.train.config.TrainingDiverged` (nothing is cached) unless
+    ``record_divergence``; ``snapshot_extra``, ``record_divergence`` and ``cache_kind`` are those of
+    :func:`train_batched`."""
+    device = torch.device(device) if device is not None else default_device()
+    own_bar = _bar is None and progress
+    bar = ProgressBar(config.n_iter, config.describe(), leave=False) if own_bar else _bar
+
+    def train() -> dict:
+        payloads, _ = _train_batched([config], device, bar, snapshot_extra, record_divergence,
+                                     raise_divergence=not record_divergence)
+        return payloads[0]
+
+    try:
+        payload, hit = cache.cached(cache_kind, (cache_key or GANConfig.as_dict)(config), train, results_root,
+                                    check=lambda p: check_gan_payload(config, p))
+    finally:
+        if own_bar:
+            bar.close()
+    if hit and _bar is not None:
+        _bar.skip(config.n_iter)
+    return _run(config, payload, hit)
+
+
+def train_runs(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torch.device | str | None = None,
+               progress: bool = True, results_root=None, desc: str = "training") -> list[GANRun]:
+    """Train (or load) several configurations in order, each by :func:`train_gan`, under one progress bar counting
+    iterations."""
+    configs = list(configs)
+    bar = ProgressBar(sum(c.n_iter for c in configs), desc, enabled=progress)
+    try:
+        return [train_gan(c, device=device, results_root=results_root, _bar=bar) for c in configs]
+    finally:
+        bar.close()
 
 
 def batch_keys(configs: Sequence[GANConfig], key: Callable[[GANConfig], dict], compile_mode: str | None = None
@@ -708,7 +847,7 @@ def train_sweep(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torc
     The configurations are grouped by :func:`shape_key`, and a group of more than ``max_members`` (``None``: no
     limit) is cut in order into near-equal parts (:func:`split_evenly`); each is one :func:`train_batched` call, so
     smaller batches spread over more Dask workers (on a GPU one large batch is faster). Returns one
-    :class:`~lsgan_lib.train.toy.GANRun` per configuration, in the order given, with ``run.extra["diverged_at"]`` as
+    :class:`~lsgan_lib.train.config.GANRun` per configuration, in the order given, with ``run.extra["diverged_at"]`` as
     :func:`train_batched` sets it (a diverged run is frozen, warned about and cached with that iteration; the sweep
     goes on). Each group is one batch of the cache keys (:func:`batch_keys`): grouping the same sweep differently
     trains, and caches, other runs. The

@@ -59,7 +59,7 @@ def train_here_or_on_cluster(train: Callable, work: Any, device: Any, bar, *opti
     if client is None:
         import torch
 
-        from ..train.toy import default_device
+        from .config import default_device
 
         return train(work, torch.device(device) if device is not None else default_device(), bar, *options)
     result, seconds = client.submit(train_on_worker, train, work, device, *options, pure=False).result()
@@ -75,7 +75,7 @@ def train_on_worker(train: Callable, work: Any, device: Any, *options) -> tuple[
     import torch
     from distributed import get_worker
 
-    from ..train.toy import default_device
+    from .config import default_device
 
     torch.set_num_threads(max(1, get_worker().state.nthreads))
     started = time.perf_counter()

@@ -1,16 +1,16 @@
-"""GANs on image datasets (MNIST, CIFAR-10, CelebA): the alternating loop of :mod:`lsgan_lib.train.toy` for image nets.
+"""GANs on image datasets (MNIST, CIFAR-10, CelebA): the alternating GAN loop for image nets.
 
 ``train_image_gan(ImageGANConfig(dataset="mnist", objective="level_set", ...))`` trains (or loads from the results
 cache) one run: ``n_critic`` critic steps, then ``n_gen`` generator steps, each on a fresh latent batch, for
-``n_iter`` iterations, with the critic and generator updates of :func:`lsgan_lib.train.toy.critic_step` and
-:func:`~lsgan_lib.train.toy.generator_step`, so every objective of :mod:`lsgan_lib.models.objectives` works unchanged. The
+``n_iter`` iterations, with the critic and generator updates of :func:`critic_step` and
+:func:`generator_step`, so every objective of :mod:`lsgan_lib.models.objectives` works unchanged. The
 objectives see images as flat vectors ``(batch, C·H·W)`` (the nets are wrapped for training), so WGAN-GP's penalty
 takes the gradient's norm over the whole image.
 
 The optimizer is explicit in the configuration (``optimizer``, ``lr``, ``betas``; RMSprop for WGAN with clipping and
 the Level Set GAN's Algorithm 1, Adam for DCGAN and WGAN-GP): image papers fix their own, unlike the toy runs where the
 objective picks it. Losses are recorded every iteration; a non-finite loss raises
-:class:`~lsgan_lib.train.toy.TrainingDiverged` naming the iteration, and nothing is cached.
+:class:`~lsgan_lib.train.config.TrainingDiverged` naming the iteration, and nothing is cached.
 
 Shapes: images ``(batch, channels, size, size)`` in [−1, 1]; latents ``(batch, latent_dim)``.
 """
@@ -32,7 +32,8 @@ from ..data.distributions import latent
 from ..models.nets import CRITIC_NORMS, IMAGE_NETS, image_networks
 from ..models.objectives import objective, traits
 from .cluster import active_client, train_here_or_on_cluster
-from .toy import ProgressBar, TrainingDiverged, _check_finite, _stream, critic_step, device_name, generator_step
+from .config import TrainingDiverged, autocast, check_precision, device_name, random_stream
+from .progress import ProgressBar
 
 CACHE_KIND = "image_gan"
 OPTIMIZERS = ("adam", "rmsprop")
@@ -55,13 +56,78 @@ def _check_image_config(config, positive: tuple[str, ...]) -> None:
     if not (config.lr > 0 and len(config.betas) == 2 and all(0 <= b < 1 for b in config.betas)):
         raise ValueError(f"{kind} needs lr > 0 and betas in [0, 1); got lr={config.lr}, betas={config.betas}")
     object.__setattr__(config, "betas", tuple(float(b) for b in config.betas))
+    check_precision(config.precision, f"{kind}.precision")
+
+
+class InPrecision(nn.Module):
+    """``net`` whose forward pass runs in ``precision`` (:func:`lsgan_lib.train.config.autocast`) in training mode and
+    returns float32; in eval mode (snapshots) it runs in float32, as the returned networks do."""
+
+    def __init__(self, net: nn.Module, precision: str):
+        super().__init__()
+        self.net, self.precision = net, precision
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with autocast(self.precision if self.training else "fp32", x.device):
+            return self.net(x).float()
+
+
+def _check_finite(losses: torch.Tensor, start: int, stop: int, config) -> None:
+    """Raise :class:`TrainingDiverged` naming the first iteration in ``[start, stop)`` with a non-finite loss (any
+    configuration with ``describe()``)."""
+    window = losses[start:stop]
+    finite = torch.isfinite(window).all(dim=1)
+    if not bool(finite.all()):
+        row = int((~finite).nonzero()[0, 0])
+        which = "critic" if not torch.isfinite(window[row, 0]) else "generator"
+        raise TrainingDiverged(
+            f"training diverged: the {which} loss became {window[row].tolist()} at iteration {start + row + 1} "
+            f"({config.describe()}). Lower lr, change the seed, or pick another objective; nothing was cached.")
+
+
+def critic_step(loss, critic: nn.Module, optimizer: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
+                mix: torch.Tensor | None = None) -> torch.Tensor:
+    """One critic update on a real batch ``(batch, dim)`` and a detached generated batch ``(batch, dim)``; ``mix``
+    ``(batch, 1)`` are the interpolation weights of a gradient penalty. Clips the weights if the objective does.
+
+    Returns the loss before the update (a detached scalar tensor)."""
+    value = loss.critic_loss(critic, real, fake, mix) if mix is not None else loss.critic_loss(critic, real, fake)
+    optimizer.zero_grad(set_to_none=True)
+    value.backward()
+    optimizer.step()
+    clip = traits(loss).clip
+    if clip is not None:
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(-clip, clip)
+    return value.detach()
+
+
+def generator_step(loss, generator: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer, z: torch.Tensor,
+                   real: torch.Tensor | None = None) -> torch.Tensor:
+    """One generator update on a latent batch ``(batch, latent_dim)``; the critic's weights get no gradient. ``real``
+    ``(batch, dim)`` is passed on to objectives without a critic (minibatch OT).
+
+    Returns the loss before the update (a detached scalar tensor)."""
+    critic.requires_grad_(False)
+    try:
+        fake = generator(z)
+        value = loss.generator_loss(critic, fake) if real is None else loss.generator_loss(critic, fake, real)
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        optimizer.step()
+    finally:
+        critic.requires_grad_(True)
+    return value.detach()
 
 
 def _key(config) -> dict:
     """The configuration as its cache key. ``channels_last`` (the convolutions' memory format: faster on a CPU, the
-    same arithmetic in another order, so the last bits differ) enters the key only when set, so that runs cached
-    before the option existed keep their keys."""
+    same arithmetic in another order, so the last bits differ) and ``precision`` enter the key only when not their
+    defaults, so that runs cached before the options existed keep their keys."""
     out = dataclasses.asdict(config)
+    if out["precision"] == "fp32":
+        del out["precision"]
     if not out.pop("channels_last"):
         return out
     return out | {"channels_last": True}
@@ -73,7 +139,8 @@ class ImageGANConfig:
 
     ``n_train`` keeps the first ``n_train`` training images (all when ``None``); ``image_size`` resizes them
     bilinearly (the dataset's own size when ``None``). ``channels_last`` trains in the channels-last memory format
-    (see :func:`_key`). ``architecture`` is a key of :data:`lsgan_lib.models.nets.IMAGE_NETS`
+    (see :func:`_key`); ``precision`` ``"bf16"`` runs the networks' training forward passes in bfloat16
+    (:class:`InPrecision`). ``architecture`` is a key of :data:`lsgan_lib.models.nets.IMAGE_NETS`
     and ``width`` its base number of channels. ``snapshots`` are the iterations after which ``n_samples`` images
     from fixed latents are stored.
     """
@@ -99,6 +166,7 @@ class ImageGANConfig:
     n_samples: int = 64
     seed: int = 0
     channels_last: bool = False
+    precision: str = "fp32"
 
     def __post_init__(self):
         _check_image_config(self, ("width", "latent_dim", "n_critic", "n_gen", "n_iter", "batch_size", "n_samples"))
@@ -184,11 +252,12 @@ def _train(config: ImageGANConfig, device: torch.device, bar) -> dict:
     generator, critic = (net.to(device) for net in build_image_networks(config, shape[0], shape[1]))
     if config.channels_last:
         generator.to(memory_format=torch.channels_last), critic.to(memory_format=torch.channels_last)
-    flat_generator = nn.Sequential(generator, nn.Flatten())  # the objectives see (batch, C·H·W)
-    flat_critic = nn.Sequential(nn.Unflatten(1, shape), critic)
+    # the objectives see (batch, C·H·W), in float32
+    flat_generator = InPrecision(nn.Sequential(generator, nn.Flatten()), config.precision)
+    flat_critic = InPrecision(nn.Sequential(nn.Unflatten(1, shape), critic), config.precision)
     opt_g, opt_d = _optimizer(generator, config), _optimizer(critic, config)
-    batches = _stream(config.seed, 0, device)
-    z_eval = z.sample(config.n_samples, config.latent_dim, _stream(config.seed, 1, device))
+    batches = random_stream(config.seed, 0, device)
+    z_eval = z.sample(config.n_samples, config.latent_dim, random_stream(config.seed, 1, device))
 
     def evaluate() -> torch.Tensor:
         generator.eval()
@@ -277,7 +346,7 @@ AUTOENCODER_CACHE_KIND = "autoencoder"
 @dataclass(frozen=True)
 class AutoencoderConfig:
     """Everything that determines an autoencoder run (and so its cache key). The fields mean what they mean in
-    :class:`ImageGANConfig`; the optimizer is Adam with ``lr`` and ``betas`` (PyTorch's defaults: the paper's)."""
+    :class:`ImageGANConfig` (``precision`` ``"bf16"``: the forward pass in bfloat16, the MSE in float32); the optimizer is Adam with ``lr`` and ``betas`` (PyTorch's defaults: the paper's)."""
 
     dataset: str
     architecture: str = "resize_conv"
@@ -291,6 +360,7 @@ class AutoencoderConfig:
     image_size: int | None = None
     seed: int = 0
     channels_last: bool = False
+    precision: str = "fp32"
 
     def __post_init__(self):
         _check_image_config(self, ("width", "latent_dim", "n_iter", "batch_size"))
@@ -343,11 +413,13 @@ def _train_autoencoder(config: AutoencoderConfig, device: torch.device, bar) -> 
         images = images.contiguous(memory_format=torch.channels_last)
         encoder.to(memory_format=torch.channels_last), decoder.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=config.lr, betas=config.betas)
-    batches = _stream(config.seed, 0, device)
+    batches = random_stream(config.seed, 0, device)
     losses = torch.zeros(config.n_iter, device=device)
     for it in range(1, config.n_iter + 1):
         x = images[torch.randint(images.shape[0], (config.batch_size,), generator=batches, device=device)]
-        loss = (decoder(encoder(x)) - x).pow(2).mean()
+        with autocast(config.precision, device):
+            reconstruction = decoder(encoder(x))
+        loss = (reconstruction.float() - x).pow(2).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
