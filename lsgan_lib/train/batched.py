@@ -47,12 +47,13 @@ from ..models.nets import ACTIVATIONS, FastELU, fast_elu
 from ..models.objectives import objective, traits
 from .cluster import active_client, train_here_or_on_cluster
 from .config import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, TrainingDiverged, autocast, build_networks,
-                     check_gan_payload, critic_steps, default_device, device_name, evaluation_inputs, random_stream,
-                     run_from_payload)
+                     check_gan_payload, critic_steps, default_device, device_name, evaluation_inputs, optimizer_of,
+                     random_stream, run_from_payload)
 from .progress import ProgressBar
 
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
-                 "objective", "batch_norm", "activation", "critic_update", "critic_warmup", "precision")
+                 "objective", "batch_norm", "activation", "critic_update", "critic_warmup", "precision",
+                 "optimizer", "adam_betas")
 # What a GANRun is built from; any other payload entry (a chapter's extras) lands in run.extra.
 RUN_PAYLOAD_KEYS = {"generator", "critic", "snapshot_iters", "snapshots", "grid", "grid_images", "losses", "device",
                     "seconds"}
@@ -316,9 +317,8 @@ class StackedOptimizer:
 
     def __init__(self, params: list[torch.Tensor], configs: Sequence[GANConfig], compile_mode: str | None = None):
         device = params[0].device
-        how = traits(objective(configs[0].objective))
-        self.params, self.kind, self.device = params, how.optimizer, device
-        self.betas = how.adam_betas
+        self.kind, self.betas = optimizer_of(configs[0])
+        self.params, self.device = params, device
         self.lrs = [c.lr for c in configs]
         self.decay, self.every = [c.lr_decay for c in configs], [c.lr_decay_every for c in configs]
         # Hyper-parameters shared by every member (always at K = 1) are Python numbers: the update then runs

@@ -17,7 +17,7 @@ from torch import nn
 
 from .. import cache
 from ..data.distributions import data_manifold, latent, latent_grid
-from ..models.nets import ACTIVATIONS, PAPER_002_WIDTHS, fc_net
+from ..models.nets import ACTIVATIONS, INITIALISATIONS, PAPER_002_WIDTHS, fc_net, he_uniform_init
 from ..models.objectives import objective, traits
 
 CACHE_KIND = "gan"
@@ -73,7 +73,13 @@ class GANConfig:
     ``critic_warmup`` adds Arjovsky et al.'s critic warm-up (:func:`critic_steps`: 100 critic steps for the first 25
     generator iterations and every 500th; their image code, not the WGAN-GP toy script's ``MODE = 'wgan'``).
     ``precision`` is ``"fp32"`` or ``"bf16"`` (:data:`PRECISIONS`, :func:`autocast`: the networks' forward passes in
-    bfloat16, everything else in float32).
+    bfloat16, everything else in float32). ``optimizer`` overrides the objective's choice (:data:`OPTIMIZERS`:
+    ``"objective"`` keeps it; ``"rmsprop"`` or ``"adam"`` train any objective with that optimizer), and
+    ``adam_betas`` overrides Adam's β (``()`` keeps the objective's): ``optimizer="adam", lr=2e-4,
+    adam_betas=(0.5, 0.999), lr_decay=1.0`` is the DCGAN reference optimizer of the minimax and −log D GANs
+    (Radford et al.; Gulrajani et al.'s ``gan_mnist.py`` in ``dcgan`` mode: Adam 2e-4, β1 0.5, TensorFlow's
+    β2 0.999, one D step). ``init`` is ``"default"`` (PyTorch's) or ``"he_uniform"``
+    (:func:`lsgan_lib.models.nets.he_uniform_init`, the WGAN-GP toy code's).
     """
 
     data: str
@@ -99,6 +105,9 @@ class GANConfig:
     critic_update: str = "joint"
     critic_warmup: bool = False
     precision: str = "fp32"
+    optimizer: str = "objective"
+    adam_betas: tuple[float, ...] = ()
+    init: str = "default"
 
     def __post_init__(self):
         data_manifold(self.data), latent(self.latent), objective(self.objective)  # unknown names raise here
@@ -123,6 +132,17 @@ class GANConfig:
                              f"{self.weight_decay}, rmsprop_alpha={self.rmsprop_alpha}, rmsprop_eps={self.rmsprop_eps}")
         if self.critic_warmup and not traits(objective(self.objective)).uses_critic:
             raise ValueError(f"GANConfig: critic_warmup needs an objective with a critic; {self.objective!r} has none")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"GANConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        object.__setattr__(self, "adam_betas", tuple(float(b) for b in self.adam_betas))
+        if self.adam_betas and (len(self.adam_betas) != 2 or not all(0 <= b < 1 for b in self.adam_betas)):
+            raise ValueError(f"GANConfig.adam_betas must be () (the objective's) or two numbers in [0, 1), got "
+                             f"{self.adam_betas}")
+        if self.adam_betas and optimizer_of(self)[0] != "adam":
+            raise ValueError(f"GANConfig: adam_betas={self.adam_betas} needs Adam; {self.objective!r} with "
+                             f"optimizer={self.optimizer!r} trains with {optimizer_of(self)[0]}")
+        if self.init not in INITIALISATIONS:
+            raise ValueError(f"GANConfig.init must be one of {INITIALISATIONS}, got {self.init!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"GANConfig.activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
         bad = [s for s in self.snapshots if not 0 <= s <= self.n_iter]
@@ -145,7 +165,17 @@ class GANConfig:
 
 
 LATER_FIELDS: dict[str, object] = {"batch_norm": True, "activation": "elu", "critic_update": "joint",
-                                    "critic_warmup": False, "precision": "fp32"}
+                                    "critic_warmup": False, "precision": "fp32", "optimizer": "objective",
+                                    "adam_betas": (), "init": "default"}
+OPTIMIZERS = ("objective", "rmsprop", "adam")
+
+
+def optimizer_of(config: GANConfig) -> tuple[str, tuple[float, float]]:
+    """The optimizer that trains ``config`` (``"rmsprop"`` or ``"adam"``) and Adam's β: the objective's
+    (:func:`lsgan_lib.models.objectives.traits`) unless ``config.optimizer`` / ``config.adam_betas`` override them."""
+    how = traits(objective(config.objective))
+    kind = how.optimizer if config.optimizer == "objective" else config.optimizer
+    return kind, tuple(config.adam_betas) or tuple(how.adam_betas)
 CRITIC_UPDATES = ("joint", "split")
 # Arjovsky et al.'s critic warm-up (their main.py): 100 critic steps before each of the first 25 generator iterations
 # and before every 500th.
@@ -207,6 +237,8 @@ def build_networks(config: GANConfig) -> tuple[nn.Module, nn.Module]:
         torch.manual_seed(config.seed)
         generator = fc_net(config.latent_dim, data_dim, config.widths, config.batch_norm, config.activation)
         critic = fc_net(data_dim, 1, config.widths, config.batch_norm, config.activation)
+        if config.init == "he_uniform":
+            he_uniform_init(generator), he_uniform_init(critic)
     return generator, critic
 
 
