@@ -328,3 +328,18 @@ def test_minibatch_w2_is_biased_upwards_and_the_bias_shrinks_with_the_batch(gene
     assert small > large > exact >= 0
     with pytest.raises(ValueError, match="batch_size"):
         G.minibatch_w2_squared(x[:10], y[:10], 16, 1)
+
+
+@pytest.mark.parametrize("data", ["eight_gaussians", "twenty_five_gaussians", "circle_r10"])
+def test_near_support_share_passes_a_collapsed_generator_and_fails_an_untrained_one(data, generator):
+    manifold = distributions.data_manifold(data)
+    real = manifold.sample(500, generator)
+    assert ma.near_support_share(data, real) == 1.0
+    collapsed = real[:1].repeat(500, 1) + 0.5 * manifold.std * torch.randn(500, real.shape[1], generator=generator) \
+        if manifold.centres else real[:1].repeat(500, 1)
+    assert ma.near_support_share(data, collapsed) > 0.95
+    off_support = torch.zeros(real.shape[1])  # the origin, or between two centres of the 25 Gaussians (one is at 0)
+    if data == "twenty_five_gaussians":
+        off_support[0] = 0.5 / 1.414
+    untrained = 0.02 * torch.randn(500, real.shape[1], generator=generator) + off_support  # a blob off the support
+    assert ma.near_support_share(data, untrained) < 0.05

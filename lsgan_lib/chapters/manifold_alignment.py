@@ -38,6 +38,25 @@ def support_statistics(data: str, samples: torch.Tensor, min_per_mode: int = 20,
             "high_quality": float(stats["high_quality"])}
 
 
+NEAR_SUPPORT_RADIUS_IN_STD = 10.0  # the "learned" gate's radius on the Gaussian mixtures
+NEAR_SUPPORT_CIRCLE = 0.5  # and its distance to the circle in R^10 (5x the on-support eps_circle of 0.1)
+
+
+def near_support_share(data: str, samples: torch.Tensor) -> float:
+    """The share of generated ``samples`` ``(m, d)`` near the data's support: within
+    :data:`NEAR_SUPPORT_RADIUS_IN_STD`·σ of some centre (Gaussian mixtures) or within :data:`NEAR_SUPPORT_CIRCLE` of
+    the circle in R^10. The measurement of the chapter's one "learned" gate: a generator that collapsed onto one
+    mode passes it as well as one that covers all, while an untrained generator (a blob near the origin) does not."""
+    manifold = data_manifold(data)
+    if manifold.centres:
+        centres = torch.tensor(manifold.centres, dtype=torch.float32)
+        nearest = torch.cdist(samples.float(), centres).min(dim=1).values
+        return float((nearest <= NEAR_SUPPORT_RADIUS_IN_STD * manifold.std).float().mean())
+    if data == "circle_r10":
+        return float((manifold.distance_to_support(samples) <= NEAR_SUPPORT_CIRCLE).float().mean())
+    raise ValueError(f"near_support_share knows the Gaussian mixtures and 'circle_r10', not {data!r}")
+
+
 def reference_gates(label: str, data: str, per_seed: Sequence[dict], min_modes: float | None = None,
                     min_share: float = 0.5) -> tuple:
     """Training gates for a baseline GAN on ``data``, from its per-seed :func:`support_statistics` (judged on
