@@ -343,3 +343,23 @@ def test_near_support_share_passes_a_collapsed_generator_and_fails_an_untrained_
         off_support[0] = 0.5 / 1.414
     untrained = 0.02 * torch.randn(500, real.shape[1], generator=generator) + off_support  # a blob off the support
     assert ma.near_support_share(data, untrained) < 0.05
+
+
+# --- the debiased Sinkhorn divergence ---------------------------------------------------------------------------------
+
+
+def test_sinkhorn_divergence_is_zero_on_itself_symmetric_and_the_squared_shift_for_a_translation(generator):
+    x, y = torch.randn(60, 2, generator=generator), 0.5 * torch.randn(50, 2, generator=generator) + 1.0
+    assert float(G.sinkhorn_divergence(x, x, 0.05)) == 0.0
+    assert float(G.sinkhorn_divergence(x, y, 0.05)) == pytest.approx(float(G.sinkhorn_divergence(y, x, 0.05)), rel=1e-3)
+    assert float(G.sinkhorn_divergence(x, y, 0.05)) > 0
+    t = torch.tensor([0.3, -0.4])
+    assert float(G.sinkhorn_divergence(x, x + t, 0.05)) == pytest.approx(0.25, rel=1e-3)  # to the iterations' tolerance
+
+
+def test_entropic_ot_tends_to_the_exact_w2_squared_as_epsilon_shrinks(generator):
+    x, y = torch.randn(40, 2, generator=generator), torch.randn(40, 2, generator=generator) + 0.5
+    exact = float(metrics.wasserstein(x.double(), y.double(), 2.0, power=True))
+    errors = [abs(float(G.entropic_ot(x, y, e)) - exact) for e in (0.1, 0.01, 0.001)]
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 0.01 * exact
+
