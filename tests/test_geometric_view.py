@@ -64,8 +64,11 @@ def test_cells_covered_tells_patches_from_the_whole_square():
     assert gv.cells_covered(distributions.uniform_square(5000, g)) == 1.0
     patches = (distributions.disconnected_latent(5000, 2, g) + 1.5) / 3 * 0.6  # nine small boxes in [0, 0.6]²
     assert gv.cells_covered(patches) <= 0.4
+    spread = distributions.disconnected_latent(5000, 2, g) * 0.4 + 0.5  # nine patches inside the square
     p = gv.panel("disconnected", "uniform_square")
-    assert gv.agrees_with_reference(p, gv.reference_features(p, patches, patches))
+    assert gv.agrees_with_reference(p, gv.reference_features(p, spread, spread))
+    point_mass = torch.full((5000, 2), 0.5)  # an untrained eval-mode generator: one cell, so no agreement
+    assert not gv.agrees_with_reference(p, gv.reference_features(p, point_mass, spread))
 
 
 def test_sampling_in_training_mode_uses_the_batch_and_leaves_the_network_alone():
@@ -85,3 +88,22 @@ def test_fit_ratio_is_one_without_learning_and_small_on_the_data():
     initial = torch.randn(2000, 2, generator=g) * 0.3 + 2
     assert gv.fit_ratio(initial, initial, data) == pytest.approx(1.0)
     assert gv.fit_ratio(lattice_with_bridges(g, 0.1), initial, data) < 0.1 < gv.LEARNED_RATIO
+
+
+def test_the_best_nine_points_on_the_gaussian_plane_are_about_0_525_from_the_data():
+    data = torch.randn(4000, 2, generator=torch.Generator().manual_seed(4))
+    best = gv.nine_point_floor(data)
+    assert 0.49 < best < 0.56 < gv.POINT_MASS_DISTANCE
+    assert gv.gap_closed(1.0, 1.0, best) == pytest.approx(1.0) and gv.gap_closed(best, 1.0, best) == 0.0
+
+
+def test_a_criterion_holds_only_when_it_holds_at_each_of_the_last_snapshots():
+    assert gv.at_each_snapshot([True, True, True]) is True
+    assert gv.at_each_snapshot([False, False, False]) is False
+    assert gv.at_each_snapshot([True, False, True]) is None  # an oscillating generator: inconclusive
+    assert gv.at_each_snapshot([True, None, True]) is None
+
+
+def test_every_run_of_the_chapter_draws_its_snapshots_as_the_authors_code_does():
+    for setting in gv.SETTINGS:
+        assert gv.config(setting, gv.PANELS[0], seed=0).sample_statistics == "batch"

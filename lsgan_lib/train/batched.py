@@ -16,8 +16,8 @@ member missing from the cache is retrained whole: a run's numbers never depend o
 
 The members must share the architecture shape and the loop (data dimension, ``latent_dim``, ``widths``,
 ``batch_size``, ``n_iter``, ``snapshots``, ``n_eval``, ``n_critic``, ``n_gen``, ``critic_update``, ``critic_warmup``,
-``precision``) and the objective; they may differ in ``seed``, ``data``, ``latent``, ``lr``, ``lr_decay``,
-``lr_decay_every``, ``weight_decay`` and the RMSprop constants.
+``precision``, ``critic_batch_norm``, ``sample_statistics``) and the objective; they may differ in ``seed``, ``data``, ``latent``, ``lr``, ``lr_decay``,
+``lr_decay_every``, ``weight_decay``, ``loss_reduction`` and the RMSprop constants.
 
 Divergence: ``train_gan`` raises :class:`~lsgan_lib.train.config.TrainingDiverged` at the first non-finite loss and
 caches nothing. In a batch, a member whose loss becomes NaN or infinite is *frozen* — its parameters, optimizer state
@@ -53,7 +53,7 @@ from .progress import ProgressBar
 
 SHARED_FIELDS = ("latent_dim", "widths", "batch_size", "n_iter", "snapshots", "n_eval", "n_critic", "n_gen",
                  "objective", "batch_norm", "activation", "critic_update", "critic_warmup", "precision",
-                 "optimizer", "adam_betas")
+                 "optimizer", "adam_betas", "critic_batch_norm", "sample_statistics")
 # What a GANRun is built from; any other payload entry (a chapter's extras) lands in run.extra.
 RUN_PAYLOAD_KEYS = {"generator", "critic", "snapshot_iters", "snapshots", "grid", "grid_images", "losses", "device",
                     "seconds"}
@@ -116,20 +116,23 @@ def _compiled(fn: Callable, compile_mode: str | None, static: Sequence[torch.Ten
 
 def stacked_forward(x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor],
                     bn_weights: list[torch.Tensor], bn_biases: list[torch.Tensor], running_means: list[torch.Tensor],
-                    running_vars: list[torch.Tensor], training: bool, activation: Callable) -> torch.Tensor:
+                    running_vars: list[torch.Tensor], training: bool, activation: Callable,
+                    momentum: float = 0.1, use_running: bool = False) -> torch.Tensor:
     """The stacked nets of :class:`StackedFC`: ``(K, n, in_dim)`` → ``(K, n, out_dim)``.
 
     Layer i is ``baddbmm(biases[i], h, weights[i]ᵀ)`` with ``weights[i]`` ``(K, out, in)``; hidden layers then apply
     per-member batch norm (when ``bn_weights`` is not empty: one ``F.batch_norm`` on the ``(n, K * width)`` layout,
     which updates ``running_means[i]``/``running_vars[i]`` ``(K, 1, width)`` in place in training mode) and
-    ``activation``. At K = 1 the layers run on ``(n, width)`` with ``nn.Linear``'s ``F.linear`` and
+    ``activation``. ``momentum`` is the running statistics' update weight; with ``use_running`` a training pass
+    updates them and then normalises with them (as constants) instead of the batch's statistics. At K = 1 the layers run on ``(n, width)`` with ``nn.Linear``'s ``F.linear`` and
     ``nn.BatchNorm1d``'s ``F.batch_norm``: one matrix product instead of a batch of one, and no layout changes."""
     single = x.shape[0] == 1
     h = x.squeeze(0) if single else x  # squeeze, not [0]: indexing's backward would allocate and fill a stack
     for i in range(len(weights) - 1):
         h = _linear(h, weights[i], biases[i], single)
         if bn_weights:
-            h = _batch_norm(h, bn_weights[i], bn_biases[i], running_means[i], running_vars[i], training, single)
+            h = _batch_norm(h, bn_weights[i], bn_biases[i], running_means[i], running_vars[i], training, single,
+                            momentum, use_running)
         h = activation(h)
     h = _linear(h, weights[-1], biases[-1], single)
     return h.unsqueeze(0) if single else h
@@ -144,17 +147,21 @@ def _linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, single: b
 
 
 def _batch_norm(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, running_mean: torch.Tensor,
-                running_var: torch.Tensor, training: bool, single: bool) -> torch.Tensor:
+                running_var: torch.Tensor, training: bool, single: bool, momentum: float = BN_MOMENTUM,
+                use_running: bool = False) -> torch.Tensor:
     """Per-member batch norm of ``(K, n, width)`` (statistics over ``n``), as one ``F.batch_norm`` on the
-    ``(n, K * width)`` layout; with ``single`` (K = 1) of ``(n, width)``. Parameters and statistics ``(K, 1, width)``."""
-    if single:
-        return F.batch_norm(h, running_mean.view(-1), running_var.view(-1), weight.view(-1), bias.view(-1), training,
-                            BN_MOMENTUM, BN_EPS)
-    k, n, width = h.shape
-    flat = h.transpose(0, 1).reshape(n, k * width)
-    flat = F.batch_norm(flat, running_mean.view(-1), running_var.view(-1), weight.view(-1), bias.view(-1), training,
-                        BN_MOMENTUM, BN_EPS)
-    return flat.view(n, k, width).transpose(0, 1)
+    ``(n, K * width)`` layout; with ``single`` (K = 1) of ``(n, width)``. Parameters and statistics ``(K, 1, width)``.
+    With ``use_running`` and ``training``: the batch updates the running statistics (weight ``momentum``), then it
+    is normalised with the updated running statistics, constants for autograd (copies, so a later pass may update
+    them before this one's backward)."""
+    flat = h if single else h.transpose(0, 1).reshape(h.shape[1], -1)
+    mean, var = running_mean.view(-1), running_var.view(-1)
+    if training and use_running:
+        with torch.no_grad():
+            F.batch_norm(flat.detach(), mean, var, None, None, True, momentum, BN_EPS)
+        mean, var, training = mean.clone(), var.clone(), False
+    flat = F.batch_norm(flat, mean, var, weight.view(-1), bias.view(-1), training, momentum, BN_EPS)
+    return flat if single else flat.view(h.shape[1], h.shape[0], -1).transpose(0, 1)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -175,11 +182,13 @@ class StackedFC:
     ``precision`` (:data:`lsgan_lib.train.config.PRECISIONS`) is the training forward pass's arithmetic: ``"bf16"``
     runs it under :func:`lsgan_lib.train.config.autocast` and returns float32; the stacked parameters and statistics
     stay float32, and in eval mode (snapshots, a snapshot hook's fields) the nets compute in float32, as the returned
-    ``fc_net`` modules do.
+    ``fc_net`` modules do. ``statistics`` is ``"batch"`` (batch norm in training mode normalises with the batch's
+    statistics) or ``"running"`` (with the running statistics after the batch's update: GANConfig's
+    ``critic_batch_norm="running"``).
     """
 
     def __init__(self, nets: Sequence[nn.Sequential], device: torch.device | str = "cpu",
-                 compile_mode: str | None = None, precision: str = "fp32"):
+                 compile_mode: str | None = None, precision: str = "fp32", statistics: str = "batch"):
         linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
         norms = [[m for m in net if isinstance(m, nn.BatchNorm1d)] for net in nets]
         self.members, self.depth = len(nets), len(linears[0])
@@ -216,6 +225,7 @@ class StackedFC:
                 offset += k * width
         self.batches_tracked = int(norms[0][0].num_batches_tracked) if norms[0] else 0
         self.training, self.precision = True, precision
+        self.use_running, self.momentum = statistics == "running", BN_MOMENTUM
         self._cast, self._cast_key = [], None  # bf16 casts of the linear parameters (see _linear_parameters)
         for p in self.parameters():
             p.requires_grad_(True)
@@ -249,10 +259,26 @@ class StackedFC:
         weights, biases = self._linear_parameters(precision)
         with autocast(precision, x.device):
             out = self._forward(x, weights, biases, self.bn_weights, self.bn_biases, self.running_means,
-                                self.running_vars, self.training, self.activation)
+                                self.running_vars, self.training, self.activation, self.momentum, self.use_running)
         if self.training and self.batch_norm:
             self.batches_tracked += 1
         return out.float()
+
+    @torch.no_grad()
+    def sample_with_batch_statistics(self, x: torch.Tensor, others: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs ``(K, n, out_dim)`` for ``x`` ``(K, n, in_dim)`` normalised with the statistics of ``x`` itself
+        (training mode, as paper 002's code draws its samples), and ``(K, m, out_dim)`` for ``others`` ``(K, m,
+        in_dim)`` normalised with those same statistics (the running variance's unbiased form: a factor n/(n − 1)),
+        in float32; the running statistics and the batch count are left as they were."""
+        saved, tracked, mode, precision = self.buffers.clone(), self.batches_tracked, self.training, self.precision
+        try:
+            self.training, self.precision, self.momentum = True, "fp32", 1.0  # momentum 1: running := x's statistics
+            out = self(x)
+            self.training = False
+            return out, self(others)
+        finally:
+            self.buffers.copy_(saved)
+            self.batches_tracked, self.training, self.precision, self.momentum = tracked, mode, precision, BN_MOMENTUM
 
     def _linear_parameters(self, precision: str) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """The linear layers' weights and biases as the forward pass in ``precision`` uses them: the float32 stacks,
@@ -436,6 +462,7 @@ class _Members:
 
     configs: list[GANConfig]
     batches: list[torch.Generator]  # random_stream(seed, 0): training batches
+    reduction: torch.Tensor  # (K,): 1 for a batch-mean loss, batch_size for a summed one (GANConfig.loss_reduction)
     z_eval: torch.Tensor  # (K, n_eval, latent_dim)
     grids: torch.Tensor  # (K, grid_points, latent_dim)
 
@@ -446,7 +473,15 @@ class _Members:
             batches.append(random_stream(c.seed, 0, device))
             z, grid = evaluation_inputs(c, device)
             z_eval.append(z), grids.append(grid)
-        return cls(configs, batches, torch.stack(z_eval), torch.stack(grids))
+        reduction = torch.tensor([float(c.batch_size) if c.loss_reduction == "sum" else 1.0 for c in configs],
+                                 device=device)
+        return cls(configs, batches, reduction, torch.stack(z_eval), torch.stack(grids))
+
+    def reduce(self, loss_value: torch.Tensor) -> torch.Tensor:
+        """The per-member losses ``(K,)`` (batch means) as each member's ``loss_reduction`` wants them."""
+        if all(c.loss_reduction == "mean" for c in self.configs):
+            return loss_value
+        return loss_value * self.reduction
 
     def real(self) -> torch.Tensor:
         """A data batch per member from its own stream: ``(K, B, d)``."""
@@ -546,16 +581,16 @@ def _critic_step(loss, generator: StackedFC, critic: StackedFC, optimizer: Stack
         fake = generator(members.latents())
     how = traits(loss)
     if members.configs[0].critic_update == "split":  # paper 002's original code: real batch, then generated batch
-        value = _step(loss.critic_loss_real(critic, real), (generator, critic), optimizer, saved, divergence,
-                      iteration, "critic")
+        value = _step(members.reduce(loss.critic_loss_real(critic, real)), (generator, critic), optimizer, saved,
+                      divergence, iteration, "critic")
         saved = [generator.buffers.clone(), critic.buffers.clone()]
-        return value + _step(loss.critic_loss_fake(critic, fake), (generator, critic), optimizer, saved, divergence,
-                             iteration, "critic")
+        return value + _step(members.reduce(loss.critic_loss_fake(critic, fake)), (generator, critic), optimizer,
+                             saved, divergence, iteration, "critic")
     if how.gradient_penalty:
         value = loss.critic_loss(critic, real, fake, members.mix())
     else:
         value = loss.critic_loss(critic, real, fake)
-    value = _step(value, (generator, critic), optimizer, saved, divergence, iteration, "critic")
+    value = _step(members.reduce(value), (generator, critic), optimizer, saved, divergence, iteration, "critic")
     if how.clip is not None:
         with torch.no_grad():
             for p in critic.parameters():
@@ -574,14 +609,19 @@ def _generator_step(loss, generator: StackedFC, critic: StackedFC, optimizer: St
         else:
             real = members.real()
             value = loss.generator_loss(critic, generator(members.latents()), real)
-        return _step(value, (generator, critic), optimizer, saved, divergence, iteration, "generator")
+        return _step(members.reduce(value), (generator, critic), optimizer, saved, divergence, iteration, "generator")
     finally:
         critic.requires_grad_(True)
 
 
 @torch.no_grad()
 def _evaluate(generator: StackedFC, members: _Members) -> tuple[torch.Tensor, torch.Tensor]:
-    """Samples ``(K, n_eval, d)`` for the fixed latents and grid images ``(K, grid_points, d)``, in eval mode."""
+    """Samples ``(K, n_eval, d)`` for the fixed latents and grid images ``(K, grid_points, d)``: in eval mode, or with
+    ``sample_statistics="batch"`` normalised with the statistics of the fixed latents' batch (training mode, as
+    paper 002's code draws; an untrained generator then spreads its samples instead of giving a point mass)."""
+    if members.configs[0].sample_statistics == "batch":
+        samples, images = generator.sample_with_batch_statistics(members.z_eval, members.grids)
+        return samples.cpu(), images.cpu()
     generator.eval()
     samples, images = generator(members.z_eval), generator(members.grids)
     generator.train()
@@ -612,7 +652,8 @@ def _train_batched(configs: list[GANConfig], device: torch.device, bar,
     check_compile_mode(compile_mode, shape.objective)
     pairs = [build_networks(c) for c in configs]
     generator = StackedFC([g for g, _ in pairs], device, compile_mode, shape.precision)
-    critic = StackedFC([d for _, d in pairs], device, compile_mode, shape.precision)
+    critic = StackedFC([d for _, d in pairs], device, compile_mode, shape.precision,
+                       "running" if shape.critic_batch_norm == "running" else "batch")
     opt_g = StackedOptimizer(generator.parameters(), configs, compile_mode)
     opt_d = StackedOptimizer(critic.parameters(), configs, compile_mode)
     members = _Members.build(configs, device)

@@ -80,6 +80,17 @@ class GANConfig:
     (Radford et al.; Gulrajani et al.'s ``gan_mnist.py`` in ``dcgan`` mode: Adam 2e-4, β1 0.5, TensorFlow's
     β2 0.999, one D step). ``init`` is ``"default"`` (PyTorch's) or ``"he_uniform"``
     (:func:`lsgan_lib.models.nets.he_uniform_init`, the WGAN-GP toy code's).
+
+    Three options of paper 002's translation (default-off; :data:`CRITIC_BATCH_NORMS`, :data:`LOSS_REDUCTIONS`,
+    :data:`SAMPLE_STATISTICS`): ``critic_batch_norm`` is the critic's batch norm — ``"batch"`` (each pass normalises
+    with its own batch's statistics, as ``nn.BatchNorm1d`` in training mode), ``"none"`` (the critic has no batch
+    norm; the generator keeps ``batch_norm``'s) or ``"running"`` (every training pass, real or generated, updates the
+    running statistics, momentum 0.1, and the critic normalises with them, treated as constants: statistics shared by
+    the real and the generated passes). ``loss_reduction`` is ``"mean"`` (losses are batch means) or ``"sum"`` (the
+    same losses × ``batch_size``: sums over the batch). ``sample_statistics`` is how the snapshots are drawn:
+    ``"running"`` (eval mode, batch norm's running statistics) or ``"batch"`` (as paper 002's code draws: training
+    mode on the evaluation batch, normalised with that batch's statistics, running statistics left untouched; the
+    latent grid is normalised with the evaluation batch's statistics too).
     """
 
     data: str
@@ -108,6 +119,9 @@ class GANConfig:
     optimizer: str = "objective"
     adam_betas: tuple[float, ...] = ()
     init: str = "default"
+    critic_batch_norm: str = "batch"
+    loss_reduction: str = "mean"
+    sample_statistics: str = "running"
 
     def __post_init__(self):
         data_manifold(self.data), latent(self.latent), objective(self.objective)  # unknown names raise here
@@ -116,6 +130,13 @@ class GANConfig:
         if fixed is not None and self.latent_dim != fixed:
             raise ValueError(f"GANConfig: the {self.latent} latent is a point set of R^{fixed}: set latent_dim={fixed}, "
                              f"got {self.latent_dim}")
+        for name, choices in (("critic_batch_norm", CRITIC_BATCH_NORMS), ("loss_reduction", LOSS_REDUCTIONS),
+                              ("sample_statistics", SAMPLE_STATISTICS)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"GANConfig.{name} must be one of {choices}, got {getattr(self, name)!r}")
+        if not self.batch_norm and (self.critic_batch_norm == "running" or self.sample_statistics == "batch"):
+            raise ValueError("GANConfig: critic_batch_norm='running' and sample_statistics='batch' choose how batch "
+                             "norm normalises; they need batch_norm=True")
         if self.critic_update not in CRITIC_UPDATES:
             raise ValueError(f"GANConfig.critic_update must be one of {CRITIC_UPDATES}, got {self.critic_update!r}")
         if self.critic_update == "split" and not hasattr(objective(self.objective), "critic_loss_real"):
@@ -166,7 +187,8 @@ class GANConfig:
 
 LATER_FIELDS: dict[str, object] = {"batch_norm": True, "activation": "elu", "critic_update": "joint",
                                     "critic_warmup": False, "precision": "fp32", "optimizer": "objective",
-                                    "adam_betas": (), "init": "default"}
+                                    "adam_betas": (), "init": "default", "critic_batch_norm": "batch",
+                                    "loss_reduction": "mean", "sample_statistics": "running"}
 OPTIMIZERS = ("objective", "rmsprop", "adam")
 
 
@@ -177,6 +199,9 @@ def optimizer_of(config: GANConfig) -> tuple[str, tuple[float, float]]:
     kind = how.optimizer if config.optimizer == "objective" else config.optimizer
     return kind, tuple(config.adam_betas) or tuple(how.adam_betas)
 CRITIC_UPDATES = ("joint", "split")
+CRITIC_BATCH_NORMS = ("batch", "none", "running")  # the critic's batch norm (GANConfig.critic_batch_norm)
+LOSS_REDUCTIONS = ("mean", "sum")  # the losses over the batch (GANConfig.loss_reduction)
+SAMPLE_STATISTICS = ("running", "batch")  # batch norm's statistics when snapshots are drawn
 # Arjovsky et al.'s critic warm-up (their main.py): 100 critic steps before each of the first 25 generator iterations
 # and before every 500th.
 WARMUP_CRITIC_STEPS, WARMUP_FIRST, WARMUP_EVERY = 100, 25, 500
@@ -236,7 +261,8 @@ def build_networks(config: GANConfig) -> tuple[nn.Module, nn.Module]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         generator = fc_net(config.latent_dim, data_dim, config.widths, config.batch_norm, config.activation)
-        critic = fc_net(data_dim, 1, config.widths, config.batch_norm, config.activation)
+        critic = fc_net(data_dim, 1, config.widths, config.batch_norm and config.critic_batch_norm != "none",
+                        config.activation)
         if config.init == "he_uniform":
             he_uniform_init(generator), he_uniform_init(critic)
     return generator, critic

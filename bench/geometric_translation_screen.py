@@ -1,0 +1,139 @@
+"""The pre-registered translation screen of paper 002's original code (issue 31, item 2): which reading of the
+authors' ``project/gan.jl`` lets the chapter's ``original_code`` setting learn what the authors' images show?
+
+    nice -n 10 python bench/geometric_translation_screen.py [--variants batch/mean none/sum running/sum running/mean]
+                                                             [--seeds 1000] [--iters 3000] [--threads 1]
+
+Each variant is the ``original_code`` setting (:data:`lsgan_lib.chapters.geometric_view.SETTINGS`) with one reading
+of the two things the code does not determine: the discriminator's batch norm (``critic_batch_norm``: ``batch`` =
+today's translation, each pass normalised by its own batch; ``none``; ``running`` = running statistics shared by the
+real and the generated passes) and the loss reduction over the batch (``loss_reduction``: ``mean`` = today's, ``sum``
+= Parrots' ``SigmoidCrossEntropyLoss`` summing). Every run draws its snapshots as the code draws its images
+(``sample_statistics="batch"``: the generator in training mode on a fresh batch of 2,000 latents). All seven panels
+(:data:`~lsgan_lib.chapters.geometric_view.PANELS`) train per variant and seed, 3,000 iterations, batch 256, fp32.
+
+Seeds: held out — 1000, 1001, … (the chapter evaluates on 0–9 and 0–2; the precision study uses 300–309, other
+pilots 200–204). The budget of this session allows one seed (≈ 4 variants × 7 panels × 3,000 iterations ≈ 18
+CPU-minutes); a later session may add seeds and must then apply the same rule to all of them.
+
+THE RULE, fixed before any run (do not edit it after seeing numbers). Per panel, one criterion read from the
+authors' images (``../shared/reference/paper002_original_code``), each of which a point mass and an untrained
+generator fail:
+
+* control (unit square → uniform square; the code's images place patches inside [0, 1]²): ≥ 90% of the samples in
+  [0, 1]² and ≥ 80% of its 10 × 10 cells reached;
+* Fig. 1(a) (lattice latent → Gaussian; nine points spread over the bulk): mean distance from the data to the
+  generated set < 0.889, half way between the best nine points can do (0.525, Lloyd/Weiszfeld, issue 31) and a point
+  mass (1.253);
+* Fig. 1(b) (spiral latent → Gaussian; a curve folded over the bulk): that distance < 0.798 (a straight line);
+* Fig. 1(c) (Gaussian → lattice): all 9 points reached (≥ 1% of the samples within 0.1) and ≥ 50% of the samples
+  within 0.1 of a point;
+* Fig. 1(d) (Gaussian → spiral; samples spread over [−4, 4]², the spiral not traced): spread (mean std of the
+  coordinates) ≥ 1 and < 50% of the samples within 0.1 of the spiral;
+* Fig. 2(a) (unit square → nine squares): all 9 squares reached and ≥ 50% of the samples within 0.1 of a square;
+* Fig. 2(b) (nine squares → uniform square; nine patches inside the square, much of it empty): ≥ 80% of the samples
+  in [0, 1]² and between 30% and 80% of the cells reached.
+
+A variant's score is the number of the 7 criteria met, summed over seeds. The best-supported variant is the one with
+the highest score; a tie goes to the variant nearer today's translation (the order batch/mean, none/sum,
+running/sum, running/mean). It replaces today's translation in the chapter's ``original_code`` setting only if it
+meets the control's criterion in every seed *and* scores strictly more than batch/mean; otherwise the setting stays
+and the chapter says the screen did not support a change. Every cell is reported, whatever the outcome. One seed is
+a screen, not a verdict: the choice is stated with that uncertainty, and whether Parrots summed or averaged stays
+unknowable from the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from lsgan_lib.chapters import geometric_view as gv
+from lsgan_lib.data import distributions
+from lsgan_lib.train.batched import train_batched
+
+VARIANTS = ("batch/mean", "none/sum", "running/sum", "running/mean", "none/mean", "batch/sum")  # tie order first
+ITERS, N_EVAL, N_DATA = 3_000, 2_000, 2_000
+BEST_NINE_POINTS, MIDWAY = 0.525, (0.525 + gv.POINT_MASS_DISTANCE) / 2  # issue 31's Lloyd/Weiszfeld value
+
+
+def inside_square(generated: torch.Tensor) -> float:
+    """Share of the samples ``(m, 2)`` in [0, 1]²."""
+    return float(((generated >= 0) & (generated <= 1)).all(dim=1).float().mean())
+
+
+def panel_scores(p: gv.Panel, generated: torch.Tensor, seed: int) -> tuple[dict[str, float], bool]:
+    """The screen's numbers for panel ``p``'s samples ``(m, 2)`` and whether its criterion (the docstring) is met."""
+    data = distributions.data_manifold(p.data).sample(N_DATA, torch.Generator().manual_seed(40_000 + seed))
+    if p.figure == "control":
+        f = {"in square": inside_square(generated), "cells": gv.cells_covered(generated)}
+        return f, f["in square"] >= 0.9 and f["cells"] >= 0.8
+    if p.data == "uniform_square":  # Fig. 2(b)
+        f = {"in square": inside_square(generated), "cells": gv.cells_covered(generated)}
+        return f, f["in square"] >= 0.8 and 0.3 <= f["cells"] <= 0.8
+    f = gv.reference_features(p, generated, data)
+    if p.reference == "lattice3x3_gaussgauss":
+        return f, f["data-to-sample distance"] < MIDWAY
+    if p.reference == "spiral_gaussgauss":
+        return f, f["data-to-sample distance"] < gv.STRAIGHT_LINE_DISTANCE
+    if p.reference == "gaussgauss_lattice3x3":
+        return f, f["points reached"] == 9 and f["share near a point"] >= 0.5
+    if p.reference == "gaussgauss_spiral":
+        return f, f["spread (std)"] >= 1 and f["share near the spiral"] < 0.5
+    return f, f["squares reached"] == 9 and f["share near a square"] >= 0.5  # Fig. 2(a)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS[:4]), choices=VARIANTS)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1000])
+    parser.add_argument("--iters", type=int, default=ITERS)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--results", default="/tmp/geometric_translation_screen")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    loop = dict(n_iter=args.iters, snapshots=(0, args.iters), n_eval=N_EVAL, sample_statistics="batch")
+    by_norm: dict[str, list] = {}
+    for v in args.variants:  # one batched model per critic batch norm (a shared field); the reductions share it
+        norm, reduction = v.split("/")
+        for seed in args.seeds:
+            for p in gv.PANELS:
+                by_norm.setdefault(norm, []).append(
+                    (v, seed, p, gv.config("original_code", p, seed, critic_batch_norm=norm, loss_reduction=reduction,
+                                           **loop)))
+    score = {v: 0 for v in args.variants}
+    control_ok = {v: True for v in args.variants}
+    print(f"| variant | seed | panel | numbers at {args.iters} | untrained (iteration 0) | criterion met |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for norm, rows in by_norm.items():
+        started = time.perf_counter()
+        runs = train_batched([c for *_, c in rows], progress=False, results_root=args.results)
+        seconds = time.perf_counter() - started
+        for (v, seed, p, _), run in zip(rows, runs):
+            f, ok = panel_scores(p, run.final, seed)
+            f0, _ = panel_scores(p, run.snapshots[0], seed)
+            score[v] += ok
+            if p.figure == "control":
+                control_ok[v] &= ok
+            fmt = lambda d: ", ".join(f"{k} {x:.3g}" for k, x in d.items())  # noqa: E731
+            print(f"| {v} | {seed} | {p.figure} | {fmt(f)} | {fmt(f0)} | {'yes' if ok else 'no'} |")
+        cached = all(r.from_cache for r in runs)
+        print(f"<!-- critic_batch_norm={norm}: {len(rows)} runs in {seconds:.0f} s"
+              f"{' (cached)' if cached else f', {1e3 * seconds / (len(rows) * args.iters):.2f} ms per member-iteration'}"
+              " -->")
+    print()
+    print("| variant | criteria met (of " + str(7 * len(args.seeds)) + ") | control learns in every seed |")
+    print("| --- | --- | --- |")
+    for v in args.variants:
+        print(f"| {v} | {score[v]} | {'yes' if control_ok[v] else 'no'} |")
+    order = [v for v in VARIANTS if v in args.variants]
+    best = max(order, key=lambda v: (score[v], -order.index(v)))
+    today = score.get("batch/mean")
+    chosen = best if control_ok[best] and (today is None or score[best] > today) else "batch/mean"
+    print(f"\nbest-supported: {best} ({score[best]}); the rule chooses {chosen} for original_code")
+
+
+if __name__ == "__main__":
+    main()
