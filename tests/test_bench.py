@@ -118,6 +118,18 @@ def test_the_level_set_image_pilot_prints_the_image_gate_per_snapshot(capsys):
     assert "# pilot: mnist, level_set, width 8" in out and "not measured (needs more than 100 iterations)" in out
 
 
+def test_the_level_set_grid_pilot_prints_the_learned_gate_per_snapshot_and_its_rule(capsys):
+    load("level_set_grid_pilot").main(["--iters", "4", "--snapshots", "2", "--width", "8", "--n-gens", "1",
+                                       "--lrs", "1e-4", "1e-3"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "iteration |" not in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| 0", "| 2", "| 4"]
+    assert rows[0].split(" | ")[1].startswith("1.000")  # snapshot 0 is the untrained generator: the ratio's denominator
+    assert "Rule: lr 0.001 passes" in out and ("NOT SEPARATED" in out or "SEPARATED" in out)
+    with pytest.raises(SystemExit):
+        load("level_set_grid_pilot").main(["--seeds", "100"])  # a selection seed of the chapter is refused
+
+
 def test_the_precision_study_prints_a_table_per_setting_and_a_verdict_line_per_setting(capsys):
     study = load("precision_study")
     study.main(["--seeds", "2", "--iters", "3", "--settings", "jsd_minimax", "geometric_view"])

@@ -315,17 +315,34 @@ def test_circle_shares_and_curve_visits_by_hand():
         ls.circle_shares(points, centres, band=0.0, near=0.1)
 
 
-def test_grid_summaries_pick_the_best_point_and_count_phenomena():
-    quality = {(1e-4, 1): torch.tensor([0.1, 0.2]), (1e-3, 1): torch.tensor([0.6, float("nan")]),
-               (1e-3, 5): torch.tensor([0.3, 0.3])}
-    modes = {(1e-4, 1): torch.tensor([2.0, 2.0]), (1e-3, 1): torch.tensor([4.0, 0.0]), (1e-3, 5): torch.tensor([3.0, 3.0])}
-    assert ls.best_grid_point(quality, modes) == (1e-3, 5)  # a NaN (diverged) seed counts as 0: mean 0.3 vs 0.3 → modes
-    quality[(1e-4, 1)] = torch.tensor([0.3, 0.3])
-    modes[(1e-4, 1)] = torch.tensor([3.0, 3.0])
-    assert ls.best_grid_point(quality, modes) == (1e-4, 1)  # a full tie: the first listed
+def test_grid_choice_follows_the_learned_gate_then_the_median_then_n_gen():
+    inf = float("inf")
+    ratios = {(1e-4, 1): [0.9, 0.8, 0.7], (1e-3, 1): [0.1, 0.12, 0.5], (1e-3, 5): [0.2, 0.2, 0.2],
+              (3e-4, 2): [0.05, inf, 0.05]}
+    # every seed of (1e-3, 5) learned (3 of 3); the others 2 of 3 or fewer
+    assert ls.choose_grid_point(ratios, 0.25, 3, 0.05) == (1e-3, 5)
+    ratios[(1e-3, 1)] = [0.1, 0.12, 0.11]
+    # both learned; medians 0.11 and 0.2 are more than the tie apart: the smaller wins
+    assert ls.choose_grid_point(ratios, 0.25, 3, 0.05) == (1e-3, 1)
+    # within the tie: the larger n_gen (the paper's remedy) wins
+    assert ls.choose_grid_point(ratios, 0.25, 3, 0.1) == (1e-3, 5)
+    # none learned: the most learned seeds, then the median; a NaN (diverged) seed counts as not learned
+    nothing = {(1e-4, 1): [0.9, 0.3], (1e-3, 1): [0.2, float("nan")], (1e-3, 2): [0.5, 0.6]}
+    assert ls.choose_grid_point(nothing, 0.25, 2, 0.0) == (1e-3, 1)
     with pytest.raises(ValueError):
-        ls.best_grid_point({}, {})
+        ls.choose_grid_point({}, 0.25, 1, 0.0)
     assert ls.phenomenon_shares({"a": [True, False, False, True], "b": [False]}) == {"a": 0.5, "b": 0.0}
+
+
+def test_support_distance_ratio_by_hand():
+    data = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    untrained = torch.tensor([[0.0, 2.0], [1.0, 2.0]])  # mean distance 2
+    trained = torch.tensor([[0.0, 0.5], [1.0, 0.0]])  # mean distance 0.25
+    assert measure_metrics.support_distance(untrained, data) == pytest.approx(2.0)
+    assert measure_metrics.support_distance_ratio(trained, untrained, data) == pytest.approx(0.125)
+    assert measure_metrics.support_distance_ratio(torch.tensor([[float("nan"), 0.0]]), untrained, data) == math.inf
+    with pytest.raises(ValueError):
+        measure_metrics.support_distance_ratio(trained, data, data)
 
 
 def test_image_gate_measures_by_hand():

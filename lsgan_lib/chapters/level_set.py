@@ -14,7 +14,8 @@ networks live in :mod:`lsgan_lib.models.objectives` and :mod:`lsgan_lib.train`; 
 * :func:`loss_explosion` — how far L grew relative to its own scale at the start of training, and whether it
   exploded (the same relative criterion on every problem);
 * :func:`circle_shares` and :func:`curve_visits` — "the WGAN primarily learns the circle" and Fig. 1's left panel;
-* :func:`best_grid_point` and :func:`phenomenon_shares` — the Level Set GAN's fixed grid of settings;
+* :func:`choose_grid_point` and :func:`phenomenon_shares` — the Level Set GAN's grid of settings and its
+  pre-registered selection;
 * :func:`mode_summary` and :func:`snapshot_schedule` — summaries over seeds.
 
 The reusable measurements the chapter also uses live in :mod:`lsgan_lib.measure`: the image gate, feature nets and
@@ -238,19 +239,34 @@ def phenomenon_shares(flags: dict[tuple, Sequence[bool]]) -> dict[tuple, float]:
             for point, values in flags.items()}
 
 
-def best_grid_point(quality: dict[tuple, torch.Tensor], modes: dict[tuple, torch.Tensor]) -> tuple:
-    """The grid point with the highest mean high-quality share over its selection seeds; ties are broken by more
-    modes covered, then by the order of the grid (the first listed). ``quality`` and ``modes`` map each point to its
-    per-seed values ``(seeds,)``; non-finite values count as 0 (a diverged generator)."""
-    if not quality or set(quality) != set(modes):
-        raise ValueError("best_grid_point needs the same non-empty set of grid points in quality and modes")
+def choose_grid_point(ratios: dict[tuple, Sequence[float]], learned: float, needed: int, tie: float) -> tuple:
+    """The Level Set GAN's grid point, chosen by the rule the chapter fixes before its runs.
 
-    def score(point):
-        q, m = quality[point].double(), modes[point].double()
-        return (float(torch.nan_to_num(q, nan=0.0).mean()), float(torch.nan_to_num(m, nan=0.0).mean()))
+    ``ratios`` maps each point ``(lr, n_gen)`` to its selection seeds' learned-gate measurements ``(seeds,)`` (the
+    samples' distance to the data over the untrained generator's: :func:`lsgan_lib.measure.metrics.support_distance_ratio`;
+    NaN or infinite for a diverged run). A seed *learned* when its ratio is ≤ ``learned``; a point learned when at
+    least ``needed`` of its seeds did (the quorum). The rule:
 
-    order = list(quality)
-    return max(order, key=lambda p: (score(p), -order.index(p)))
+    1. the points with the most learned seeds — the learned points when any reached the quorum, otherwise every point
+       with the most (its rows then read *not tested*: the learned gate fails);
+    2. among them, the smallest median ratio over the seeds (the median: one seed cannot move it far), where every
+       point within ``tie`` of that smallest median counts as tied;
+    3. ties go to the larger n_gen (the only setting the paper states a direction for: Sec. 3 repeats the generator
+       step "to prevent the loss function from exploding"), then to the grid's order (the first listed).
+    """
+    if not ratios:
+        raise ValueError("choose_grid_point needs at least one grid point")
+    if needed < 1 or not tie >= 0:
+        raise ValueError(f"choose_grid_point needs needed >= 1 and tie >= 0, got needed={needed}, tie={tie}")
+    order = list(ratios)
+    values = {p: torch.nan_to_num(torch.as_tensor(ratios[p], dtype=torch.float64), nan=math.inf) for p in order}
+    passed = {p: int((values[p] <= learned).sum()) for p in order}
+    most = max(passed.values())
+    candidates = [p for p in order if passed[p] == most]
+    medians = {p: float(values[p].median()) for p in candidates}
+    best = min(medians.values())
+    tied = [p for p in candidates if medians[p] <= best + tie or medians[p] == best]
+    return max(tied, key=lambda p: (p[1], -order.index(p)))
 
 
 # ---------------------------------------------------------------------------------------------------------------------

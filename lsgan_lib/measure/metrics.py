@@ -18,6 +18,29 @@ def nearest_distance(points: torch.Tensor, reference: torch.Tensor, chunk: int =
     return torch.cat([torch.cdist(part, reference).min(dim=1).values for part in points.split(chunk)])
 
 
+def support_distance(samples: torch.Tensor, data: torch.Tensor) -> float:
+    """Mean distance of generated samples ``(n, d)`` to the data's support, represented by data points ``(m, d)``: the
+    mean over samples of the distance to the nearest data point. ``inf`` when a sample is NaN or infinite (a diverged
+    generator)."""
+    if not bool(torch.isfinite(samples).all()):
+        return float("inf")
+    return float(nearest_distance(samples.double(), data.double()).mean())
+
+
+def support_distance_ratio(trained: torch.Tensor, untrained: torch.Tensor, data: torch.Tensor) -> float:
+    """How much closer to the data's support a generator's samples came by training: :func:`support_distance` of the
+    trained samples ``(n, d)`` over that of the same generator's samples at initialisation ``(n', d)`` (both against
+    data points ``(m, d)``). 1: no closer than untrained; a collapsed generator whose samples sit on one mode gives a
+    ratio near 0 too (it learned *where* the data is, which is what a gate of training may certify). ``inf`` for
+    non-finite trained samples; raises ``ValueError`` when the untrained samples already lie on the data (ratio
+    undefined)."""
+    reference = support_distance(untrained, data)
+    if not reference > 0 or not math.isfinite(reference):
+        raise ValueError(f"support_distance_ratio needs untrained samples off the data at a finite distance, got a "
+                         f"mean distance of {reference}")
+    return support_distance(trained, data) / reference
+
+
 def coverage(data: torch.Tensor, generated: torch.Tensor, eps: float) -> float:
     """Share of data points ``(n, d)`` that have a generated sample ``(m, d)`` within distance ``eps``.
 
