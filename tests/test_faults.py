@@ -32,7 +32,6 @@ Issue 32 (section 10):
 from __future__ import annotations
 
 import errno
-import gzip
 import json
 import math
 import os

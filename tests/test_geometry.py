@@ -222,48 +222,6 @@ def test_minimax_gp_adds_the_penalty_and_trains():
     assert run.final.shape == (10, 10)
 
 
-# --- the GAN comparison's pieces -----------------------------------------------------------------------------------
-
-
-def test_circle_r10_lies_on_its_support_and_distances_are_exact(generator):
-    manifold = distributions.data_manifold("circle_r10")
-    x = manifold.sample(200, generator)
-    assert x.shape == (200, 10)
-    assert float(manifold.distance_to_support(x).max()) < 1e-5
-    assert float(manifold.distance_to_support(torch.zeros(1, 10))) == pytest.approx(1.0)
-    basis = distributions.circle_r10_basis()
-    off = 2.0 * basis[0:1] + 0.3 * torch.eye(10)[0:1] - 0.3 * basis[0:1] * basis[0, 0]  # off the plane
-    coords = off @ basis.T
-    expected = ((off - coords @ basis).norm() ** 2 + (coords.norm() - 1) ** 2).sqrt()
-    assert float(manifold.distance_to_support(off)) == pytest.approx(float(expected), rel=1e-5)
-    stats = metrics.circle_statistics(x, manifold.distance_to_support, distributions.circle_r10_angle, 0.01, 4, 20)
-    assert stats["modes_covered"] == 4 and stats["high_quality"] == 1.0
-
-
-def test_minimax_gp_adds_the_penalty_and_trains():
-    loss = objectives.objective("minimax_gp")
-    critic = torch.nn.Linear(2, 1)
-    real, fake, mix = torch.randn(8, 2), torch.randn(8, 2), torch.rand(8, 1)
-    with torch.no_grad():
-        critic.weight.copy_(torch.tensor([[3.0, 4.0]]))  # ‖∇ logit‖ = 5 everywhere: penalty 10 · 4² = 160
-    plain = objectives.minimax_critic_loss(critic(real), critic(fake))
-    penalised = float(loss.critic_loss(critic, real, fake, mix).detach())
-    assert penalised == pytest.approx(float(plain.detach()) + 160.0, rel=1e-5)
-    with pytest.raises(ValueError, match="mix"):
-        loss.critic_loss(critic, real, fake)
-    run = train_gan(GANConfig(data="circle_r10", objective="minimax_gp", n_iter=3, batch_size=16, widths=(8,),
-                              batch_norm=False, activation="relu", snapshots=(3,), n_eval=10), progress=False)
-    assert run.final.shape == (10, 10)
-
-
-def test_metrics_jsd_of_curves_delegates_to_the_exact_and_smoothed_forms():
-    p = G.uniform_on(seg((0, 0), (1, 0)))
-    q = G.uniform_on(seg((0, 0), (0.5, 0)))
-    assert G.jsd_exact(p, q) == G.jsd_exact(p, q)
-    assert G.jsd_smoothed(p, p.translated((0.0, 1.0)), 0.02, n_samples=300) == pytest.approx(LOG2,
-                                                                                                        abs=1e-3)
-
-
 # --- the GAN comparison: coverage, gates, combined criteria, the minibatch W2 estimator -----------------------------
 
 

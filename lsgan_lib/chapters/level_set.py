@@ -32,7 +32,6 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .. import cache
 from ..data.distributions import data_manifold
 from ..models.objectives import objective, traits
 from ..train.batched import StackedFC, train_gan, train_sweep
