@@ -111,10 +111,11 @@ def cached_inversion(model_key: dict, what: str, generator: nn.Module, images: t
                      device: torch.device | str | None = None) -> Inversion:
     """:func:`lsgan_lib.measure.inversion.invert` of ``images``, cached under the generator's configuration ``model_key``,
     the name ``what`` of the image set (it must say how the images were made, e.g. ``"celeba train 0:64"``), their
-    shape, and the inversion settings. ``seconds`` is that of the run that computed it."""
+    shape, and the inversion settings. ``seconds`` is that of the run that computed it; ``outside_ball`` (the
+    projection's activity, issue 29) is recorded, so entries cached before it existed are not reused."""
     key = {"model": model_key, "images": what, "shape": list(images.shape),
            "checksum": round(float(images.double().sum()), 4), "steps": steps, "lr": lr, "project": project,
-           "amp": amp, "channels_last": channels_last}
+           "amp": amp, "channels_last": channels_last, "records": ["outside_ball"]}
 
     def compute() -> dict:
         generator.to(device or "cpu")
@@ -124,11 +125,12 @@ def cached_inversion(model_key: dict, what: str, generator: nn.Module, images: t
         finally:
             generator.cpu()
         return {"z": result.z, "reconstructions": result.reconstructions, "errors": result.errors,
-                "seconds": result.seconds}
+                "seconds": result.seconds, "outside_ball": result.outside_ball}
 
     payload, _ = cache.cached(INVERSION_CACHE_KIND, key, compute)
     return Inversion(z=payload["z"], reconstructions=payload["reconstructions"], errors=payload["errors"],
-                     steps=steps, projected=project, seconds=float(payload["seconds"]))
+                     steps=steps, projected=project, seconds=float(payload["seconds"]),
+                     outside_ball=payload["outside_ball"])
 
 
 def autoencoder_errors(run, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
