@@ -116,6 +116,19 @@ def test_inversion_records_when_the_projection_acts():
         torch.tensor([False, True])).all())
 
 
+def test_overlap_with_the_prior_counts_latents_too_small_and_too_large_as_outside():
+    prior = latent_space.prior_norms(100, 20000, seed=0)
+    low, high = latent_space.prior_norm_range(prior, 0.99)
+    assert low < 10.0 < high  # ‖z‖ of N(0, I_100) concentrates near 10
+    draws = torch.randn(2000, 100, generator=torch.Generator().manual_seed(1))
+    assert float(latent_space.in_prior_norm_range(draws, (low, high)).mean()) == pytest.approx(0.99, abs=0.01)
+    z = torch.zeros(3, 100)
+    z[1, 0], z[2, 0] = 10.0, 100.0
+    assert latent_space.in_prior_norm_range(z, (low, high)).tolist() == [0.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="mass"):
+        latent_space.prior_norm_range(prior, 1.0)
+
+
 def test_weight_displacement_is_zero_untouched_and_one_for_a_change_as_large_as_the_weights():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Conv2d(2, 3, 3))

@@ -77,6 +77,22 @@ def prior_norms(latent_dim: int, n: int, seed: int) -> torch.Tensor:
     return torch.randn((n, latent_dim), generator=torch.Generator().manual_seed(seed)).norm(dim=1)
 
 
+def prior_norm_range(norms: torch.Tensor, mass: float = 0.99) -> tuple[float, float]:
+    """The central ``mass`` of the prior's norm distribution, from draws ``norms`` ``(n,)`` (see :func:`prior_norms`):
+    its ``(1 − mass)/2`` and ``(1 + mass)/2`` quantiles."""
+    if not 0 < mass < 1:
+        raise ValueError(f"prior_norm_range needs 0 < mass < 1, got {mass}")
+    return float(norms.quantile((1 - mass) / 2)), float(norms.quantile((1 + mass) / 2))
+
+
+def in_prior_norm_range(z: torch.Tensor, norm_range: tuple[float, float]) -> torch.Tensor:
+    """Fig. 10's two-sided overlap, per latent: 1.0 where ‖z‖ of a row of ``z`` ``(n, dim)`` lies inside
+    ``norm_range`` (:func:`prior_norm_range`), else 0.0: ``(n,)``. Its mean is the share of found latents the prior
+    could have drawn, by norm; a latent too close to the origin counts as outside, as one too far does."""
+    norms = z.norm(dim=1)
+    return ((norms >= norm_range[0]) & (norms <= norm_range[1])).float()
+
+
 def layer_weights(net: nn.Module) -> list[tuple[str, torch.Tensor]]:
     """The weights of every dense and convolutional layer of ``net``, flattened, in order: ``[(name, (k,)), …]``
     (the paper's Fig. 1 histograms)."""
