@@ -7,8 +7,10 @@
 Trains one WGAN-GP (and one autoencoder) of the chapter at the given sizes on a held-out seed (the chapter uses 0),
 with snapshots of ``--n-fid`` samples from fixed latents along the way, and prints for every snapshot the gate
 measurement the chapter uses: the Fréchet distance on the chapter's feature network (the FD-LeNet substitute) to the
-validation images, over that of the same generator at initialisation (snapshot 0; the gate needs ≤ 0.5); on MNIST also
-the gate classifier's mean confidence (≥ 0.8). For the autoencoder: its validation MSE over the per-pixel mean image's
+validation images, over that of the same generator at initialisation (snapshot 0; the former gate, ≤ 0.5), and over
+the data-vs-data floor (the first ``--n-fid`` training images against the validation images; issue 29's gate needs
+≤ 3); on MNIST also the gate classifier's mean confidence (≥ 0.8). At the end: each generator layer's weight
+displacement ‖W − W₀‖ / ‖W₀‖ (Fig. 1's gate needs ≥ 1 in every layer) and excess kurtosis. For the autoencoder: its validation MSE over the per-pixel mean image's
 (≤ 0.5). With the wall time per iteration, this is what the ``cpu`` profile is designed from (bench/README.md).
 """
 
@@ -23,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lsgan_lib.chapters import latent_space as ls  # noqa: E402
-from lsgan_lib.measure import features  # noqa: E402
+from lsgan_lib.measure import features, metrics  # noqa: E402
 from lsgan_lib.train.images import train_autoencoder, train_image_gan  # noqa: E402
 
 VAL = {"cifar10": "test", "celeba": "val", "mnist": "test"}
@@ -61,6 +63,8 @@ def main(argv=None) -> None:
     feature, size, name, note = features.feature_network("lenet", args.feature_train, args.feature_steps, 0)
     reference = ls.evaluation_images(args.dataset, VAL[args.dataset], args.n_fid, args.size)[0]
     untrained = features.feature_distance(feature, run.at(0), reference, size)
+    floor = features.feature_distance(feature, ls.evaluation_images(args.dataset, "train", args.n_fid, args.size)[0],
+                                      reference, size)
     classifier = None
     if args.dataset == "mnist":
         train, labels = ls.evaluation_images("mnist", "train", args.classifier_train, args.size)
@@ -70,15 +74,20 @@ def main(argv=None) -> None:
     print(f"# pilot: {config.describe()}, {args.size} px, width {args.width}, batch {args.batch}, {args.iters} "
           f"iterations: {run.seconds:.0f} s in the trainer ({1e3 * run.seconds / args.iters:.0f} ms per iteration"
           f"{', from the cache' if run.from_cache else ''}; wall {gan_wall:.0f} s)")
-    print(f"{name}: {note}")
+    print(f"{name}: {note}; data-vs-data floor {floor:.4g} ({args.n_fid} training vs {args.n_fid} validation images)")
     print()
-    print("| iteration | FD | FD / FD at initialisation | MNIST confidence |")
-    print("|---:|---:|---:|---:|")
+    print("| iteration | FD | FD / FD at initialisation | FD / floor | MNIST confidence |")
+    print("|---:|---:|---:|---:|---:|")
     for it in marks:
         value = features.feature_distance(feature, run.at(it), reference, size)
         conf = (f"{float(features.classifier_confidence(classifier, run.at(it)).mean()):.2f}" if classifier is not None
                 else "–")
-        print(f"| {it} | {value:.4g} | {value / untrained:.3f} | {conf} |")
+        print(f"| {it} | {value:.4g} | {value / untrained:.3f} | {value / floor:.2f} | {conf} |")
+    moved = ls.weight_displacement(run.generator, ls.untrained_generator(config, reference.shape[1]))
+    kurtosis = [metrics.excess_kurtosis(w) for _, w in ls.layer_weights(run.generator)]
+    print()
+    print("generator layers at the last iteration: " + "; ".join(
+        f"{layer}: moved {ratio:.2f}, excess kurtosis {k:.2f}" for (layer, ratio), k in zip(moved, kurtosis)))
     if args.ae_iters:
         ae_config = ls.ae_config(args.dataset, args.dim, args.width, args.size, args.ae_iters, args.batch,
                                  n_train, seed=args.seed, channels_last=args.channels_last)

@@ -86,6 +86,7 @@ def test_the_latent_space_pilot_prints_the_gate_per_snapshot(capsys):
                                      "--feature-train", "100", "--feature-steps", "2"])
     out = capsys.readouterr().out
     assert "| 0 | " in out and "| 10 | " in out and "FD / FD at initialisation" in out and "autoencoder, 3" in out
+    assert "FD / floor" in out and "moved " in out and "excess kurtosis" in out
 
 
 def test_the_sweep_benchmark_prints_its_table(capsys):

@@ -101,6 +101,48 @@ def test_projected_inversion_stays_in_the_ball_at_every_step():
     assert bool((free.errors < result.errors).all())
 
 
+def test_inversion_records_when_the_projection_acts():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 12), nn.Unflatten(1, (3, 2, 2)))
+    far = net(torch.full((4, 3), 20.0)).detach()  # best fit far outside the ball: the projection acts
+    near = net(torch.full((4, 3), 0.1)).detach()  # best fit well inside: it never acts
+    pushed = inversion.invert(net, far, 3, steps=200, lr=0.5)
+    assert pushed.outside_ball.shape == (4,) and pushed.projection_active > 0.5
+    projected = inversion.invert(net, near, 3, steps=200, lr=0.05)
+    free = inversion.invert(net, near, 3, steps=200, lr=0.05, project=False)
+    assert projected.projection_active == 0.0 and free.projection_active == 0.0
+    assert torch.equal(projected.z, free.z) and torch.equal(projected.errors, free.errors)  # never active: identical
+    assert bool(inversion.outside_ball(torch.tensor([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0]])).eq(
+        torch.tensor([False, True])).all())
+
+
+def test_overlap_with_the_prior_counts_latents_too_small_and_too_large_as_outside():
+    prior = latent_space.prior_norms(100, 20000, seed=0)
+    low, high = latent_space.prior_norm_range(prior, 0.99)
+    assert low < 10.0 < high  # ‖z‖ of N(0, I_100) concentrates near 10
+    draws = torch.randn(2000, 100, generator=torch.Generator().manual_seed(1))
+    assert float(latent_space.in_prior_norm_range(draws, (low, high)).mean()) == pytest.approx(0.99, abs=0.01)
+    z = torch.zeros(3, 100)
+    z[1, 0], z[2, 0] = 10.0, 100.0
+    assert latent_space.in_prior_norm_range(z, (low, high)).tolist() == [0.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="mass"):
+        latent_space.prior_norm_range(prior, 1.0)
+
+
+def test_weight_displacement_is_zero_untouched_and_one_for_a_change_as_large_as_the_weights():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Conv2d(2, 3, 3))
+    moved = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Conv2d(2, 3, 3))
+    moved.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        moved[0].weight.mul_(2.0)  # W - W0 = W0
+    ratios = latent_space.weight_displacement(moved, net)
+    assert [name for name, _ in ratios] == ["layer 1 (Linear)", "layer 2 (Conv2d)"]
+    assert ratios[0][1] == pytest.approx(1.0) and ratios[1][1] == 0.0
+    with pytest.raises(ValueError, match="layers"):
+        latent_space.weight_displacement(net[:1], net)
+
+
 def test_inversion_recovers_the_latent_of_a_small_random_generator(generator):
     torch.manual_seed(1)
     net = nn.Sequential(nn.Linear(4, 32), nn.Tanh(), nn.Linear(32, 48), nn.Unflatten(1, (3, 4, 4)))

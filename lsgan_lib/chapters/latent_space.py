@@ -77,6 +77,22 @@ def prior_norms(latent_dim: int, n: int, seed: int) -> torch.Tensor:
     return torch.randn((n, latent_dim), generator=torch.Generator().manual_seed(seed)).norm(dim=1)
 
 
+def prior_norm_range(norms: torch.Tensor, mass: float = 0.99) -> tuple[float, float]:
+    """The central ``mass`` of the prior's norm distribution, from draws ``norms`` ``(n,)`` (see :func:`prior_norms`):
+    its ``(1 − mass)/2`` and ``(1 + mass)/2`` quantiles."""
+    if not 0 < mass < 1:
+        raise ValueError(f"prior_norm_range needs 0 < mass < 1, got {mass}")
+    return float(norms.quantile((1 - mass) / 2)), float(norms.quantile((1 + mass) / 2))
+
+
+def in_prior_norm_range(z: torch.Tensor, norm_range: tuple[float, float]) -> torch.Tensor:
+    """Fig. 10's two-sided overlap, per latent: 1.0 where ‖z‖ of a row of ``z`` ``(n, dim)`` lies inside
+    ``norm_range`` (:func:`prior_norm_range`), else 0.0: ``(n,)``. Its mean is the share of found latents the prior
+    could have drawn, by norm; a latent too close to the origin counts as outside, as one too far does."""
+    norms = z.norm(dim=1)
+    return ((norms >= norm_range[0]) & (norms <= norm_range[1])).float()
+
+
 def layer_weights(net: nn.Module) -> list[tuple[str, torch.Tensor]]:
     """The weights of every dense and convolutional layer of ``net``, flattened, in order: ``[(name, (k,)), …]``
     (the paper's Fig. 1 histograms)."""
@@ -84,15 +100,38 @@ def layer_weights(net: nn.Module) -> list[tuple[str, torch.Tensor]]:
             for i, m in enumerate(x for x in net.modules() if isinstance(x, (nn.Conv2d, nn.Linear)))]
 
 
+# Fig. 1's gate: every layer's weights moved by at least their initial norm. Were the change Gaussian, a layer
+# W = W₀ + Δ with ‖Δ‖ = ‖W₀‖ and W₀ Glorot-uniform (excess kurtosis −1.2) would read −1.2 / (1 + 1)² = −0.3, inside
+# the claim's |excess kurtosis| ≤ 0.5; at ‖Δ‖ = 0.5‖W₀‖ it would read −0.77, outside. Below 1 the initialisation
+# still decides the shape whatever training did, so the claim cannot be judged; above, both outcomes can show.
+WEIGHTS_MOVED = 1.0
+
+
+def weight_displacement(trained: nn.Module, initial: nn.Module) -> list[tuple[str, float]]:
+    """How far each dense and convolutional layer's weights moved in training: ‖W − W₀‖ / ‖W₀‖ (Frobenius norms) of
+    the same layer of ``trained`` and ``initial`` (the same architecture), in :func:`layer_weights`' order:
+    ``[(name, ratio), …]``. 0 for an untouched layer; 1 when the change is as large as the initial weights."""
+    layers, layers0 = layer_weights(trained), layer_weights(initial)
+    if len(layers) != len(layers0):
+        raise ValueError(f"weight_displacement: {len(layers)} layers vs {len(layers0)}")
+    out = []
+    for (name, w), (_, w0) in zip(layers, layers0):
+        if w.shape != w0.shape:
+            raise ValueError(f"weight_displacement: {name} has shape {tuple(w.shape)} vs {tuple(w0.shape)}")
+        out.append((name, float((w.double() - w0.double()).norm() / w0.double().norm().clamp_min(1e-300))))
+    return out
+
+
 def cached_inversion(model_key: dict, what: str, generator: nn.Module, images: torch.Tensor, latent_dim: int,
                      steps: int, lr: float, project: bool = True, amp: bool = False, channels_last: bool = False,
                      device: torch.device | str | None = None) -> Inversion:
     """:func:`lsgan_lib.measure.inversion.invert` of ``images``, cached under the generator's configuration ``model_key``,
     the name ``what`` of the image set (it must say how the images were made, e.g. ``"celeba train 0:64"``), their
-    shape, and the inversion settings. ``seconds`` is that of the run that computed it."""
+    shape, and the inversion settings. ``seconds`` is that of the run that computed it; ``outside_ball`` (the
+    projection's activity, issue 29) is recorded, so entries cached before it existed are not reused."""
     key = {"model": model_key, "images": what, "shape": list(images.shape),
            "checksum": round(float(images.double().sum()), 4), "steps": steps, "lr": lr, "project": project,
-           "amp": amp, "channels_last": channels_last}
+           "amp": amp, "channels_last": channels_last, "records": ["outside_ball"]}
 
     def compute() -> dict:
         generator.to(device or "cpu")
@@ -102,11 +141,12 @@ def cached_inversion(model_key: dict, what: str, generator: nn.Module, images: t
         finally:
             generator.cpu()
         return {"z": result.z, "reconstructions": result.reconstructions, "errors": result.errors,
-                "seconds": result.seconds}
+                "seconds": result.seconds, "outside_ball": result.outside_ball}
 
     payload, _ = cache.cached(INVERSION_CACHE_KIND, key, compute)
     return Inversion(z=payload["z"], reconstructions=payload["reconstructions"], errors=payload["errors"],
-                     steps=steps, projected=project, seconds=float(payload["seconds"]))
+                     steps=steps, projected=project, seconds=float(payload["seconds"]),
+                     outside_ball=payload["outside_ball"])
 
 
 def autoencoder_errors(run, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

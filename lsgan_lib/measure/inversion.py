@@ -23,6 +23,12 @@ import torch
 from torch import nn
 
 
+def outside_ball(z: torch.Tensor) -> torch.Tensor:
+    """Whether each row of ``z`` ``(batch, latent_dim)`` lies outside Eq. (5)'s ball, i.e. where
+    :func:`project_to_ball` changes it: ``(batch,)`` bool."""
+    return z.norm(dim=-1) > math.sqrt(latent_ball_bound(z.shape[-1]))
+
+
 def latent_ball_bound(latent_dim: int) -> float:
     """Eq. (5)'s bound on ‖z‖²: dim(z) + 3·√(2·dim(z)) (mean + 3 standard deviations of a χ² with dim(z) d.o.f.)."""
     if latent_dim < 1:
@@ -49,7 +55,12 @@ def reconstruction_error(reconstructions: torch.Tensor, images: torch.Tensor) ->
 @dataclass
 class Inversion:
     """The result of :func:`invert`: latents ``z`` ``(batch, latent_dim)``, their images ``reconstructions``
-    ``(batch, C, H, W)``, the per-image MSE ``errors`` ``(batch,)``, and the wall time (``seconds``) of the search."""
+    ``(batch, C, H, W)``, the per-image MSE ``errors`` ``(batch,)``, and the wall time (``seconds``) of the search.
+
+    ``outside_ball`` ``(batch,)``: per image, the share of Adam steps after which its latent lay outside Eq. (5)'s
+    ball — with ``projected`` the steps on which the projection acted (it then put the latent back on the ball's
+    surface). All zeros with ``projected`` means the projection never acted: the projected inversion equals the
+    unprojected one bit for bit. ``None`` for results that did not record it."""
 
     z: torch.Tensor
     reconstructions: torch.Tensor
@@ -57,6 +68,12 @@ class Inversion:
     steps: int
     projected: bool
     seconds: float
+    outside_ball: torch.Tensor | None = None
+
+    @property
+    def projection_active(self) -> float | None:
+        """The share of all (image, step) pairs on which the latent left the ball (``None`` if not recorded)."""
+        return None if self.outside_ball is None else float(self.outside_ball.float().mean())
 
     @property
     def images_per_second(self) -> float:
@@ -96,7 +113,7 @@ def invert(generator: nn.Module, images: torch.Tensor, latent_dim: int, steps: i
     flags = [p.requires_grad for p in generator.parameters()]
     generator.requires_grad_(False)
     started = time.perf_counter()
-    latents, reconstructions = [], []
+    latents, reconstructions, outside = [], [], []
     try:
         for start in range(0, images.shape[0], chunk):
             target = images[start:start + chunk].to(device)
@@ -108,16 +125,19 @@ def invert(generator: nn.Module, images: torch.Tensor, latent_dim: int, steps: i
                 z = project_to_ball(z)
             z.requires_grad_(True)
             optimizer = torch.optim.Adam([z], lr=lr)
+            left = torch.zeros(target.shape[0], device=device)
             for _ in range(steps):
                 with _autocast(device, amp):
                     loss = (generator(z).float() - target).pow(2).flatten(1).mean(dim=1).sum()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                if project:
-                    with torch.no_grad():
+                with torch.no_grad():
+                    left += outside_ball(z)
+                    if project:
                         z.copy_(project_to_ball(z))
             with torch.no_grad():
+                outside.append((left / max(steps, 1)).cpu())
                 latents.append(z.detach().cpu())
                 reconstructions.append(generator(z).float().cpu())
         if device.type == "cuda":
@@ -132,7 +152,7 @@ def invert(generator: nn.Module, images: torch.Tensor, latent_dim: int, steps: i
     reconstructions_ = torch.cat(reconstructions)
     return Inversion(z=torch.cat(latents), reconstructions=reconstructions_,
                      errors=reconstruction_error(reconstructions_, images.cpu()), steps=steps, projected=project,
-                     seconds=seconds)
+                     seconds=seconds, outside_ball=torch.cat(outside))
 
 
 def orthogonal_direction(alpha: torch.Tensor) -> torch.Tensor:
