@@ -806,6 +806,8 @@ def test_build_chapters_names_the_truncated_notebook_where_the_user_put_it(tmp_p
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"{runs / 'level_set.ipynb'} is not a readable notebook" in lines[0]
     assert "site/book" not in lines[0] and not (runs / "site").exists()
+    # an unpublished copy is not in git: the fix re-runs it into the same folder, never `git checkout`
+    assert "git checkout" not in lines[0] and f"lsgan-book run level_set --output-dir {runs}" in lines[0]
 
 
 def test_stale_scratch_folders_are_removed_by_name_age_and_owner(tmp_path):

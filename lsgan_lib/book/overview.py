@@ -200,9 +200,11 @@ def executed_chapter_problems(root: Path, chapter_dir: Path) -> list[str]:
             cells = notebook["cells"]
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
             where = f" at line {error.lineno}" if isinstance(error, json.JSONDecodeError) else ""
+            tracked = path.resolve().is_relative_to((root / "book").resolve())  # git tracks only book/'s copies
+            fix = (f"`git checkout {path.resolve().relative_to(root.resolve())}` or `lsgan-book run {chapter}`"
+                   if tracked else f"`lsgan-book run {chapter} --output-dir {chapter_dir}`")
             problems.append(f"{path} is not a readable notebook ({type(error).__name__}{where}: truncated or edited). "
-                            f"Fix: `git checkout {path.relative_to(root) if path.is_relative_to(root) else path}` or "
-                            f"`lsgan-book run {chapter}`")
+                            f"Fix: {fix}")
             continue
         for index, cell in enumerate(cells):
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
