@@ -41,6 +41,17 @@ meets the control's criterion in every seed *and* scores strictly more than batc
 and the chapter says the screen did not support a change. Every cell is reported, whatever the outcome. One seed is
 a screen, not a verdict: the choice is stated with that uncertainty, and whether Parrots summed or averaged stays
 unknowable from the code.
+
+THE SECOND SCREEN'S RULE (``--rule 2``), fixed 2026-12-04 17:35 UTC before any of its runs, after the first screen
+(seed 1000) found ``running/sum`` best (6 of 7) with a control short of its criterion and ``running/mean`` the only
+variant whose control learned (5 of 7). Variants ``running/sum`` and ``running/mean``; new held-out seeds 1001, 1002,
+1003; 3,000 iterations (the issue's screen length; the chapter's run at 10,000 is the "then 10,000 for the best").
+Criteria as above, except that Fig. 1(a) and 1(b) also require the distance to be below the same seed's *untrained*
+generator's (drawn in training mode, iteration 0) — the first screen's recorded flaw: the untrained generator met
+those two. Selection: among the variants whose control meets its criterion in every seed, the highest score summed
+over the three seeds; a tie goes to ``running/mean`` (one change from today's translation, against two). If neither
+variant's control meets its criterion in every seed, today's translation stays. Seed 1000 (used to pick these two
+candidates) does not count.
 """
 
 from __future__ import annotations
@@ -64,8 +75,11 @@ def inside_square(generated: torch.Tensor) -> float:
     return float(((generated >= 0) & (generated <= 1)).all(dim=1).float().mean())
 
 
-def panel_scores(p: gv.Panel, generated: torch.Tensor, seed: int) -> tuple[dict[str, float], bool]:
-    """The screen's numbers for panel ``p``'s samples ``(m, 2)`` and whether its criterion (the docstring) is met."""
+def panel_scores(p: gv.Panel, generated: torch.Tensor, seed: int,
+                 untrained: torch.Tensor | None = None) -> tuple[dict[str, float], bool]:
+    """The screen's numbers for panel ``p``'s samples ``(m, 2)`` and whether its criterion (the docstring) is met;
+    with ``untrained`` (the iteration-0 samples ``(m, 2)``, the second screen's rule) Fig. 1(a) and 1(b) must also
+    beat the untrained generator's data-to-sample distance."""
     data = distributions.data_manifold(p.data).sample(N_DATA, torch.Generator().manual_seed(40_000 + seed))
     if p.figure == "control":
         f = {"in square": inside_square(generated), "cells": gv.cells_covered(generated)}
@@ -74,10 +88,11 @@ def panel_scores(p: gv.Panel, generated: torch.Tensor, seed: int) -> tuple[dict[
         f = {"in square": inside_square(generated), "cells": gv.cells_covered(generated)}
         return f, f["in square"] >= 0.8 and 0.3 <= f["cells"] <= 0.8
     f = gv.reference_features(p, generated, data)
-    if p.reference == "lattice3x3_gaussgauss":
-        return f, f["data-to-sample distance"] < MIDWAY
-    if p.reference == "spiral_gaussgauss":
-        return f, f["data-to-sample distance"] < gv.STRAIGHT_LINE_DISTANCE
+    if p.reference in ("lattice3x3_gaussgauss", "spiral_gaussgauss"):
+        bound = MIDWAY if p.reference == "lattice3x3_gaussgauss" else gv.STRAIGHT_LINE_DISTANCE
+        below_untrained = untrained is None or (
+            f["data-to-sample distance"] < gv.reference_features(p, untrained, data)["data-to-sample distance"])
+        return f, f["data-to-sample distance"] < bound and below_untrained
     if p.reference == "gaussgauss_lattice3x3":
         return f, f["points reached"] == 9 and f["share near a point"] >= 0.5
     if p.reference == "gaussgauss_spiral":
@@ -92,6 +107,7 @@ def main(argv=None) -> None:
     parser.add_argument("--iters", type=int, default=ITERS)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--results", default="/tmp/geometric_translation_screen")
+    parser.add_argument("--rule", type=int, choices=(1, 2), default=1, help="the first or the second screen's rule")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     loop = dict(n_iter=args.iters, snapshots=(0, args.iters), n_eval=N_EVAL, sample_statistics="batch")
@@ -112,7 +128,7 @@ def main(argv=None) -> None:
         runs = train_batched([c for *_, c in rows], progress=False, results_root=args.results)
         seconds = time.perf_counter() - started
         for (v, seed, p, _), run in zip(rows, runs):
-            f, ok = panel_scores(p, run.final, seed)
+            f, ok = panel_scores(p, run.final, seed, run.snapshots[0] if args.rule == 2 else None)
             f0, _ = panel_scores(p, run.snapshots[0], seed)
             score[v] += ok
             if p.figure == "control":
@@ -128,6 +144,11 @@ def main(argv=None) -> None:
     print("| --- | --- | --- |")
     for v in args.variants:
         print(f"| {v} | {score[v]} | {'yes' if control_ok[v] else 'no'} |")
+    if args.rule == 2:
+        eligible = [v for v in ("running/mean", "running/sum") if v in args.variants and control_ok[v]]
+        chosen = max(eligible, key=lambda v: (score[v], v == "running/mean")) if eligible else "batch/mean"
+        print(f"\nthe second screen's rule chooses {chosen} for original_code")
+        return
     order = [v for v in VARIANTS if v in args.variants]
     best = max(order, key=lambda v: (score[v], -order.index(v)))
     today = score.get("batch/mean")
