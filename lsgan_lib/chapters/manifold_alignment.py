@@ -216,7 +216,7 @@ def _critic_on(critic, x: torch.Tensor) -> float:
 
 
 def continue_against_critic(pretrained: GANRun, critic_iter: int, n_iter: int, snapshots: Sequence[int] = (),
-                            n_critic: int = 1, lr: float = 2e-4, batch_size: int = 256) -> dict:
+                            n_critic: int = 1, lr: float = 2e-4, batch_size: int = 256, progress=None) -> dict:
     """Sec. 4.2's test for one seed (the seed of ``pretrained``, a run of :func:`pretraining_config`).
 
     A fresh logistic discriminator (3 × width ReLU, the run's initialisation) is trained for ``critic_iter`` steps to
@@ -228,7 +228,9 @@ def continue_against_critic(pretrained: GANRun, critic_iter: int, n_iter: int, s
     "snapshot_iters", <loss>: (n_snapshots, n_eval, 2) samples}``: the critic's mean D on real samples of
     :data:`MISSING_MODES` and on generated samples after its training, and the generated samples (the run's fixed
     evaluation latents) at 0 and at each snapshot. Cached in the results cache by the pre-training configuration and
-    these arguments. Nothing touches the global random state."""
+    these arguments. Nothing touches the global random state. ``progress`` (a
+    :class:`lsgan_lib.train.progress.ProgressBar`, or ``None``) is advanced once per iteration that runs (critic
+    steps and both continuations), so a cached result shows no progress."""
     config = pretrained.config
     if config.data != "four_of_eight_gaussians":
         raise ValueError(f"continue_against_critic continues a generator pre-trained on 'four_of_eight_gaussians' "
@@ -244,14 +246,18 @@ def continue_against_critic(pretrained: GANRun, critic_iter: int, n_iter: int, s
            "n_critic": n_critic, "lr": lr, "batch_size": batch_size, "losses": list(CONTINUED_LOSSES)}
 
     def compute() -> dict:
-        return _continue(pretrained, critic_iter, n_iter, iters, n_critic, lr, batch_size)
+        return _continue(pretrained, critic_iter, n_iter, iters, n_critic, lr, batch_size, progress)
 
     payload, _ = cache.cached(MISSING_MODES_CACHE_KIND, key, compute)
     return payload
 
 
 def _continue(pretrained: GANRun, critic_iter: int, n_iter: int, iters: list[int], n_critic: int, lr: float,
-              batch_size: int) -> dict:
+              batch_size: int, progress=None) -> dict:
+    def advance() -> None:
+        if progress is not None:
+            progress.update()
+
     config = dataclasses.replace(pretrained.config, data="eight_gaussians")
     data = data_manifold("eight_gaussians")
     device = torch.device("cpu")
@@ -267,6 +273,7 @@ def _continue(pretrained: GANRun, critic_iter: int, n_iter: int, iters: list[int
         critic_optimizer.zero_grad()
         loss.backward()
         critic_optimizer.step()
+        advance()
     probe = random_stream(config.seed, 11, device)
     real = data.sample(8000, probe)
     nearest = torch.cdist(real, torch.tensor(EIGHT_GAUSSIANS_CENTRES)).argmin(dim=1)
@@ -303,6 +310,7 @@ def _continue(pretrained: GANRun, critic_iter: int, n_iter: int, iters: list[int
             generator_optimizer.zero_grad()
             loss.backward()
             generator_optimizer.step()
+            advance()
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"Sec. 4.2 continuation with {name}, seed {config.seed}: the generator loss "
                                          f"became {float(loss)} at iteration {it + 1}; lower lr (now {lr})")
