@@ -43,7 +43,8 @@ def main(argv=None) -> None:
     from lsgan_lib.train.batched import train_sweep
 
     start = time.process_time()
-    runs = train_sweep([ma.pretraining_config(s, args.pretrain_iter, args.width) for s in args.seeds], "cpu", progress=False)
+    runs = train_sweep([ma.pretraining_config(s, args.pretrain_iter, args.width) for s in args.seeds], "cpu",
+                       progress=False)
     pre_seconds = time.process_time() - start
     print(f"pre-training: {pre_seconds:.0f} CPU-s for {len(runs)} runs x {args.pretrain_iter} iterations "
           f"({1000 * pre_seconds / len(runs) / args.pretrain_iter:.1f} ms per member-iteration)")

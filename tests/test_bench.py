@@ -147,7 +147,8 @@ def test_the_precision_study_prints_a_table_per_setting_and_a_verdict_line_per_s
 
 
 def test_the_alignment_cost_bench_prints_a_row_per_run_kind(capsys, tmp_path):
-    load("alignment_cost").main(["--iters", "2", "--members", "1", "--w2-1024-members", "1", "--results", str(tmp_path)])
+    load("alignment_cost").main(["--iters", "2", "--members", "1", "--w2-1024-members", "1",
+                                 "--results", str(tmp_path)])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "run |" not in line]
     assert len(rows) == len(load("alignment_cost").KINDS) and any("w2 B = 1024" in row for row in rows)
 

@@ -18,7 +18,8 @@ def test_learned_gate_passes_a_collapsed_generator_and_fails_one_that_did_not_mo
     data = "eight_gaussians"
     manifold = distributions.data_manifold(data)
     untrained = [ma.near_support_share(data, 0.02 * torch.randn(500, 2, generator=generator)) for _ in range(5)]
-    collapsed = manifold.sample(1, generator).repeat(500, 1) + 0.5 * manifold.std * torch.randn(500, 2, generator=generator)
+    centre = manifold.sample(1, generator).repeat(500, 1)
+    collapsed = centre + 0.5 * manifold.std * torch.randn(500, 2, generator=generator)
     trained = [ma.near_support_share(data, collapsed)] * 5
     assert ma.learned_gate("collapsed", data, trained, untrained).passed
     assert not ma.learned_gate("still", data, untrained, untrained).passed
@@ -60,7 +61,7 @@ def test_four_of_eight_gaussians_are_the_even_modes(generator):
     assert ma.mode_counts(distributions.eight_gaussians(2500, generator)) == {"kept": 4, "missing": 4}
 
 
-# --- the W2² estimator: data against a ring ----------------------------------------------------------------------------
+# --- the W2² estimator: data against a ring ---------------------------------------------------------------------------
 
 
 def test_small_batch_minibatch_ot_ranks_the_ring_above_the_data():
@@ -79,7 +80,7 @@ def test_the_ring_is_uniform_on_its_circle(generator):
     assert torch.allclose(ring.norm(dim=1), torch.full((1000,), 2.0), atol=1e-5)
 
 
-# --- footnote 5: minimax + gradient penalty at several λ ---------------------------------------------------------------
+# --- footnote 5: minimax + gradient penalty at several λ --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("weight, name", [(0.1, "minimax_gp_toy"), (1.0, "minimax_gp_1"), (10, "minimax_gp")])
@@ -101,7 +102,7 @@ def test_an_unknown_penalty_weight_is_refused():
         objectives.minimax_gp_objective(0.5)
 
 
-# --- Sec. 4.2: the missing-modes test ----------------------------------------------------------------------------------
+# --- Sec. 4.2: the missing-modes test ---------------------------------------------------------------------------------
 
 
 def _tiny_pretrained(seed=0):

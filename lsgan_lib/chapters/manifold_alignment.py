@@ -51,9 +51,10 @@ def support_statistics(data: str, samples: torch.Tensor, min_per_mode: int = 20,
 
 NEAR_SUPPORT_RADIUS_IN_STD = 10.0  # the "learned" gate's radius on the Gaussian mixtures
 NEAR_SUPPORT_CIRCLE = 0.5  # and its distance to the circle in R^10 (5x the on-support eps_circle of 0.1)
-# ... and to the circle in R^2: about the 8 Gaussians' 10σ (0.14). In the plane an untrained He-uniform generator already
-# spreads over the circle's neighbourhood (0.36-0.51 of its samples within 0.5, 0.15-0.21 within 0.2; seeds 500-502), so
-# the radius is tighter than in R^10, and the gate is judged relative to the untrained generator (learned_gate).
+# ... and to the circle in R^2: about the 8 Gaussians' 10σ (0.14). In the plane an untrained He-uniform generator
+# already spreads over the circle's neighbourhood (0.36-0.51 of its samples within 0.5, 0.15-0.21 within 0.2; seeds
+# 500-502), so the radius is tighter than in R^10, and the gate is judged relative to the untrained generator
+# (learned_gate).
 NEAR_SUPPORT_CIRCLE_R2 = 0.15
 
 
@@ -106,7 +107,8 @@ def learned_gate(label: str, data: str, share_final: Sequence[float], share_init
     every trained JSD GAN gained ≥ 0.36 over its untrained share of ≤ 0.03, except one run collapsed onto no mode.)"""
     final, init = np.asarray(share_final, dtype=float), np.asarray(share_init, dtype=float)
     if final.shape != init.shape or final.size == 0 or final.ndim != 1:
-        raise ValueError(f"learned_gate needs equal, non-empty per-seed lists, got shapes {final.shape} and {init.shape}")
+        raise ValueError(f"learned_gate needs equal, non-empty per-seed lists, got shapes {final.shape} and "
+                         f"{init.shape}")
     if not 0 < min_gain <= 1:
         raise ValueError(f"learned_gate: min_gain is a share gain in (0, 1], got {min_gain}")
     return gate(f"{label} on {data}: learned", "near-support share after training − at initialisation, per seed",
@@ -170,7 +172,8 @@ def estimator_reason(batch_size: int, ranking: dict) -> str:
     """Why the W2 GAN's rows at ``batch_size`` are not judged (its estimator does not prefer the data), or ``""``."""
     if ranking["prefers_data"] is True:
         return ""
-    how = "ranks the ring above the data" if ranking["prefers_data"] is False else "does not separate the data from the ring"
+    how = ("ranks the ring above the data" if ranking["prefers_data"] is False
+           else "does not separate the data from the ring")
     return (f"the W2 GAN's loss at B = {batch_size} {how} (data vs data {ranking['data']}, ring vs data "
             f"{ranking['ring']}): the run trains on a biased estimator of W2²")
 
@@ -325,8 +328,9 @@ def missing_modes_gates(pre_kept: Sequence[float], pre_missing: Sequence[float],
     of the missing modes is ≥ ``min_critic`` (it is well trained where the generator is missing)."""
     independence_pre = ("the generator learned its 4 modes before the test and misses the other 4 — the premise of "
                         "the test, measured before either loss continues it, so it cannot favour one of them")
-    return (gate("Sec. 4.2 pre-training: kept modes covered", "modes of the 4 pre-training modes covered (3σ), per seed",
-                 pre_kept, min_kept, ">=", independence=independence_pre),
+    return (gate("Sec. 4.2 pre-training: kept modes covered",
+                 "modes of the 4 pre-training modes covered (3σ), per seed", pre_kept, min_kept, ">=",
+                 independence=independence_pre),
             gate("Sec. 4.2 pre-training: missing modes covered", "modes of the 4 missing modes covered at the start, "
                  "per seed", pre_missing, 0, "<=", independence=independence_pre),
             gate("Sec. 4.2 critic: well trained on the missing modes", "the critic's mean D(x) on real samples of the "
