@@ -144,3 +144,17 @@ def test_the_precision_study_prints_a_table_per_setting_and_a_verdict_line_per_s
     assert low == high == 1.0
     with pytest.raises(SystemExit, match="first-seed"):
         study.main(["--first-seed", "4"])
+
+
+def test_the_alignment_cost_bench_prints_a_row_per_run_kind(capsys, tmp_path):
+    load("alignment_cost").main(["--iters", "2", "--members", "1", "--w2-1024-members", "1",
+                                 "--results", str(tmp_path)])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "run |" not in line]
+    assert len(rows) == len(load("alignment_cost").KINDS) and any("w2 B = 1024" in row for row in rows)
+
+
+def test_the_missing_modes_pilot_prints_the_premise_per_seed_and_its_decision(capsys):
+    load("missing_modes_pilot").main(["--seeds", "500", "--pretrain-iter", "2", "--critic-iter", "2", "--n-iter", "2",
+                                      "--n-critic", "1", "--width", "8"])
+    out = capsys.readouterr().out
+    assert "seed 500: pre-trained kept" in out and "premise met in every seed:" in out

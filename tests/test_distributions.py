@@ -6,7 +6,7 @@ import torch
 from lsgan_lib.data import distributions as d
 
 
-MIXTURES = ["eight_gaussians", "twenty_five_gaussians"]
+MIXTURES = ["eight_gaussians", "twenty_five_gaussians", "four_of_eight_gaussians"]
 
 
 @pytest.mark.parametrize("name", sorted(set(d.DATA) - set(MIXTURES)))

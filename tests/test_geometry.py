@@ -260,14 +260,6 @@ def test_support_statistics_counts_one_mode_for_a_collapsed_generator():
         ma.support_statistics("spiral", torch.zeros(10, 2))
 
 
-def test_learned_gate_compares_with_the_same_generator_at_initialisation():
-    assert ma.learned_gate("w2", "d", [0.2, 0.3], [1.0, 1.0]).passed
-    gate = ma.learned_gate("w2", "d", [0.2, 0.7], [1.0, 1.0])
-    assert not gate.passed and gate.value == pytest.approx(0.7)
-    with pytest.raises(ValueError):
-        ma.learned_gate("w2", "d", [0.2], [1.0, 1.0])
-
-
 def test_fewer_modes_outcome_uses_intervals_of_per_seed_differences():
     more = [1.0, 2.0, 1.0, 3.0, 2.0]
     assert ma.fewer_modes_outcome({"a": more, "b": [0.0] * 5}) is True

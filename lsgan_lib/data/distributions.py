@@ -332,3 +332,44 @@ def _distance_circle_r10(x: torch.Tensor) -> torch.Tensor:
 
 DATA["circle_r10"] = DataManifold("circle_r10", "circle in R^10 (1-d)", circle_r10, _distance_circle_r10, 1, 1,
                                   (-1.5, 1.5, -1.5, 1.5), dim=CIRCLE_R10_DIM)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The manifold-alignment chapter's other data: a unit circle in the plane (a 1-d support in R^2: Lui et al.'s
+# Assumption A, k < n, and the curve data of their Fig. 1), and the 8 Gaussians' even-numbered modes alone (the data a
+# generator is pre-trained on before Sec. 4.2's missing-modes test).
+# ---------------------------------------------------------------------------------------------------------------------
+
+CIRCLE_RADIUS = 1.0
+
+
+def circle(n: int, generator: torch.Generator) -> torch.Tensor:
+    """Uniform on the unit circle of the plane. Shape ``(n, 2)``."""
+    phi = _uniform((n,), -math.pi, math.pi, generator)
+    return CIRCLE_RADIUS * torch.stack([torch.cos(phi), torch.sin(phi)], dim=1)
+
+
+def circle_angle(x: torch.Tensor) -> torch.Tensor:
+    """The angle in [−π, π] of each point ``(n, 2)`` about the origin: shape ``(n,)``."""
+    return torch.atan2(x[:, 1], x[:, 0])
+
+
+def _distance_circle(x: torch.Tensor) -> torch.Tensor:
+    """Exact distance of each point ``(n, 2)`` to the unit circle: |‖x‖ − 1|, shape ``(n,)``."""
+    return (x.norm(dim=1) - CIRCLE_RADIUS).abs()
+
+
+FOUR_OF_EIGHT_GAUSSIANS_CENTRES = EIGHT_GAUSSIANS_CENTRES[::2]  # modes 0, 2, 4, 6: every other one
+
+
+def four_of_eight_gaussians(n: int, generator: torch.Generator) -> torch.Tensor:
+    """The 8 Gaussians' modes 0, 2, 4, 6 alone (same centres and σ), equal weights. Shape ``(n, 2)``."""
+    return _mixture(n, generator, FOUR_OF_EIGHT_GAUSSIANS_CENTRES, EIGHT_GAUSSIANS_STD)
+
+
+DATA["circle"] = DataManifold("circle", "unit circle in R^2 (1-d)", circle, _distance_circle, 1, 1,
+                              (-1.5, 1.5, -1.5, 1.5))
+DATA["four_of_eight_gaussians"] = DataManifold(
+    "four_of_eight_gaussians", "4 of the 8 Gaussians", four_of_eight_gaussians,
+    _distance_to_discs(FOUR_OF_EIGHT_GAUSSIANS_CENTRES, MODE_RADIUS_IN_STD * EIGHT_GAUSSIANS_STD), 2, 4,
+    (-2.0, 2.0, -2.0, 2.0), centres=FOUR_OF_EIGHT_GAUSSIANS_CENTRES, std=EIGHT_GAUSSIANS_STD)

@@ -32,6 +32,7 @@ gives an object that defines only the two losses the defaults: RMSprop, no clipp
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -286,7 +287,8 @@ def objective(name: str):
 class MinimaxGP(Minimax):
     """The minimax (JSD) GAN of Eq. (1) with Gulrajani et al.'s gradient penalty λ E[(‖∇ logit(x̂)‖ − 1)²] on the
     discriminator's logit, trained like minimax (RMSprop). Lui et al.'s footnote 5: with this Lipschitz constraint
-    the standard JSD generator "trains as well as the −log D trick"."""
+    the standard JSD generator "trains as well as the −log D trick". ``minimax_gp`` is λ = 10 (the image setting);
+    ``minimax_gp_toy`` λ = 0.1 (the WGAN-GP toy code's ``LAMBDA``) and ``minimax_gp_1`` λ = 1 (:data:`MINIMAX_GP`)."""
 
     name: str = "minimax_gp"
     gradient_penalty: float = 10.0
@@ -299,3 +301,18 @@ class MinimaxGP(Minimax):
 
 
 OBJECTIVES[MinimaxGP.name] = MinimaxGP()
+
+# Footnote 5 at the toy code's λ and at 1: the penalty weight → the registered objective's name.
+MINIMAX_GP = {10.0: "minimax_gp", 0.1: "minimax_gp_toy", 1.0: "minimax_gp_1"}
+for _weight, _name in MINIMAX_GP.items():
+    OBJECTIVES.setdefault(_name, MinimaxGP(name=_name, gradient_penalty=_weight))
+
+
+def minimax_gp_objective(weight: float) -> str:
+    """The name of the minimax + gradient-penalty objective with penalty weight λ = ``weight`` (one of
+    :data:`MINIMAX_GP`'s keys); any other weight raises ``ValueError`` naming the choices."""
+    for known, name in MINIMAX_GP.items():
+        if math.isclose(float(weight), known, rel_tol=1e-9):
+            return name
+    raise ValueError(f"no minimax + gradient-penalty objective with λ = {weight}: choose one of "
+                     f"{sorted(MINIMAX_GP)}")
