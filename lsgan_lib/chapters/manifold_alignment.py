@@ -255,6 +255,18 @@ def continue_against_critic(pretrained: GANRun, critic_iter: int, n_iter: int, s
     return payload
 
 
+def _minimax_critic_step(generator: torch.nn.Module, critic: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                         data, batch_size: int, latent_dim: int, stream: torch.Generator) -> None:
+    """One minimax (JSD) discriminator step, the generator held fixed: ``batch_size`` latents ``(batch, latent_dim)``
+    and then as many data points ``(batch, 2)`` drawn from ``stream``, in that order."""
+    with torch.no_grad():
+        fake = generator(torch.randn(batch_size, latent_dim, generator=stream))
+    loss = minimax_critic_loss(critic(data.sample(batch_size, stream)), critic(fake))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
 def _continue(pretrained: GANRun, critic_iter: int, n_iter: int, iters: list[int], n_critic: int, lr: float,
               batch_size: int, progress=None) -> dict:
     def advance() -> None:
@@ -270,12 +282,7 @@ def _continue(pretrained: GANRun, critic_iter: int, n_iter: int, iters: list[int
     critic_optimizer = _adam(critic.parameters(), lr)
     warmup = random_stream(config.seed, 10, device)
     for _ in range(critic_iter):  # the well-trained critic: the generator held fixed
-        with torch.no_grad():
-            fake = generator(torch.randn(batch_size, config.latent_dim, generator=warmup))
-        loss = minimax_critic_loss(critic(data.sample(batch_size, warmup)), critic(fake))
-        critic_optimizer.zero_grad()
-        loss.backward()
-        critic_optimizer.step()
+        _minimax_critic_step(generator, critic, critic_optimizer, data, batch_size, config.latent_dim, warmup)
         advance()
     probe = random_stream(config.seed, 11, device)
     real = data.sample(8000, probe)
@@ -302,12 +309,7 @@ def _continue(pretrained: GANRun, critic_iter: int, n_iter: int, iters: list[int
             if it == n_iter:
                 break
             for _ in range(n_critic):
-                with torch.no_grad():
-                    fake = generator(torch.randn(batch_size, config.latent_dim, generator=stream))
-                loss = minimax_critic_loss(critic(data.sample(batch_size, stream)), critic(fake))
-                critic_optimizer.zero_grad()
-                loss.backward()
-                critic_optimizer.step()
+                _minimax_critic_step(generator, critic, critic_optimizer, data, batch_size, config.latent_dim, stream)
             fake = generator(torch.randn(batch_size, config.latent_dim, generator=stream))
             loss = loss_of.generator_loss(critic, fake)
             generator_optimizer.zero_grad()
