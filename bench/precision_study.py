@@ -29,8 +29,8 @@ the length used — a pass counts only at the default lengths):
   ``cpu`` profile trains them (issue 28): 3 × 128 ReLU MLPs, the DCGAN reference optimizer (Adam 2e-4, β = (0.5,
   0.999)), one D step, every net initialised as ``gan_toy.py``'s (``init="he_uniform"``), 3,000 iterations. Gates:
   modes covered (3σ, ≥ 20 of 2,500), on-support share
-  (:func:`lsgan_lib.chapters.manifold_alignment.support_statistics`). (Changed 2026-12-04 17:27 UTC (commit ccdbac4), before any run
-  of the study, from RMSprop 1e-3 at 2,000 iterations: the chapter's settings moved; the rule did not.)
+  (:func:`lsgan_lib.chapters.manifold_alignment.support_statistics`). (Changed 2026-12-04 17:27 UTC, commit ccdbac4,
+  before any run of the study, from RMSprop 1e-3 at 2,000 iterations: the chapter's settings moved; the rule did not.)
 * ``geometric_view`` — paper 002's Fig. 2(a) pairing (unit square → nine squares) at ``original_code``, 10,000
   iterations, batch 256. Gates: the fit ratio (:func:`lsgan_lib.chapters.geometric_view.fit_ratio`, final against
   initial samples, on 2,000 data points) and the share of samples within 0.05 of the support.
