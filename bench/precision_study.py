@@ -4,7 +4,8 @@ measurements?
     python bench/precision_study.py [--settings wgan_gp_toy wgan jsd_minimax jsd_non_saturating geometric_view
                                      celeba_wgan_gp] [--seeds 10] [--first-seed 300] [--iters N | NAME=N ...]
                                      [--device cpu|cuda] [--threads T]
-                                     [--precisions fp32|bf16 ...] [--save DIR] [--combine DIR]
+                                     [--precisions fp32|bf16|fp32-ulp ...] [--candidate bf16|fp32-ulp]
+                                     [--save DIR] [--combine DIR]
 
 For each setting, ``--seeds`` held-out seeds (300, 301, …: never the chapters' seeds 0–4, 100–102 or the pilots'
 200–204) are trained twice, in ``precision="fp32"`` and in ``precision="bf16"`` (the same seed: the same initial
@@ -40,6 +41,15 @@ the length used — a pass counts only at the default lengths):
   1,000 held-out images, over that of the same generator at initialisation (< 1: it learned). A pixel proxy, not the
   chapter's LeNet/Inception features, so that the study needs no feature network.
 
+THE NULL CONTROL (added 2026-12-05, before any of its runs; the rule above is unchanged): ``--candidate fp32-ulp``
+applies the same rule to fp32 against ``fp32-ulp`` — fp32 training whose initial networks differ from fp32's by one
+unit in the last place in every parameter (a random direction per element, :func:`one_ulp_apart`): the same
+distribution of outcomes, other rounding from the first step. Read, fixed before the run: where the null control
+FAILS, the paired ±10% rule cannot certify *any* change of rounding for that setting (single-seed outcomes are
+chaotic in the rounding), so a bf16 FAIL there says nothing about bf16 in particular; where it PASSES and bf16
+failed, bf16 moved the outcomes beyond rounding noise. Toy settings only (the networks come from
+:func:`lsgan_lib.train.config.build_networks`); its runs are kept apart from fp32's in the temporary cache.
+
 Runs go to a results cache of their own (a temporary folder) and are never written to the chapters' cache. On a GPU
 (``--device cuda``) the whole study at the default sizes is meant to fit one 8-minute call for the toy settings;
 the CelebA setting needs ``LSGAN_DATA`` with CelebA.
@@ -48,6 +58,7 @@ the CelebA setting needs ``LSGAN_DATA`` with CelebA.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -66,6 +77,7 @@ from lsgan_lib.chapters import latent_space  # noqa: E402
 from lsgan_lib.chapters.manifold_alignment import support_statistics  # noqa: E402
 from lsgan_lib.data.distributions import data_manifold  # noqa: E402
 from lsgan_lib.measure.metrics import frechet_distance, mode_statistics  # noqa: E402
+from lsgan_lib.train import batched  # noqa: E402
 from lsgan_lib.train.batched import train_sweep  # noqa: E402
 from lsgan_lib.train.config import PRECISIONS, GANConfig  # noqa: E402
 from lsgan_lib.train.images import ImageGANConfig, build_image_networks, train_image_gan  # noqa: E402
@@ -73,6 +85,8 @@ from lsgan_lib.train.images import ImageGANConfig, build_image_networks, train_i
 TOLERANCE_SHARE, TOLERANCE_MODES = 0.10, 1.0  # the rule's bands (see the docstring): ±10% of the fp32 mean, ±1 mode
 BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED = 10_000, 0
 N_EVAL, NEAR, MIN_PER_MODE = 2_500, 0.1, 20
+NULL = "fp32-ulp"  # the null control's variant: fp32 from initial networks one ulp apart
+VARIANTS = (*PRECISIONS, NULL)
 
 
 class Setting(NamedTuple):
@@ -177,18 +191,54 @@ def band(name: str, fp32_values: list[float], counts: tuple[str, ...]) -> float:
     return TOLERANCE_MODES if name in counts else TOLERANCE_SHARE * abs(statistics.fmean(fp32_values))
 
 
-def train(setting: Setting, seeds: list[int], n_iter: int, precision: str, device: str, results: Path) -> list:
+def one_ulp_apart(net: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """``net`` with every parameter moved by one unit in the last place, up or down at random per element (stream
+    ``seed``): the null control's initial networks."""
+    stream = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            up = torch.rand(p.shape, generator=stream) < 0.5
+            p.copy_(torch.nextafter(p, torch.where(up, torch.tensor(float("inf")), torch.tensor(float("-inf")))))
+    return net
+
+
+@contextlib.contextmanager
+def initial_networks(variant: str):
+    """Within this block the toy trainer builds the initial networks of ``variant``: unchanged for a precision, one
+    ulp apart (:func:`one_ulp_apart`, stream ``config.seed``) for the null control."""
+    if variant != NULL:
+        yield
+        return
+    build = batched.build_networks
+
+    def apart(config: GANConfig):
+        generator, critic = build(config)
+        return one_ulp_apart(generator, config.seed), one_ulp_apart(critic, config.seed + 1)
+    batched.build_networks = apart
+    try:
+        yield
+    finally:
+        batched.build_networks = build
+
+
+def train(setting: Setting, seeds: list[int], n_iter: int, variant: str, device: str, results: Path) -> list:
+    precision = "fp32" if variant == NULL else variant
     configs = [setting.build(seed, n_iter, precision) for seed in seeds]
     if isinstance(configs[0], ImageGANConfig):
-        return [train_image_gan(c, device, progress=False, results_root=results) for c in configs]
-    return train_sweep(configs, device, progress=False, results_root=results, desc=f"{setting.name} {precision}")
+        if variant == NULL:
+            raise SystemExit(f"{setting.name}: the null control ({NULL}) is for the toy settings only")
+        return [train_image_gan(c, device, progress=False, results_root=results / variant) for c in configs]
+    with initial_networks(variant):
+        return train_sweep(configs, device, progress=False, results_root=results / variant,
+                           desc=f"{setting.name} {variant}")
 
 
 def measure(setting: Setting, seeds: list[int], n_iter: int, precision: str, device: str, results: Path,
             save: Path | None) -> dict:
-    """Train one precision of a setting and return (and with ``save``, write as JSON) its gate measurements."""
+    """Train one variant (a precision, or the null control) of a setting and return (and with ``save``, write as
+    JSON) its gate measurements."""
     started = time.perf_counter()
-    image = isinstance(setting.build(seeds[0], n_iter, precision), ImageGANConfig)
+    image = isinstance(setting.build(seeds[0], n_iter, "fp32"), ImageGANConfig)
     out = dict(setting=setting.name, precision=precision, seeds=[], n_iter=n_iter, device=device, gates=[])
     # image runs are not batched: one seed at a time, saved after each (a call cut off by its time limit keeps them)
     for part in ([[seed] for seed in seeds] if image else [seeds]):
@@ -202,32 +252,36 @@ def measure(setting: Setting, seeds: list[int], n_iter: int, precision: str, dev
     return out
 
 
-def study(setting: Setting, measured: dict[str, dict]) -> bool:
-    """Print the setting's table from both precisions' measurements and return whether it passes the rule."""
+def study(setting: Setting, measured: dict[str, dict], candidate: str = "bf16") -> bool:
+    """Print the setting's table from the measurements of fp32 and ``candidate`` (bf16, or the null control) and
+    return whether the candidate passes the rule."""
+    measured = {v: measured[v] for v in ("fp32", candidate)}
     common = min(len(m["seeds"]) for m in measured.values())  # a call cut off by its time limit saved fewer seeds
     measured = {p: dict(m, seeds=m["seeds"][:common], gates=m["gates"][:common]) for p, m in measured.items()}
     seeds, n_iter, device = (measured["fp32"][k] for k in ("seeds", "n_iter", "device"))
-    if any(measured["bf16"][k] != measured["fp32"][k] for k in ("seeds", "n_iter", "device")) or common < 2:
-        raise SystemExit(f"{setting.name}: the fp32 and bf16 measurements were taken on other seeds, lengths or "
-                         "devices, or on fewer than 2 common seeds")
-    print(f"\n## {setting.name}: {len(seeds)} seeds ({seeds[0]}–{seeds[-1]}), {n_iter:,} iterations"
+    if any(measured[candidate][k] != measured["fp32"][k] for k in ("seeds", "n_iter", "device")) or common < 2:
+        raise SystemExit(f"{setting.name}: the fp32 and {candidate} measurements were taken on other seeds, lengths "
+                         "or devices, or on fewer than 2 common seeds")
+    c = candidate
+    print(f"\n## {setting.name}, {c} against fp32: {len(seeds)} seeds ({seeds[0]}–{seeds[-1]}), {n_iter:,} iterations"
           f"{'' if n_iter == setting.default_iters else f' (NOT the default {setting.default_iters:,}: a trial)'}, "
-          f"{device}; fp32 {measured['fp32']['seconds']:.0f} s, bf16 {measured['bf16']['seconds']:.0f} s")
-    print("\n| measurement | seed | fp32 | bf16 | bf16 − fp32 |\n|---|---:|---:|---:|---:|")
+          f"{device}; fp32 {measured['fp32']['seconds']:.0f} s, {c} {measured[c]['seconds']:.0f} s")
+    print(f"\n| measurement | seed | fp32 | {c} | {c} − fp32 |\n|---|---:|---:|---:|---:|")
     passed = True
     summary = []
     for name in measured["fp32"]["gates"][0]:
         fp32 = [m[name] for m in measured["fp32"]["gates"]]
-        bf16 = [m[name] for m in measured["bf16"]["gates"]]
-        for seed, a, b in zip(seeds, fp32, bf16):
+        other = [m[name] for m in measured[c]["gates"]]
+        for seed, a, b in zip(seeds, fp32, other):
             print(f"| {name} | {seed} | {a:.4g} | {b:.4g} | {b - a:+.4g} |")
-        low, high = bootstrap_interval([b - a for a, b in zip(fp32, bf16)])
+        low, high = bootstrap_interval([b - a for a, b in zip(fp32, other)])
         half = band(name, fp32, setting.counts)
         inside = -half <= low and high <= half
         passed &= inside
-        summary.append(f"| {name} | {statistics.fmean(fp32):.4g} | {statistics.fmean(bf16):.4g} "
+        summary.append(f"| {name} | {statistics.fmean(fp32):.4g} | {statistics.fmean(other):.4g} "
                        f"| [{low:+.4g}, {high:+.4g}] | ±{half:.4g} | {'inside' if inside else 'OUTSIDE'} |")
-    print("\n| measurement | fp32 mean | bf16 mean | 95% interval of bf16 − fp32 | band | |\n|---|---:|---:|---|---:|---|")
+    print(f"\n| measurement | fp32 mean | {c} mean | 95% interval of {c} − fp32 | band | |\n"
+          "|---|---:|---:|---|---:|---|")
     print("\n".join(summary))
     return passed
 
@@ -253,8 +307,10 @@ def main(argv=None) -> None:
     parser.add_argument("--iters", nargs="*", default=[], help="N for every setting, or NAME=N (default: the rule's)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
-    parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS,
-                        help="train only these (with --save, to combine later)")
+    parser.add_argument("--precisions", nargs="+", default=None, choices=VARIANTS,
+                        help="train only these (with --save, to combine later; default: fp32 and the candidate)")
+    parser.add_argument("--candidate", default="bf16", choices=[v for v in VARIANTS if v != "fp32"],
+                        help=f"compared with fp32: bf16 (the study) or {NULL} (the null control)")
     parser.add_argument("--save", type=Path, default=None, help="write each setting's measurements as JSON here")
     parser.add_argument("--combine", type=Path, default=None,
                         help="train nothing: print the tables from the JSON files --save wrote in this folder")
@@ -264,18 +320,20 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     iters = parse_iters(args.iters, args.settings)
+    pair = {"fp32", args.candidate}
+    variants = args.precisions or ["fp32", args.candidate]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     print(f"# bf16 vs fp32 equivalence study ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); torch "
           f"{torch.__version__}, {args.device}, {torch.get_num_threads()} threads")
-    print(f"Rule (fixed before the runs): the 95% bootstrap interval of bf16 − fp32 within ±{TOLERANCE_SHARE:.0%} of "
+    print(f"Rule (fixed before the runs): the 95% bootstrap interval of {args.candidate} − fp32 within ±{TOLERANCE_SHARE:.0%} of "
           f"the fp32 mean, or ±{TOLERANCE_MODES:g} mode for mode counts, for every gate measurement.")
     if args.combine:  # the tables from measurements saved by earlier (e.g. parallel) calls
         found = {}
         for path in sorted(Path(args.combine).glob("*.json")):
             m = json.loads(path.read_text())
             found.setdefault(m["setting"], {})[m["precision"]] = m
-        outcomes = {name: study(SETTINGS[name], found[name]) for name in args.settings
-                    if set(found.get(name, {})) == set(PRECISIONS)}
+        outcomes = {name: study(SETTINGS[name], found[name], args.candidate) for name in args.settings
+                    if pair <= set(found.get(name, {}))}
         iters = {name: found[name]["fp32"]["n_iter"] for name in outcomes}
         short = {name: min(len(m["seeds"]) for m in found[name].values()) for name in outcomes}
         missing = [name for name in args.settings if name not in outcomes]
@@ -283,20 +341,20 @@ def main(argv=None) -> None:
         outcomes, missing, short = {}, [], {}
         with tempfile.TemporaryDirectory() as results:
             for name in args.settings:
-                measured = {precision: measure(SETTINGS[name], seeds, iters[name], precision, args.device,
-                                               Path(results), args.save) for precision in args.precisions}
-                if set(measured) == set(PRECISIONS):
-                    outcomes[name] = study(SETTINGS[name], measured)
+                measured = {variant: measure(SETTINGS[name], seeds, iters[name], variant, args.device,
+                                             Path(results), args.save) for variant in variants}
+                if pair <= set(measured):
+                    outcomes[name] = study(SETTINGS[name], measured, args.candidate)
     print()
     for name, passed in outcomes.items():
         trial = "" if iters[name] == SETTINGS[name].default_iters else " (a trial length: does not count)"
         if short.get(name, args.seeds) < args.seeds:  # a cut-off call: too few seeds for the rule
-            print(f"{name}: INCOMPLETE ({short[name]} of {args.seeds} seeds in both precisions: does not count; "
+            print(f"{name}: INCOMPLETE ({short[name]} of {args.seeds} seeds in both variants: does not count; "
                   f"it would read {'PASS' if passed else 'FAIL'}){trial}")
         else:
-            print(f"{name}: {'PASS' if passed else 'FAIL'}{trial}")
+            print(f"{name}: {'PASS' if passed else 'FAIL'}{trial}{'' if args.candidate == 'bf16' else ' (null control)'}")
     for name in missing:
-        print(f"{name}: not run (no saved measurement for both precisions)")
+        print(f"{name}: not run (no saved measurement for fp32 and {args.candidate})")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import torch
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
@@ -135,7 +136,7 @@ def test_the_precision_study_prints_a_table_per_setting_and_a_verdict_line_per_s
     study = load("precision_study")
     study.main(["--seeds", "2", "--iters", "3", "--settings", "jsd_minimax", "geometric_view"])
     out = capsys.readouterr().out
-    assert "## jsd_minimax: 2 seeds (300–301), 3 iterations" in out and "## geometric_view" in out
+    assert "## jsd_minimax, bf16 against fp32: 2 seeds (300–301), 3 iterations" in out and "## geometric_view" in out
     verdicts = [line for line in out.splitlines() if line.startswith(("jsd_minimax:", "geometric_view:"))]
     assert len(verdicts) == 2 and all(v.endswith("(a trial length: does not count)") for v in verdicts)
     assert study.band("modes within 0.1", [8.0, 6.0], ("modes within 0.1",)) == 1.0
@@ -144,6 +145,32 @@ def test_the_precision_study_prints_a_table_per_setting_and_a_verdict_line_per_s
     assert low == high == 1.0
     with pytest.raises(SystemExit, match="first-seed"):
         study.main(["--first-seed", "4"])
+
+
+def test_the_precision_studys_null_control_trains_fp32_from_networks_one_ulp_apart(capsys):
+    study = load("precision_study")
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    before = [p.detach().clone() for p in net.parameters()]
+    study.one_ulp_apart(net, seed=0)
+    for old, new in zip(before, net.parameters()):
+        assert (new != old).all() and (new > old).any() and (new < old).any()
+        assert ((new - old).abs() <= old.abs() * 2.0 ** -23 + 1e-45).all()  # one unit in the last place, no more
+    config = study.SETTINGS["jsd_minimax"].build(300, 3, "fp32")
+    plain, _ = study.batched.build_networks(config)
+    with study.initial_networks("fp32-ulp"):
+        apart, _ = study.batched.build_networks(config)
+    with study.initial_networks("bf16"):
+        same, _ = study.batched.build_networks(config)
+    for p, q, r in zip(plain.parameters(), apart.parameters(), same.parameters()):
+        assert (p != q).all() and torch.equal(p, r)
+    original = study.batched.build_networks
+    study.main(["--seeds", "2", "--iters", "3", "--settings", "jsd_minimax", "--candidate", "fp32-ulp"])
+    assert study.batched.build_networks is original  # the patch is undone
+    out = capsys.readouterr().out
+    assert "## jsd_minimax, fp32-ulp against fp32: 2 seeds (300–301), 3 iterations" in out
+    assert "| modes covered (3σ) | 300 |" in out and "(null control)" in out
+    with pytest.raises(SystemExit, match="toy settings only"):
+        study.main(["--seeds", "2", "--iters", "1", "--settings", "celeba_wgan_gp", "--candidate", "fp32-ulp"])
 
 
 def test_the_alignment_cost_bench_prints_a_row_per_run_kind(capsys, tmp_path):

@@ -25,7 +25,7 @@ def idx_gz(path, array, magic):
 
 @pytest.fixture
 def mnist_mirror(tmp_path, monkeypatch):
-    """Four tiny IDX files served by a fake ``download_url``; OFFLINE_COPIES records their sizes and sha256."""
+    """Four tiny IDX files served by a fake ``download_url``; KNOWN_COPIES records their sizes and sha256."""
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     rng = np.random.default_rng(0)
@@ -39,11 +39,11 @@ def mnist_mirror(tmp_path, monkeypatch):
         shutil.copy(mirror / url.rsplit("/", 1)[1], f"{root}/{filename}")
 
     monkeypatch.setattr(tv_utils, "download_url", download_url)
-    copies = dict(data_setup.OFFLINE_COPIES)
+    copies = dict(data_setup.KNOWN_COPIES)
     for relative in data_setup.MNIST_FILES:
         file = mirror / relative.rsplit("/", 1)[1]
         copies[relative] = (file.stat().st_size, hashlib.sha256(file.read_bytes()).hexdigest())
-    monkeypatch.setattr(data_setup, "OFFLINE_COPIES", copies)
+    monkeypatch.setattr(data_setup, "KNOWN_COPIES", copies)
     return calls
 
 

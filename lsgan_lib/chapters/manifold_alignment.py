@@ -75,25 +75,6 @@ def near_support_share(data: str, samples: torch.Tensor) -> float:
     raise ValueError(f"near_support_share knows the Gaussian mixtures and {sorted(CIRCLE_ANGLES)}, not {data!r}")
 
 
-def reference_gates(label: str, data: str, per_seed: Sequence[dict], min_modes: float | None = None,
-                    min_share: float = 0.5) -> tuple:
-    """Training gates for a baseline GAN on ``data``, from its per-seed :func:`support_statistics` (judged on
-    the quorum of seeds): its on-support share ≥ ``min_share`` and, when ``min_modes`` is given, its modes covered ≥ ``min_modes``
-    (the WGAN-GP reference's mode gate). Returns a tuple of :class:`lsgan_lib.measure.claims.Gate`."""
-    if not per_seed:
-        raise ValueError(f"reference_gates({label!r}, {data!r}) needs the statistics of at least one seed")
-    gates = [gate(f"{label} on {data}: on-support share", f"share of {label}'s samples on the support, per seed",
-                  [s["high_quality"] for s in per_seed], min_share,
-                  independence=f"{label} moved its samples onto the data's support, which a generator that collapsed "
-                               "onto few modes also does, so it does not presuppose the mode counts compared")]
-    if min_modes is not None:
-        gates.append(gate(f"{label} on {data}: modes covered", f"modes (arcs) {label} covers of "
-                          f"{per_seed[0]['n_modes']}, per seed", [s["modes_covered"] for s in per_seed], min_modes,
-                          independence=f"the reference {label} trained to cover the data; it guards comparisons of "
-                                       "other models against this reference, not a claim about this model's modes"))
-    return tuple(gates)
-
-
 LEARNED_GAIN = 0.3  # the "learned" gate: the near-support share rises by at least this over the untrained generator
 
 

@@ -35,23 +35,10 @@ from pathlib import Path
 import numpy as np
 
 from ..files import WriteFailed, file_sha256, write_atomically
-from .images import CIFAR10_CLASSES, LAYOUT, data_root
+from .images import CIFAR10_CLASSES, KNOWN_COPIES, LAYOUT, data_root
 
 DATASETS = ("mnist", "cifar10", "celeba")
-# The offline copies' files (shared/data/README.md): relative path → (bytes, sha256). MNIST's are torchvision's files.
-OFFLINE_COPIES: dict[str, tuple[int, str]] = {
-    "mnist/MNIST/raw/train-images-idx3-ubyte.gz": (9_912_422,
-                                                   "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
-    "mnist/MNIST/raw/train-labels-idx1-ubyte.gz": (28_881,
-                                                   "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"),
-    "mnist/MNIST/raw/t10k-images-idx3-ubyte.gz": (1_648_877,
-                                                  "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
-    "mnist/MNIST/raw/t10k-labels-idx1-ubyte.gz": (4_542,
-                                                  "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
-    "cifar10/cifar10_jpeg.zip": (62_190_935, "ad20075fc5d761cb1545aa313752ecc67cdb288bc8d01abc2128e7de0ddfedb5"),
-    "celeba/celeba64_subset.npz": (56_479_408, "c2e6de10318676a1127893fb066de137f931db35dd3b9bf9aa70e8e5a46c04ca"),
-}
-MNIST_FILES = [name for name in OFFLINE_COPIES if name.startswith("mnist/")]
+MNIST_FILES = [name for name in KNOWN_COPIES if name.startswith("mnist/")]
 CIFAR10_PER_CLASS = {"train": 5000, "test": 1000}
 CIFAR10_JPEG_QUALITY = 75
 CELEBA_SUBSET = 5000
@@ -79,7 +66,7 @@ class FileReport:
 
 def _report(path: Path, relative: str, note: str) -> FileReport:
     digest = file_sha256(path)
-    known = OFFLINE_COPIES.get(relative)
+    known = KNOWN_COPIES.get(relative)
     if known is not None and known[1] == digest:
         note = "identical to the offline copy; " + note
     return FileReport(path, path.stat().st_size, digest, note)
@@ -97,7 +84,7 @@ def verify_mnist(root: Path) -> list[FileReport]:
         path = root / relative
         if not path.is_file():
             raise DataSetupError(f"{path} is missing. Fix: `lsgan-book data mnist --to {root}`")
-        size, expected = OFFLINE_COPIES[relative]
+        size, expected = KNOWN_COPIES[relative]
         found = file_sha256(path)
         if path.stat().st_size != size or found != expected:
             raise DataSetupError(f"{path}: {path.stat().st_size:,} bytes, sha256 {found}; expected {size:,} bytes, "
