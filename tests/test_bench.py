@@ -152,9 +152,9 @@ def test_the_precision_studys_null_control_trains_fp32_from_networks_one_ulp_apa
     net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
     before = [p.detach().clone() for p in net.parameters()]
     study.one_ulp_apart(net, seed=0)
-    for old, new in zip(before, net.parameters()):
-        assert (new != old).all() and (new > old).any() and (new < old).any()
-        assert ((new - old).abs() <= old.abs() * 2.0 ** -23 + 1e-45).all()  # one unit in the last place, no more
+    old, new = torch.cat([p.flatten() for p in before]), torch.cat([p.detach().flatten() for p in net.parameters()])
+    assert (new != old).all() and (new > old).any() and (new < old).any()  # every element, in both directions
+    assert ((new - old).abs() <= old.abs() * 2.0 ** -23 + 1e-45).all()  # one unit in the last place, no more
     config = study.SETTINGS["jsd_minimax"].build(300, 3, "fp32")
     plain, _ = study.batched.build_networks(config)
     with study.initial_networks("fp32-ulp"):
