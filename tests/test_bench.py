@@ -185,3 +185,14 @@ def test_the_missing_modes_pilot_prints_the_premise_per_seed_and_its_decision(ca
                                       "--n-critic", "1", "--width", "8"])
     out = capsys.readouterr().out
     assert "seed 500: pre-trained kept" in out and "premise met in every seed:" in out
+
+
+def test_the_thread_contention_bench_prints_a_row_per_competitor_and_restores_the_thread_count(capsys):
+    before = torch.get_num_threads()
+    load("thread_contention").main(["--width", "8", "--steps", "2", "--repeats", "1"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines()[2:] if line.strip()]
+    assert [row[:34].strip() for row in rows] == ["none (quiet)", "busy loop, normal priority",
+                                                  "busy loop, SCHED_IDLE"]
+    assert all(len(row.split()) >= 2 and float(row.split()[-1]) > 0 for row in rows)
+    assert torch.get_num_threads() == before

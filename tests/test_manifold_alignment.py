@@ -131,6 +131,34 @@ def test_continuation_starts_both_losses_from_the_same_generator_and_is_cached()
     assert torch.equal(again["minimax"], out["minimax"])
 
 
+@pytest.mark.slow
+def test_under_a_scheduler_the_continuation_runs_on_a_worker_and_equals_a_run_here(monkeypatch, tmp_path):
+    from distributed import Client, LocalCluster, get_task_stream
+
+    from lsgan_lib.train.progress import ProgressBar
+
+    run = _tiny_pretrained()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the worker's count: CPU products round differently with another
+    try:
+        here = ma.continue_against_critic(run, critic_iter=3, n_iter=4, snapshots=[2], batch_size=16)
+    finally:
+        torch.set_num_threads(threads)
+    monkeypatch.setenv("LSGAN_RESULTS", str(tmp_path / "other"))  # an empty cache: the worker must train
+    monkeypatch.setenv("LSGAN_PROGRESS", "off")
+    bar = ProgressBar(2 * (3 + 2 * 4), "two seeds share this bar")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client, get_task_stream(client) as stream:
+        monkeypatch.setenv("LSGAN_SCHEDULER", cluster.scheduler_address)
+        there = ma.continue_against_critic(run, critic_iter=3, n_iter=4, snapshots=[2], batch_size=16, progress=bar)
+    assert [t["key"].split("-")[0] for t in stream.data] == ["train_on_worker"]
+    assert bar.n == 3 + 2 * 4  # this seed's share of the bar, not the whole bar
+    for name in ma.CONTINUED_LOSSES:
+        assert torch.equal(there[name], here[name])
+    assert there["critic_on_missing"] == here["critic_on_missing"]
+    assert len(list((tmp_path / "other").rglob("*.pt"))) == 1  # cached by this process
+
+
 def test_continuation_refuses_a_generator_not_pretrained_on_four_modes_and_bad_sizes():
     run = _tiny_pretrained()
     other = train_gan(GANConfig(data="eight_gaussians", n_iter=2, batch_size=8, widths=(8,), batch_norm=False,

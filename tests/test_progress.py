@@ -79,3 +79,16 @@ def test_iterations_that_ran_on_a_worker_report_the_workers_time_not_the_wait(mo
     assert bar.n == 2000
     bar.close()
     assert capsys.readouterr().out == "a run on a worker: 2,000 iterations in 12.5 s on Dask workers (160 it/s)\n"
+
+
+def test_a_part_counts_its_share_of_a_shared_bar_here_and_on_a_worker(monkeypatch, capsys):
+    monkeypatch.setenv("LSGAN_PROGRESS", "summary")
+    bar = ProgressBar(30, "three seeds")
+    first, second = bar.part(10), bar.part(10)
+    first.update(4), first.update(20)  # never more than its share
+    assert (first.n, bar.n) == (10, 10)
+    second.update(3)
+    second.ran_elsewhere(2.0)  # the rest of this seed ran on a worker
+    assert (second.n, bar.n) == (10, 20)
+    bar.close()
+    assert capsys.readouterr().out == "three seeds: 20 iterations in 2.0 s on Dask workers (10 it/s)\n"

@@ -21,6 +21,7 @@ from ..measure.claims import Gate, bootstrap_interval, gate, meets
 from ..measure.metrics import circle_statistics, mode_statistics
 from ..models.objectives import minibatch_w2_loss, minimax_critic_loss, objective
 from ..train.config import GANConfig, GANRun, build_networks, evaluation_inputs, random_stream
+from ..train.cluster import train_here_or_on_cluster
 
 
 CIRCLE_ANGLES = {"circle": circle_angle, "circle_r10": circle_r10_angle}  # the circles' angle maps (arcs)
@@ -212,9 +213,13 @@ def continue_against_critic(pretrained: GANRun, critic_iter: int, n_iter: int, s
     "snapshot_iters", <loss>: (n_snapshots, n_eval, 2) samples}``: the critic's mean D on real samples of
     :data:`MISSING_MODES` and on generated samples after its training, and the generated samples (the run's fixed
     evaluation latents) at 0 and at each snapshot. Cached in the results cache by the pre-training configuration and
-    these arguments. Nothing touches the global random state. ``progress`` (a
-    :class:`lsgan_lib.train.progress.ProgressBar`, or ``None``) is advanced once per iteration that runs (critic
-    steps and both continuations), so a cached result shows no progress."""
+    these arguments. Nothing touches the global random state. Under a Dask client
+    (``$LSGAN_SCHEDULER``, as ``lsgan-book run --scheduler`` sets it) it runs as a task on a worker, with the worker's
+    torch threads (one in the book's recipe), and this process caches the result; otherwise here, with this process's
+    threads (in a kernel with two threads, a busy second core made it 8-33× slower: bench/thread_contention.py).
+    ``progress`` (a :class:`lsgan_lib.train.progress.ProgressBar` shared by the seeds, or ``None``) counts this seed's
+    iterations (critic steps and both continuations) as they run, or all at once when a worker ran them; a cached
+    result counts none."""
     config = pretrained.config
     if config.data != "four_of_eight_gaussians":
         raise ValueError(f"continue_against_critic continues a generator pre-trained on 'four_of_eight_gaussians' "
@@ -230,7 +235,9 @@ def continue_against_critic(pretrained: GANRun, critic_iter: int, n_iter: int, s
            "n_critic": n_critic, "lr": lr, "batch_size": batch_size, "losses": list(CONTINUED_LOSSES)}
 
     def compute() -> dict:
-        return _continue(pretrained, critic_iter, n_iter, iters, n_critic, lr, batch_size, progress)
+        part = progress.part(critic_iter + len(CONTINUED_LOSSES) * n_iter) if progress is not None else None
+        return train_here_or_on_cluster(_continue_task, (pretrained, critic_iter, n_iter, iters, n_critic, lr,
+                                                         batch_size), None, part)
 
     payload, _ = cache.cached(MISSING_MODES_CACHE_KIND, key, compute)
     return payload
@@ -246,6 +253,12 @@ def _minimax_critic_step(generator: torch.nn.Module, critic: torch.nn.Module, op
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
+
+
+def _continue_task(work: tuple, device, progress) -> dict:
+    """:func:`_continue` as a trainer of :func:`lsgan_lib.train.cluster.train_here_or_on_cluster` (``work``: its
+    arguments up to ``batch_size``). ``device`` is not used: the continuation trains on the CPU wherever it runs."""
+    return _continue(*work, progress)
 
 
 def _continue(pretrained: GANRun, critic_iter: int, n_iter: int, iters: list[int], n_critic: int, lr: float,

@@ -45,12 +45,16 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.update(n)
 
-    def ran_elsewhere(self, seconds: float) -> None:
-        """The iterations still open ran elsewhere (a Dask worker) and took ``seconds`` there: count them, and let the
-        summary line report the workers' time instead of the time since this bar was created, which would include the
-        task's wait in the workers' queue."""
+    def ran_elsewhere(self, seconds: float, n: int | None = None) -> None:
+        """``n`` iterations (default: all still open) ran elsewhere (a Dask worker) and took ``seconds`` there: count
+        them, and let the summary line report the workers' time instead of the time since this bar was created, which
+        would include the task's wait in the workers' queue."""
         self._elsewhere += seconds
-        self.update(self.total - self.n)
+        self.update(self.total - self.n if n is None else n)
+
+    def part(self, n: int) -> "BarPart":
+        """The share of this bar of one piece of work of ``n`` iterations, when several (one per seed, say) share it."""
+        return BarPart(self, n)
 
     def skip(self, n: int) -> None:
         """``n`` iterations of the total will not run (their results came from the cache)."""
@@ -76,3 +80,23 @@ class ProgressBar:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class BarPart:
+    """``n`` of a shared :class:`ProgressBar`'s iterations (:meth:`ProgressBar.part`): what one of several pieces of
+    work sharing the bar counts, here (``update``) or on a Dask worker (``ran_elsewhere``), never more than ``n``."""
+
+    def __init__(self, bar: ProgressBar, n: int):
+        self.bar, self.total, self.n = bar, int(n), 0
+
+    def update(self, n: int = 1) -> None:
+        n = min(n, self.total - self.n)
+        if n > 0:
+            self.n += n
+            self.bar.update(n)
+
+    def ran_elsewhere(self, seconds: float) -> None:
+        """This part's iterations still open ran on a worker in ``seconds``."""
+        self.bar.ran_elsewhere(seconds, self.total - self.n)
+        self.n = self.total
+
