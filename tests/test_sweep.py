@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -148,7 +149,11 @@ def test_a_sweep_on_two_workers_equals_the_serial_sweep_resumes_and_survives_a_f
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_point_is_rescheduled_and_leaves_nothing_half_written(project, tmp_path):
+def test_a_worker_killed_mid_point_is_rescheduled_and_leaves_nothing_half_written(project, tmp_path, monkeypatch):
+    scratch = tmp_path / "tmp"  # the killed worker's scratch folders stay behind (a later run removes them): not in /tmp
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", None)
     marker = tmp_path / "killed-once"
     assert cli.main(["sweep", "fixture", "--profile", "smoke", "--grid", "x=[0, 2]", "--workers", "2",
                       "-p", f"kill_worker_marker={marker}", "-p", f"protect_pid={os.getpid()}"]) == 0
