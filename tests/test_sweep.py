@@ -150,7 +150,7 @@ def test_a_sweep_on_two_workers_equals_the_serial_sweep_resumes_and_survives_a_f
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_point_is_rescheduled_and_leaves_nothing_half_written(project, tmp_path, monkeypatch):
-    scratch = tmp_path / "tmp"  # the killed worker's scratch folders stay behind (a later run removes them): not in /tmp
+    scratch = tmp_path / "tmp"  # the killed worker's scratch folders stay behind (a later run removes them)
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))
     monkeypatch.setattr(tempfile, "tempdir", None)
