@@ -264,8 +264,8 @@ def critic_level_sets(ax, field: torch.Tensor, field_x: torch.Tensor, field_y: t
     return filled, crosses_zero
 
 def curve_pair(ax, p, q, n_points: int = 4000) -> None:
-    """Draw two curve distributions (:class:`lsgan_lib.measure.alignment.CurveDistribution`, in R²) piece by piece: P in the
-    data colour, Q in the generated colour (dashed), with equal aspect."""
+    """Draw two curve distributions (:class:`lsgan_lib.measure.alignment.CurveDistribution`, in R²) piece by piece: P in
+    the data colour, Q in the generated colour (dashed), with equal aspect."""
     import numpy as np
 
     for dist, colour, style, width in ((p, DATA_COLOR, "-", 2.5), (q, GENERATED_COLOR, "--", 1.2)):

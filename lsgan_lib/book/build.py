@@ -33,8 +33,8 @@ def stage_widget_assets(root: Path, search: list[Path] | None = None) -> Path:
     """Copy require.js, the widget manager and MathJax from ``node_modules`` into ``<root>/_build/widget-assets``.
 
     ``_config.yml`` serves that folder as static files and points ``nb_ipywidgets_js`` and ``mathjax_path`` at it, so
-    sliders, progress bars and equations render without internet. ``node_modules`` is looked for in ``search`` (default: ``root``, then the project
-    holding this package).
+    sliders, progress bars and equations render without internet. ``node_modules`` is looked for in ``search`` (default:
+    ``root``, then the project holding this package).
     """
     candidates = search or [root / "node_modules", Path(__file__).resolve().parents[2] / "node_modules"]
     modules = next((c for c in candidates if (c / "requirejs" / "require.js").is_file()), None)

@@ -6,7 +6,7 @@
     lsgan-book serve [--dir HTML] [--port N]
     lsgan-book data [mnist|cifar10|celeba|all ...] [--to DIR] [--celeba-from PATH] [--if-missing]
     lsgan-book figures [CHAPTER ...] [--profile P]
-    lsgan-book sweep CHAPTER --profile P --grid name=[v1, v2] [--grid ...] [-p name=value ...]  (lsgan_lib.train.cluster)
+    lsgan-book sweep CHAPTER --profile P --grid name=[v1, v2] [--grid ...] [-p name=value ...]  (lsgan_lib.book.sweep)
     lsgan-book list
 
 ``run`` writes ``book/`` only at the publishing profiles (cpu, gpu, paper); smoke, quick and a ``--profile-file`` go
@@ -88,8 +88,8 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute chapters with papermill into book/")
     run.add_argument("chapters", nargs="*", help="chapter names (default: all)")
-    run.add_argument("--profile", help="a profile of notebooks/profiles/: smoke, quick, cpu, gpu or paper (default: gpu "
-                     "with CUDA, else cpu)")
+    run.add_argument("--profile", help="a profile of notebooks/profiles/: smoke, quick, cpu, gpu or paper "
+                     "(default: gpu with CUDA, else cpu)")
     run.add_argument("--profile-file", metavar="PATH", help="a profile file of your own (YAML keyed by chapter), "
                      "instead of --profile")
     run.add_argument("--fresh", action="store_true", help="use a new, empty results cache (results/fresh/<time>): "

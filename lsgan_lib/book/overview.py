@@ -18,7 +18,8 @@ def claims_label(chapter: str) -> str:
 
 
 def chapter_claims(notebook_path: Path) -> list[dict[str, Any]]:
-    """The claim records a chapter displayed with :func:`lsgan_lib.measure.claims.show_claims`, with profile and device."""
+    """The claim records a chapter displayed with :func:`lsgan_lib.measure.claims.show_claims`, with profile and
+    device."""
     notebook = json.loads(Path(notebook_path).read_text())
     records = []
     for cell in notebook["cells"]:
@@ -135,7 +136,8 @@ def claims_overview(root: Path, chapter_dir: Path) -> str:
         lines.append("None: every gate of every executed chapter passed.")
     for chapter, records in by_chapter.items():
         settings = sorted({f"`{c['profile']}` profile on {c['device']}" for c in records})
-        lines += ["", f"## {chapter}", "", f"The chapter's claims section: {{ref}}`{chapter} <{claims_label(chapter)}>`. "
+        lines += ["", f"## {chapter}", "",
+                  f"The chapter's claims section: {{ref}}`{chapter} <{claims_label(chapter)}>`. "
                   "Measured at the " + "; ".join(settings) + ".", "",
                   "| verdict | kind | paper | claim | measured |", "| --- | --- | --- | --- | --- |"]
         for kind in KINDS:

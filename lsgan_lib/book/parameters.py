@@ -285,7 +285,8 @@ def resolve_parameters(root: Path, chapter: str, profile: str | Path, overrides:
     declared = notebook_parameters(root / "notebooks" / f"{chapter}.ipynb")
     values = {name: p.default for name, p in declared.items()}
     label = profile_label(profile)
-    sources = [(name, value, f"profile {label}") for name, value in load_profile(root, profile).get(chapter, {}).items()]
+    profile_values = load_profile(root, profile).get(chapter, {})
+    sources = [(name, value, f"profile {label}") for name, value in profile_values.items()]
     sources += [(name, value, "-p") for target, name, value in overrides if target in (None, chapter)]
     for name, value, origin in sources:
         if name == "profile":

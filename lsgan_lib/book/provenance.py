@@ -46,14 +46,16 @@ def show_provenance(**info: Any) -> None:
 
     info = dict(info)
     threads = info.get("parameters", {}).get("cpu_threads")  # the chapter's setup cell sets it after this cell
-    info.update(device=device_name(threads=int(threads) if threads else None), torch=torch.__version__, python=platform.python_version())
+    info.update(device=device_name(threads=int(threads) if threads else None), torch=torch.__version__,
+                python=platform.python_version())
     display(Markdown(provenance_markdown(info)), metadata={"lsgan_provenance": info})
 
 
 def provenance_cell(info: dict[str, Any]):
     import nbformat
 
-    source = (f"from lsgan_lib.book.provenance import show_provenance\nfrom lsgan_lib.book.publishing import portable_warnings\n"
+    source = (f"from lsgan_lib.book.provenance import show_provenance\n"
+              f"from lsgan_lib.book.publishing import portable_warnings\n"
               f"portable_warnings()  # warnings name their file relative to the project, not by an absolute path\n"
               f"show_provenance(**{info!r})")
     return nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-input", "lsgan-provenance"]})

@@ -8,8 +8,8 @@ machine-specific paths, a throw-away site for unpublished profiles, and a local 
 - A chapter whose outputs name the home folder, the data root or the project's folder is refused by the build
   (:func:`machine_paths`).
 - Scratch folders (``lsgan-run-*``, ``lsgan-sweep-*``, ``lsgan-figures-*`` in the temporary folder, and the
-  ``lsgan-kernel-*`` socket folders of earlier versions) record the process that made them (:func:`scratch_folder`); those a killed run left behind are removed at
-  the next start (:func:`remove_stale_scratch`).
+  ``lsgan-kernel-*`` socket folders of earlier versions) record the process that made them (:func:`scratch_folder`);
+  those a killed run left behind are removed at the next start (:func:`remove_stale_scratch`).
 - :func:`stage_site` builds a book from executed chapters that are not in ``book/``; :func:`serve` serves the HTML on
   localhost (the sliders' widget script does not load from ``file://``).
 """
@@ -409,7 +409,8 @@ def plain_progress_outputs(notebook) -> int:
             what = re.sub(r"<[^>]+>|:?\s*\d+%\s*$", "", texts[0]).strip() if texts else "progress"
             elapsed = _ELAPSED.search(texts[-1]) if texts else None
             done, total = int(bars[0].get("value", 0)), int(bars[0].get("max", 0))
-            line = f"{what}: {done:,} of {total:,} iterations ran" + (f" in {elapsed.group(1)}" if elapsed and done else "")
+            line = f"{what}: {done:,} of {total:,} iterations ran" + (
+                f" in {elapsed.group(1)}" if elapsed and done else "")
             outputs[i] = {"output_type": "stream", "name": "stdout", "text": line + "\n"}
             replaced += 1
             for model_id, model in [(view["model_id"], box), *children]:

@@ -168,9 +168,9 @@ def run_chapter(root: Path, chapter: str, profile: str, parameters: dict[str, An
     """Execute one chapter with papermill's Python API into ``output_dir/<chapter>.ipynb``.
 
     A chapter that fails, or whose kernel dies, is written to ``failed_dir/<chapter>.ipynb`` (default
-    ``_build/failed/``; the executed book copy is left untouched) and reported with its cell and error. When ``stop`` is set (Ctrl-C) the kernel is
-    interrupted, nothing is kept but the results cache, and the result says ``interrupted``. ``results`` describes
-    the results cache for the provenance.
+    ``_build/failed/``; the executed book copy is left untouched) and reported with its cell and error. When ``stop`` is
+    set (Ctrl-C) the kernel is interrupted, nothing is kept but the results cache, and the result says ``interrupted``.
+    ``results`` describes the results cache for the provenance.
     """
     import nbformat
 
@@ -333,7 +333,8 @@ def command_run(args) -> int:
     targets = {target for target, _, _ in overrides if target is not None}
     if targets - set(selected):
         raise ParameterError(f"-p names chapter(s) not being run: {', '.join(sorted(targets - set(selected)))}")
-    plan = {chapter: resolve_parameters(root, chapter, profile, overrides) for chapter in selected}  # validate all first
+    # validate every chapter's parameters before any starts
+    plan = {chapter: resolve_parameters(root, chapter, profile, overrides) for chapter in selected}
     output_dir = Path(args.output_dir) if args.output_dir else default_output_dir(root, profile)
     _prepare_output_dir(output_dir)
     commit = git_commit(root)

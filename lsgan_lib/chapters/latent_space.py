@@ -30,9 +30,9 @@ INVERSION_CACHE_KIND = "inversion"
 def gan_config(dataset: str, latent_dim: int, width: int, image_size: int, n_iter: int, batch_size: int,
                n_train: int | None, n_critic: int = 5, seed: int = 0, snapshots: tuple[int, ...] = (),
                n_samples: int = 64, channels_last: bool = False, precision: str = "fp32") -> ImageGANConfig:
-    """The paper's WGAN-GP on ``dataset`` with Table 1's nets at ``width`` (see :func:`lsgan_lib.models.nets.resize_conv_generator`);
-    ``channels_last`` trains in that memory format (faster on a CPU; see bench/image_training.py), ``precision`` in
-    that arithmetic (:data:`lsgan_lib.train.config.PRECISIONS`)."""
+    """The paper's WGAN-GP on ``dataset`` with Table 1's nets at ``width`` (see
+    :func:`lsgan_lib.models.nets.resize_conv_generator`); ``channels_last`` trains in that memory format (faster on a
+    CPU; see bench/image_training.py), ``precision`` in that arithmetic (:data:`lsgan_lib.train.config.PRECISIONS`)."""
     return ImageGANConfig(dataset=dataset, architecture=ARCHITECTURE, width=width, latent_dim=latent_dim,
                           objective="wgan_gp", optimizer="adam", lr=WGAN_GP_LR, betas=WGAN_GP_BETAS, n_critic=n_critic,
                           n_iter=n_iter, batch_size=batch_size, n_train=n_train, image_size=image_size,
@@ -125,10 +125,11 @@ def weight_displacement(trained: nn.Module, initial: nn.Module) -> list[tuple[st
 def cached_inversion(model_key: dict, what: str, generator: nn.Module, images: torch.Tensor, latent_dim: int,
                      steps: int, lr: float, project: bool = True, amp: bool = False, channels_last: bool = False,
                      device: torch.device | str | None = None) -> Inversion:
-    """:func:`lsgan_lib.measure.inversion.invert` of ``images``, cached under the generator's configuration ``model_key``,
-    the name ``what`` of the image set (it must say how the images were made, e.g. ``"celeba train 0:64"``), their
-    shape, and the inversion settings. ``seconds`` is that of the run that computed it; ``outside_ball`` (the
-    projection's activity, issue 29) is recorded, so entries cached before it existed are not reused."""
+    """:func:`lsgan_lib.measure.inversion.invert` of ``images``, cached under the generator's configuration
+    ``model_key``, the name ``what`` of the image set (it must say how the images were made, e.g.
+    ``"celeba train 0:64"``), their shape, and the inversion settings. ``seconds`` is that of the run that computed it;
+    ``outside_ball`` (the projection's activity, issue 29) is recorded, so entries cached before it existed are not
+    reused."""
     key = {"model": model_key, "images": what, "shape": list(images.shape),
            "checksum": round(float(images.double().sum()), 4), "steps": steps, "lr": lr, "project": project,
            "amp": amp, "channels_last": channels_last, "records": ["outside_ball"]}

@@ -9,8 +9,8 @@ networks live in :mod:`lsgan_lib.models.objectives` and :mod:`lsgan_lib.train`; 
   numbers), whose snapshot hook (:func:`critic_fields_hook`) additionally stores the critic's values on a grid over
   the plane at every snapshot (the level-set view), and which *records* an explosion of L instead of raising: a run
   whose loss becomes non-finite is frozen there, keeps what it had, and is cached with ``diverged_at`` set, so the
-  chapter can count divergences over seeds; :func:`train_level_set_runs` trains a sweep
-  of them batched (:func:`lsgan_lib.train.batched.train_sweep`), cached per batch (:func:`lsgan_lib.train.batched.batch_keys`);
+  chapter can count divergences over seeds; :func:`train_level_set_runs` trains a sweep of them batched
+  (:func:`lsgan_lib.train.batched.train_sweep`), cached per batch (:func:`lsgan_lib.train.batched.batch_keys`);
 * :func:`loss_explosion` — how far L grew relative to its own scale at the start of training, and whether it
   exploded (the same relative criterion on every problem);
 * :func:`circle_shares` and :func:`curve_visits` — "the WGAN primarily learns the circle" and Fig. 1's left panel;
@@ -140,9 +140,9 @@ def train_level_set_runs(configs: Sequence[GANConfig], device: torch.device | st
                          field_points: int = FIELD_POINTS, progress: bool = True, results_root=None,
                          desc: str = "training") -> list[LevelSetRun]:
     """:func:`train_level_set` for a sweep of configurations, batched: the runs of one data set and shape train as one
-    model (:func:`lsgan_lib.train.batched.train_sweep`), cached per batch (:func:`lsgan_lib.train.batched.batch_keys`: batching
-    changes float rounding, so these entries are not those of :func:`train_level_set`). Returns the runs in the order
-    given."""
+    model (:func:`lsgan_lib.train.batched.train_sweep`), cached per batch (:func:`lsgan_lib.train.batched.batch_keys`:
+    batching changes float rounding, so these entries are not those of :func:`train_level_set`). Returns the runs in the
+    order given."""
     configs = list(configs)
     _check_has_critic(configs, "train_level_set_runs")
     device = torch.device(device) if device is not None else default_device()
@@ -242,9 +242,9 @@ def choose_grid_point(ratios: dict[tuple, Sequence[float]], learned: float, need
     """The Level Set GAN's grid point, chosen by the rule the chapter fixes before its runs.
 
     ``ratios`` maps each point ``(lr, n_gen)`` to its selection seeds' learned-gate measurements ``(seeds,)`` (the
-    samples' distance to the data over the untrained generator's: :func:`lsgan_lib.measure.metrics.support_distance_ratio`;
-    NaN or infinite for a diverged run). A seed *learned* when its ratio is ≤ ``learned``; a point learned when at
-    least ``needed`` of its seeds did (the quorum). The rule:
+    samples' distance to the data over the untrained generator's:
+    :func:`lsgan_lib.measure.metrics.support_distance_ratio`; NaN or infinite for a diverged run). A seed *learned* when
+    its ratio is ≤ ``learned``; a point learned when at least ``needed`` of its seeds did (the quorum). The rule:
 
     1. the points with the most learned seeds — the learned points when any reached the quorum, otherwise every point
        with the most (its rows then read *not tested*: the learned gate fails);
@@ -287,8 +287,8 @@ def snapshot_schedule(n_iter: int, count: int) -> tuple[int, ...]:
 
 def mode_summary(samples: Sequence[torch.Tensor], centres: Sequence[Sequence[float]], std: float, min_per_mode: int,
                  radius_in_std: float = 3.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`lsgan_lib.measure.metrics.mode_statistics` over runs: ``(modes covered, high-quality share)``, each ``(runs,)``
-    (a sample is "high quality" within ``radius_in_std``·σ of a centre: 3 in the literature).
+    """:func:`lsgan_lib.measure.metrics.mode_statistics` over runs: ``(modes covered, high-quality share)``, each
+    ``(runs,)`` (a sample is "high quality" within ``radius_in_std``·σ of a centre: 3 in the literature).
 
     A run's samples ``(n, 2)`` that hold non-finite values (a diverged generator) cover no mode and have no
     high-quality sample."""

@@ -34,8 +34,8 @@ def support_statistics(data: str, samples: torch.Tensor, min_per_mode: int = 20,
     Gaussian mixtures: VEEGAN's rule (:func:`lsgan_lib.measure.metrics.mode_statistics`: within 3σ of a centre is on the
     support, a mode with ≥ ``min_per_mode`` such samples is covered). The circles (``circle`` in R^2, ``circle_r10``):
     the support is within ``eps_circle`` of the curve, which is cut into ``n_arcs`` equal arcs counted like modes
-    (:func:`lsgan_lib.measure.metrics.circle_statistics`). Returns ``modes_covered``, ``n_modes`` and ``high_quality`` (the
-    on-support share)."""
+    (:func:`lsgan_lib.measure.metrics.circle_statistics`). Returns ``modes_covered``, ``n_modes`` and ``high_quality``
+    (the on-support share)."""
     manifold = data_manifold(data)
     if manifold.centres:
         stats = mode_statistics(samples, torch.tensor(manifold.centres), manifold.std, min_per_mode=min_per_mode)

@@ -178,7 +178,8 @@ DATA: dict[str, DataManifold] = {
                      (-2.0, 2.0, -2.0, 2.0), centres=EIGHT_GAUSSIANS_CENTRES, std=EIGHT_GAUSSIANS_STD),
         DataManifold("twenty_five_gaussians", "25 Gaussians", twenty_five_gaussians,
                      _distance_to_discs(TWENTY_FIVE_GAUSSIANS_CENTRES, MODE_RADIUS_IN_STD * TWENTY_FIVE_GAUSSIANS_STD),
-                     2, 25, (-2.0, 2.0, -2.0, 2.0), centres=TWENTY_FIVE_GAUSSIANS_CENTRES, std=TWENTY_FIVE_GAUSSIANS_STD),
+                     2, 25, (-2.0, 2.0, -2.0, 2.0), centres=TWENTY_FIVE_GAUSSIANS_CENTRES,
+                     std=TWENTY_FIVE_GAUSSIANS_STD),
     ]
 }
 
@@ -221,7 +222,8 @@ def _fixed_dim(name: str, dim: int, fixed: int) -> None:
 
 
 def unit_square_latent(n: int, dim: int, generator: torch.Generator) -> torch.Tensor:
-    """z ~ U([0, 1]^dim): the connected latent of paper 002's original code (``uniform_uniform``). Shape ``(n, dim)``."""
+    """z ~ U([0, 1]^dim): the connected latent of paper 002's original code (``uniform_uniform``).
+    Shape ``(n, dim)``."""
     return _uniform((n, dim), 0.0, 1.0, generator)
 
 

@@ -7,7 +7,8 @@ one-dimensional Hausdorff measure H¹ that the paper writes L^k). For these fami
 * :func:`common_support_measure` — L¹(supp P ∩ supp Q), the length on which two supports *positively align*;
 * :func:`jsd_exact` — the Jensen-Shannon divergence, which depends only on the densities on the common part;
 * quantisations (:meth:`CurveDistribution.quadrature`, :meth:`CurveDistribution.equal_weight_points`) for exact
-  optimal transport between finite samples (:func:`lsgan_lib.measure.metrics.wasserstein`) and for the Gaussian-smoothed JSD;
+  optimal transport between finite samples (:func:`lsgan_lib.measure.metrics.wasserstein`) and for the
+  Gaussian-smoothed JSD;
 * translations and rotations of a support (isometries, so lengths and densities are kept);
 * 1-D optimal transport maps from quantile functions (:func:`monotone_transport_map`) and the gradient weights of
   the paper's Propositions 4.1 and 4.2.
@@ -502,8 +503,9 @@ def figure1_pairs(half_width: float = 3.0, zigzag_teeth: int = 40, zigzag_height
     w = half_width
     p = uniform_on(Segment((-w, 0.0), (w, 0.0)), label="P: segment")
     tangent = uniform_on(*(circle((x, 0.5), 0.5) for x in (-2.0, 0.0, 2.0)), label="Q: three tangent circles")
-    positive = uniform_on(Segment((-w, 0.0), (-2.0, 0.0)), upper_semicircle(-2.0, -1.0), Segment((-1.0, 0.0), (1.0, 0.0)),
-                          upper_semicircle(1.0, 2.0), Segment((2.0, 0.0), (w, 0.0)), label="Q: on P in three regions")
+    positive = uniform_on(Segment((-w, 0.0), (-2.0, 0.0)), upper_semicircle(-2.0, -1.0),
+                          Segment((-1.0, 0.0), (1.0, 0.0)), upper_semicircle(1.0, 2.0), Segment((2.0, 0.0), (w, 0.0)),
+                          label="Q: on P in three regions")
     transversal = uniform_on(*zigzag(-w, w, zigzag_teeth, zigzag_height), label="Q: zigzag across P")
     return {"perfectly aligned": (p, tangent), "positively aligned": (p, positive), "transversal": (p, transversal)}
 
@@ -599,8 +601,8 @@ def prop41_gradients(theta: Sequence[float], mixture: dict = REAL_MIXTURE, n_lat
 def minibatch_gradient(theta: Sequence[float], n: int, seed: int, p: float = 2.0, mixture: dict = REAL_MIXTURE
                        ) -> np.ndarray:
     """∇_θ of the exact OT cost between a batch of n generated points g_θ(z) and n real points (the W2 GAN's loss,
-    :func:`lsgan_lib.models.objectives.minibatch_w2_loss`, for p = 2; :func:`lsgan_lib.measure.metrics.wasserstein` W1 for p = 1):
-    a stochastic estimate of Eq. (3) / (4). Shape ``(3,)``."""
+    :func:`lsgan_lib.models.objectives.minibatch_w2_loss`, for p = 2; :func:`lsgan_lib.measure.metrics.wasserstein` W1
+    for p = 1): a stochastic estimate of Eq. (3) / (4). Shape ``(3,)``."""
     from .metrics import wasserstein
     from ..models.objectives import minibatch_w2_loss
 
@@ -723,9 +725,9 @@ def entropic_ot(x: torch.Tensor, y: torch.Tensor, epsilon: float, max_iter: int 
     """The entropic optimal-transport cost OT_ε between the uniform empirical measures of ``x`` ``(n, d)`` and
     ``y`` ``(m, d)`` for the cost ‖x − y‖² (so that OT_ε → W2² as ε → 0): min_π ⟨π, C⟩ + ε KL(π | a ⊗ b), computed
     as the dual value ⟨a, f⟩ + ⟨b, g⟩ of log-domain Sinkhorn iterations, with ε annealed geometrically from the
-    largest cost down to ``epsilon`` (ε-scaling), with averaged symmetric updates, and then iterated at ``epsilon`` until the potentials move by less
-    than ``tol`` (or ``max_iter`` iterations). Float64 throughout; a measurement (no gradient): returns a 0-d
-    tensor."""
+    largest cost down to ``epsilon`` (ε-scaling), with averaged symmetric updates, and then iterated at ``epsilon``
+    until the potentials move by less than ``tol`` (or ``max_iter`` iterations). Float64 throughout; a measurement (no
+    gradient): returns a 0-d tensor."""
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or epsilon <= 0:
         raise ValueError(f"entropic_ot needs (n, d) and (m, d) samples and epsilon > 0, got {tuple(x.shape)}, "
                          f"{tuple(y.shape)}, epsilon={epsilon}")

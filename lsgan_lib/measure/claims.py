@@ -50,7 +50,8 @@ MIN_SEEDS_FOR_BOOTSTRAP = 5
 
 
 def _holds(value: float, direction: str, threshold: float) -> bool:
-    return {">=": value >= threshold, "<=": value <= threshold, ">": value > threshold, "<": value < threshold}[direction]
+    return {">=": value >= threshold, "<=": value <= threshold, ">": value > threshold,
+            "<": value < threshold}[direction]
 
 
 def _check_direction(direction: str) -> None:
@@ -162,7 +163,8 @@ def passing_seeds(gates: Sequence[Gate]) -> np.ndarray:
         raise ValueError("passing_seeds needs at least one gate")
     sizes = {g.n_seeds for g in gates}
     if len(sizes) > 1:
-        raise ValueError(f"passing_seeds needs gates over the same seeds; got {', '.join(f'{g.name!r}: {g.n_seeds}' for g in gates)}")
+        counts = ", ".join(f"{g.name!r}: {g.n_seeds}" for g in gates)
+        raise ValueError(f"passing_seeds needs gates over the same seeds; got {counts}")
     return np.logical_and.reduce([np.array(g.seed_passes) for g in gates])
 
 
@@ -358,7 +360,8 @@ class Claim:
         for g in self.gates:
             if not g.independence.strip():
                 raise ValueError(f"the gate {g.name!r} (claim {self.claim[:50]!r}) states no independence: pass "
-                                 "independence='<what it certifies and why that is independent of the claim>' to gate()")
+                                 "independence='<what it certifies and why that is independent of the claim>' to "
+                                 "gate()")
 
     def record(self) -> dict:
         """The claim as plain JSON-able data (stored in the notebook's output metadata for the overview)."""

@@ -130,7 +130,8 @@ def feature_network(choice: str, feature_train: int, feature_steps: int, seed: i
                 "feature_net='inception' needs pytorch-fid and its Inception-v3 weights on this machine, and they are "
                 f"absent (nothing is downloaded here). Install pytorch-fid and put {INCEPTION_WEIGHTS} into "
                 f"{torch.hub.get_dir()}/checkpoints/, or run with feature_net='lenet' (the labelled substitute).")
-        return net, None, "FID (Inception-v3)", "the standard Inception-v3 FID network (pytorch-fid weights found locally)"
+        return (net, None, "FID (Inception-v3)",
+                "the standard Inception-v3 FID network (pytorch-fid weights found locally)")
     net, acc, _ = substitute_feature_network(feature_train, feature_steps, seed)
     return net, FEATURE_SIZE, "FD-LeNet (not FID)", (
         f"Fréchet distance on the 84 features of a LeNet-5 trained here on {feature_train:,} CIFAR-10 images "

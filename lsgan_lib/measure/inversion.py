@@ -90,7 +90,8 @@ def _autocast(device: torch.device, amp: bool):
 def invert(generator: nn.Module, images: torch.Tensor, latent_dim: int, steps: int = 10_000, lr: float = 1e-3,
            project: bool = True, z0: torch.Tensor | None = None, chunk: int = 1024, amp: bool = False,
            channels_last: bool = False, device: torch.device | str | None = None) -> Inversion:
-    """Solve Eq. (5) (``project=True``) or Eq. (4) (``project=False``) for every image of ``images`` ``(batch, C, H, W)``.
+    """Solve Eq. (5) (``project=True``) or Eq. (4) (``project=False``) for every image of ``images``
+    ``(batch, C, H, W)``.
 
     Adam (β = (0.9, 0.999), the paper's "default hyperparameters") on the latents, ``steps`` steps of rate ``lr``,
     starting from ``z0`` ``(batch, latent_dim)`` (zeros when ``None``, the paper's z₀ = 0); with ``project`` every

@@ -10,7 +10,8 @@ from torch import nn
 
 
 def nearest_distance(points: torch.Tensor, reference: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """Distance from each row of ``points`` ``(n, d)`` to its nearest row of ``reference`` ``(m, d)``: shape ``(n,)``."""
+    """Distance from each row of ``points`` ``(n, d)`` to its nearest row of ``reference`` ``(m, d)``: shape
+    ``(n,)``."""
     if points.shape[1] != reference.shape[1]:
         raise ValueError(f"dimension mismatch: points {tuple(points.shape)} vs reference {tuple(reference.shape)}")
     if reference.shape[0] == 0:
@@ -294,7 +295,8 @@ def escape_ratio(samples: torch.Tensor, data: torch.Tensor) -> float:
 
 
 def blow_up_gate(samples_per_seed, data: torch.Tensor, multiple: float = BLOW_UP_MULTIPLE, what: str = "the GAN"):
-    """A training gate (:func:`lsgan_lib.measure.claims.gate`) that fails when a run's samples blew up while staying finite.
+    """A training gate (:func:`lsgan_lib.measure.claims.gate`) that fails when a run's samples blew up while staying
+    finite.
 
     ``samples_per_seed`` is a sequence of generated samples ``(m, d)``, one per seed; ``data`` ``(n, d)`` the data
     they should match. Each seed's :func:`escape_ratio` must be ≤ ``multiple`` (the gate keeps the worst seed).

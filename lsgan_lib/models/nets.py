@@ -120,8 +120,8 @@ def dcgan_generator(latent_dim: int, channels: int, size: int, width: int = 64) 
         raise ValueError(f"dcgan_generator builds 28, 32 or 64 pixel images, not {size}")
     start, ups = (7, 2) if size == 28 else (4, {32: 3, 64: 4}[size])
     maps = width * 2 ** (ups - 1)
-    layers: list[nn.Module] = [nn.Linear(latent_dim, maps * start * start, bias=False), nn.Unflatten(1, (maps, start, start)),
-                               nn.BatchNorm2d(maps), nn.ReLU()]
+    layers: list[nn.Module] = [nn.Linear(latent_dim, maps * start * start, bias=False),
+                               nn.Unflatten(1, (maps, start, start)), nn.BatchNorm2d(maps), nn.ReLU()]
     for _ in range(ups - 1):
         layers += [nn.ConvTranspose2d(maps, maps // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(maps // 2), nn.ReLU()]
         maps //= 2

@@ -16,8 +16,8 @@ member missing from the cache is retrained whole: a run's numbers never depend o
 
 The members must share the architecture shape and the loop (data dimension, ``latent_dim``, ``widths``,
 ``batch_size``, ``n_iter``, ``snapshots``, ``n_eval``, ``n_critic``, ``n_gen``, ``critic_update``, ``critic_warmup``,
-``precision``, ``critic_batch_norm``, ``sample_statistics``) and the objective; they may differ in ``seed``, ``data``, ``latent``, ``lr``, ``lr_decay``,
-``lr_decay_every``, ``weight_decay``, ``loss_reduction`` and the RMSprop constants.
+``precision``, ``critic_batch_norm``, ``sample_statistics``) and the objective; they may differ in ``seed``, ``data``,
+``latent``, ``lr``, ``lr_decay``, ``lr_decay_every``, ``weight_decay``, ``loss_reduction`` and the RMSprop constants.
 
 Divergence: ``train_gan`` raises :class:`~lsgan_lib.train.config.TrainingDiverged` at the first non-finite loss and
 caches nothing. In a batch, a member whose loss becomes NaN or infinite is *frozen* — its parameters, optimizer state
@@ -124,8 +124,9 @@ def stacked_forward(x: torch.Tensor, weights: list[torch.Tensor], biases: list[t
     per-member batch norm (when ``bn_weights`` is not empty: one ``F.batch_norm`` on the ``(n, K * width)`` layout,
     which updates ``running_means[i]``/``running_vars[i]`` ``(K, 1, width)`` in place in training mode) and
     ``activation``. ``momentum`` is the running statistics' update weight; with ``use_running`` a training pass
-    updates them and then normalises with them (as constants) instead of the batch's statistics. At K = 1 the layers run on ``(n, width)`` with ``nn.Linear``'s ``F.linear`` and
-    ``nn.BatchNorm1d``'s ``F.batch_norm``: one matrix product instead of a batch of one, and no layout changes."""
+    updates them and then normalises with them (as constants) instead of the batch's statistics. At K = 1 the layers run
+    on ``(n, width)`` with ``nn.Linear``'s ``F.linear`` and ``nn.BatchNorm1d``'s ``F.batch_norm``: one matrix product
+    instead of a batch of one, and no layout changes."""
     single = x.shape[0] == 1
     h = x.squeeze(0) if single else x  # squeeze, not [0]: indexing's backward would allocate and fill a stack
     for i in range(len(weights) - 1):
@@ -721,7 +722,8 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
                   progress: bool = True, results_root=None, desc: str = "batched training", *,
                   snapshot_extra: Callable[[StackedFC, StackedFC], dict[str, torch.Tensor]] | None = None,
                   record_divergence: bool = False, cache_kind: str = CACHE_KIND,
-                  cache_key: Callable[[GANConfig], dict] | None = None, compile_mode: str | None = None) -> list[GANRun]:
+                  cache_key: Callable[[GANConfig], dict] | None = None, compile_mode: str | None = None
+                  ) -> list[GANRun]:
     """Train (or load from the results cache) K configurations of one architecture shape as one batched model.
 
     Returns one :class:`~lsgan_lib.train.config.GANRun` per configuration, in order, exactly as ``train_gan`` would (CPU
@@ -742,8 +744,8 @@ def train_batched(configs: Sequence[GANConfig] | Iterable[GANConfig], device: to
     ``compile_mode`` — ``None`` (eager), or a ``torch.compile`` mode of :data:`COMPILE_MODES` for the stacked nets'
     forward pass and the optimizer update (``"reduce-overhead"`` adds CUDA graphs on a GPU). Whether it pays is
     measured by ``bench/toy_training.py --compile``: on the 2-core CPU it does not (bench/README.md). Compiled code
-    rounds differently, like batching, so the mode enters the cache key (:func:`batch_keys`). Objectives with a gradient penalty
-    cannot be compiled (``ValueError``).
+    rounds differently, like batching, so the mode enters the cache key (:func:`batch_keys`). Objectives with a gradient
+    penalty cannot be compiled (``ValueError``).
     """
     configs = list(configs)
     check_same_shape(configs)

@@ -51,10 +51,10 @@ def active_client():
 
 def train_here_or_on_cluster(train: Callable, work: Any, device: Any, bar, *options) -> Any:
     """``train(work, device, bar, *options)`` — a trainer that returns cache payloads, such as
-    :func:`lsgan_lib.train.batched._train_batched` or :func:`lsgan_lib.train.images._train` — in this process, or, when a
-    Dask client is active (:func:`active_client`), as a task on one of its workers, which returns the payloads for this
-    process to cache (the progress bar then completes when the task does, with the time the worker took). ``device`` ``None``: the default device of
-    the process that trains."""
+    :func:`lsgan_lib.train.batched._train_batched` or :func:`lsgan_lib.train.images._train` — in this process, or, when
+    a Dask client is active (:func:`active_client`), as a task on one of its workers, which returns the payloads for
+    this process to cache (the progress bar then completes when the task does, with the time the worker took).
+    ``device`` ``None``: the default device of the process that trains."""
     client = active_client()
     if client is None:
         import torch

@@ -128,8 +128,8 @@ class GANConfig:
         check_precision(self.precision, "GANConfig.precision")
         fixed = latent(self.latent).fixed_dim
         if fixed is not None and self.latent_dim != fixed:
-            raise ValueError(f"GANConfig: the {self.latent} latent is a point set of R^{fixed}: set latent_dim={fixed}, "
-                             f"got {self.latent_dim}")
+            raise ValueError(f"GANConfig: the {self.latent} latent is a point set of R^{fixed}: set "
+                             f"latent_dim={fixed}, got {self.latent_dim}")
         for name, choices in (("critic_batch_norm", CRITIC_BATCH_NORMS), ("loss_reduction", LOSS_REDUCTIONS),
                               ("sample_statistics", SAMPLE_STATISTICS)):
             if getattr(self, name) not in choices:
@@ -140,8 +140,8 @@ class GANConfig:
         if self.critic_update not in CRITIC_UPDATES:
             raise ValueError(f"GANConfig.critic_update must be one of {CRITIC_UPDATES}, got {self.critic_update!r}")
         if self.critic_update == "split" and not hasattr(objective(self.objective), "critic_loss_real"):
-            raise ValueError(f"GANConfig: critic_update='split' needs an objective whose critic loss splits into a real "
-                             f"and a generated half (minimax, non_saturating); {self.objective!r} does not")
+            raise ValueError(f"GANConfig: critic_update='split' needs an objective whose critic loss splits into a "
+                             f"real and a generated half (minimax, non_saturating); {self.objective!r} does not")
         positive = ("latent_dim", "n_iter", "batch_size", "lr_decay_every", "n_critic", "n_gen", "n_eval")
         for name in positive:
             if getattr(self, name) < 1:

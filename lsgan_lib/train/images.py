@@ -346,7 +346,8 @@ AUTOENCODER_CACHE_KIND = "autoencoder"
 @dataclass(frozen=True)
 class AutoencoderConfig:
     """Everything that determines an autoencoder run (and so its cache key). The fields mean what they mean in
-    :class:`ImageGANConfig` (``precision`` ``"bf16"``: the forward pass in bfloat16, the MSE in float32); the optimizer is Adam with ``lr`` and ``betas`` (PyTorch's defaults: the paper's)."""
+    :class:`ImageGANConfig` (``precision`` ``"bf16"``: the forward pass in bfloat16, the MSE in float32); the optimizer
+    is Adam with ``lr`` and ``betas`` (PyTorch's defaults: the paper's)."""
 
     dataset: str
     architecture: str = "resize_conv"
@@ -466,8 +467,8 @@ def train_autoencoder(config: AutoencoderConfig, device: torch.device | str | No
 def train_image_runs(configs: list[ImageGANConfig | AutoencoderConfig], device: torch.device | str | None = None,
                      progress: bool = True, results_root=None) -> list[ImageGANRun | AutoencoderRun]:
     """Train (or load) a chapter's independent image runs — GANs and autoencoders — and return them in order: one after
-    another here, or, under a Dask client (``$LSGAN_SCHEDULER``, :mod:`lsgan_lib.book.sweep`), all at once, each a task on
-    a worker, this process writing the results cache."""
+    another here, or, under a Dask client (``$LSGAN_SCHEDULER``, :mod:`lsgan_lib.book.sweep`), all at once, each a task
+    on a worker, this process writing the results cache."""
     trainers = {ImageGANConfig: train_image_gan, AutoencoderConfig: train_autoencoder}
     unknown = [type(c).__name__ for c in configs if type(c) not in trainers]
     if unknown:

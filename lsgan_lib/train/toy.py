@@ -16,5 +16,6 @@ from .config import (CACHE_KIND, PRECISIONS, GANConfig, GANRun, TrainingDiverged
                      default_device, device_name)
 from .progress import ProgressBar, progress_mode
 
-__all__ = ["CACHE_KIND", "PRECISIONS", "GANConfig", "GANRun", "ProgressBar", "TrainingDiverged", "build_networks", "critic_steps",
-           "default_device", "device_name", "progress_mode", "train_batched", "train_gan", "train_runs", "train_sweep"]
+__all__ = ["CACHE_KIND", "PRECISIONS", "GANConfig", "GANRun", "ProgressBar", "TrainingDiverged", "build_networks",
+           "critic_steps", "default_device", "device_name", "progress_mode", "train_batched", "train_gan", "train_runs",
+           "train_sweep"]
