@@ -99,4 +99,3 @@ class BarPart:
         """This part's iterations still open ran on a worker in ``seconds``."""
         self.bar.ran_elsewhere(seconds, self.total - self.n)
         self.n = self.total
-
