@@ -187,6 +187,15 @@ def test_the_missing_modes_pilot_prints_the_premise_per_seed_and_its_decision(ca
     assert "seed 500: pre-trained kept" in out and "premise met in every seed:" in out
 
 
+def test_the_w2_iterations_pilot_prints_each_seeds_gate_gain_and_the_count_per_snapshot(capsys, monkeypatch):
+    monkeypatch.delenv("LSGAN_SCHEDULER", raising=False)
+    load("w2_iterations_pilot").main(["--seeds", "850", "851", "--iters", "2", "--snapshots", "1", "2"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| 85")]
+    assert [row.split(" | ")[0] for row in rows] == ["| 850", "| 851"] and all(row.count("|") == 5 for row in rows)
+    assert "iteration 1: " in out and "iteration 2: " in out and "of 2 seeds pass the learned gate" in out
+
+
 def test_the_thread_contention_bench_prints_a_row_per_competitor_and_restores_the_thread_count(capsys):
     before = torch.get_num_threads()
     load("thread_contention").main(["--width", "8", "--steps", "2", "--repeats", "1"])
