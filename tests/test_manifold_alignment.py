@@ -132,31 +132,55 @@ def test_continuation_starts_both_losses_from_the_same_generator_and_is_cached()
 
 
 @pytest.mark.slow
-def test_under_a_scheduler_the_continuation_runs_on_a_worker_and_equals_a_run_here(monkeypatch, tmp_path):
+def test_under_a_scheduler_the_continuations_run_on_workers_and_equal_runs_here(monkeypatch, tmp_path):
     from distributed import Client, LocalCluster, get_task_stream
 
     from lsgan_lib.train.progress import ProgressBar
 
-    run = _tiny_pretrained()
+    run, other = _tiny_pretrained(), _tiny_pretrained(seed=1)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the worker's count: CPU products round differently with another
     try:
         here = ma.continue_against_critic(run, critic_iter=3, n_iter=4, snapshots=[2], batch_size=16)
+        here_other = ma.continue_against_critic(other, critic_iter=3, n_iter=4, snapshots=[2], batch_size=16)
     finally:
         torch.set_num_threads(threads)
     monkeypatch.setenv("LSGAN_RESULTS", str(tmp_path / "other"))  # an empty cache: the worker must train
     monkeypatch.setenv("LSGAN_PROGRESS", "off")
     bar = ProgressBar(2 * (3 + 2 * 4), "two seeds share this bar")
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client, get_task_stream(client) as stream:
         monkeypatch.setenv("LSGAN_SCHEDULER", cluster.scheduler_address)
         there = ma.continue_against_critic(run, critic_iter=3, n_iter=4, snapshots=[2], batch_size=16, progress=bar)
-    assert [t["key"].split("-")[0] for t in stream.data] == ["train_on_worker"]
-    assert bar.n == 3 + 2 * 4  # this seed's share of the bar, not the whole bar
+        assert bar.n == 3 + 2 * 4  # this seed's share of the bar, not the whole bar
+        both = ma.continue_seeds([run, other], critic_iter=3, n_iter=4, snapshots=[2], batch_size=16, progress=bar)
+    assert [t["key"].split("-")[0] for t in stream.data] == ["train_on_worker"] * 2  # the first seed was cached
+    assert bar.n == bar.total
     for name in ma.CONTINUED_LOSSES:
         assert torch.equal(there[name], here[name])
+        assert torch.equal(both[0][name], here[name]) and torch.equal(both[1][name], here_other[name])
     assert there["critic_on_missing"] == here["critic_on_missing"]
-    assert len(list((tmp_path / "other").rglob("*.pt"))) == 1  # cached by this process
+    assert len(list((tmp_path / "other").rglob("*.pt"))) == 2  # cached by this process
+
+
+def test_continue_seeds_runs_the_seeds_at_once_under_a_client_and_in_order_without(monkeypatch):
+    import threading
+
+    runs = ["seed 0", "seed 1", "seed 2"]
+    barrier = threading.Barrier(3, timeout=10)  # passes only if all three seeds run at the same time
+
+    def continued(run, *args, **kwargs):
+        barrier.wait()
+        return {"run": run, "args": args, "n_critic": kwargs["n_critic"]}
+
+    monkeypatch.setattr(ma, "continue_against_critic", continued)
+    monkeypatch.setattr(ma, "active_client", lambda: object())
+    out = ma.continue_seeds(runs, 3, 4, [2], n_critic=5)
+    assert [o["run"] for o in out] == runs and out[0]["args"] == (3, 4, [2]) and out[0]["n_critic"] == 5
+    order = []
+    monkeypatch.setattr(ma, "continue_against_critic", lambda run, *a, **k: order.append(run) or run)
+    monkeypatch.setattr(ma, "active_client", lambda: None)
+    assert ma.continue_seeds(runs, 3, 4) == runs and order == runs  # here: one after another
 
 
 def test_continuation_refuses_a_generator_not_pretrained_on_four_modes_and_bad_sizes():

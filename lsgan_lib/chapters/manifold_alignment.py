@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from ..measure.claims import Gate, bootstrap_interval, gate, meets
 from ..measure.metrics import circle_statistics, mode_statistics
 from ..models.objectives import minibatch_w2_loss, minimax_critic_loss, objective
 from ..train.config import GANConfig, GANRun, build_networks, evaluation_inputs, random_stream
-from ..train.cluster import train_here_or_on_cluster
+from ..train.cluster import active_client, train_here_or_on_cluster
 
 
 CIRCLE_ANGLES = {"circle": circle_angle, "circle_r10": circle_r10_angle}  # the circles' angle maps (arcs)
@@ -241,6 +242,22 @@ def continue_against_critic(pretrained: GANRun, critic_iter: int, n_iter: int, s
 
     payload, _ = cache.cached(MISSING_MODES_CACHE_KIND, key, compute)
     return payload
+
+
+def continue_seeds(pretrained: Sequence[GANRun], critic_iter: int, n_iter: int, snapshots: Sequence[int] = (),
+                   n_critic: int = 1, lr: float = 2e-4, batch_size: int = 256, progress=None) -> list[dict]:
+    """:func:`continue_against_critic` for each pre-trained run (one per seed), results in the same order. Under a
+    Dask client every seed is submitted at once, each a task on a worker (as :func:`lsgan_lib.train.batched.train_sweep`
+    submits its batches), so the seeds spread over the workers; without one they run here, one after another."""
+    def one(run: GANRun) -> dict:
+        return continue_against_critic(run, critic_iter, n_iter, snapshots, n_critic=n_critic, lr=lr,
+                                       batch_size=batch_size, progress=progress)
+
+    runs = list(pretrained)
+    if len(runs) < 2 or active_client() is None:
+        return [one(run) for run in runs]
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        return list(pool.map(one, runs))
 
 
 def _minimax_critic_step(generator: torch.nn.Module, critic: torch.nn.Module, optimizer: torch.optim.Optimizer,
