@@ -166,6 +166,8 @@ def test_under_a_scheduler_the_continuations_run_on_workers_and_equal_runs_here(
 def test_continue_seeds_runs_the_seeds_at_once_under_a_client_and_in_order_without(monkeypatch):
     import threading
 
+    from lsgan_lib.train import cluster
+
     runs = ["seed 0", "seed 1", "seed 2"]
     barrier = threading.Barrier(3, timeout=10)  # passes only if all three seeds run at the same time
 
@@ -174,12 +176,12 @@ def test_continue_seeds_runs_the_seeds_at_once_under_a_client_and_in_order_witho
         return {"run": run, "args": args, "n_critic": kwargs["n_critic"]}
 
     monkeypatch.setattr(ma, "continue_against_critic", continued)
-    monkeypatch.setattr(ma, "active_client", lambda: object())
+    monkeypatch.setattr(cluster, "active_client", lambda: object())
     out = ma.continue_seeds(runs, 3, 4, [2], n_critic=5)
     assert [o["run"] for o in out] == runs and out[0]["args"] == (3, 4, [2]) and out[0]["n_critic"] == 5
     order = []
     monkeypatch.setattr(ma, "continue_against_critic", lambda run, *a, **k: order.append(run) or run)
-    monkeypatch.setattr(ma, "active_client", lambda: None)
+    monkeypatch.setattr(cluster, "active_client", lambda: None)
     assert ma.continue_seeds(runs, 3, 4) == runs and order == runs  # here: one after another
 
 

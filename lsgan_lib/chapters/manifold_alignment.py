@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import math
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -22,7 +21,7 @@ from ..measure.claims import Gate, bootstrap_interval, gate, meets
 from ..measure.metrics import circle_statistics, mode_statistics
 from ..models.objectives import minibatch_w2_loss, minimax_critic_loss, objective
 from ..train.config import GANConfig, GANRun, build_networks, evaluation_inputs, random_stream
-from ..train.cluster import active_client, train_here_or_on_cluster
+from ..train.cluster import map_here_or_on_cluster, train_here_or_on_cluster
 
 
 CIRCLE_ANGLES = {"circle": circle_angle, "circle_r10": circle_r10_angle}  # the circles' angle maps (arcs)
@@ -253,11 +252,7 @@ def continue_seeds(pretrained: Sequence[GANRun], critic_iter: int, n_iter: int, 
         return continue_against_critic(run, critic_iter, n_iter, snapshots, n_critic=n_critic, lr=lr,
                                        batch_size=batch_size, progress=progress)
 
-    runs = list(pretrained)
-    if len(runs) < 2 or active_client() is None:
-        return [one(run) for run in runs]
-    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-        return list(pool.map(one, runs))
+    return map_here_or_on_cluster(one, pretrained)
 
 
 def _minimax_critic_step(generator: torch.nn.Module, critic: torch.nn.Module, optimizer: torch.optim.Optimizer,

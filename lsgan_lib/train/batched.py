@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -45,7 +44,7 @@ from .. import cache
 from ..data.distributions import data_manifold, latent
 from ..models.nets import ACTIVATIONS, FastELU, fast_elu
 from ..models.objectives import objective, traits
-from .cluster import active_client, train_here_or_on_cluster
+from .cluster import map_here_or_on_cluster, train_here_or_on_cluster
 from .config import (ADAM_EPS, CACHE_KIND, GANConfig, GANRun, TrainingDiverged, autocast, build_networks,
                      check_gan_payload, critic_steps, default_device, device_name, evaluation_inputs, optimizer_of,
                      random_stream, run_from_payload)
@@ -910,11 +909,7 @@ def train_sweep(configs: Sequence[GANConfig] | Iterable[GANConfig], device: torc
         return train_batched([configs[j] for j in members], device, progress, results_root, label, **options)
 
     calls = list(enumerate(batches, 1))
-    if len(calls) < 2 or active_client() is None:  # one batch after another here
-        trained = [train_group(*call) for call in calls]
-    else:  # every batch at once, each a task on the Dask cluster (train_here_or_on_cluster); this process caches
-        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-            trained = list(pool.map(lambda call: train_group(*call), calls))
+    trained = map_here_or_on_cluster(lambda call: train_group(*call), calls)  # under Dask: every batch a task at once
     for (_, members), group_runs in zip(calls, trained):
         for j, run in zip(members, group_runs):
             runs[j] = run

@@ -16,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from typing import Any, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Iterator
 
 SCHEDULER_ENV = "LSGAN_SCHEDULER"
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # what torch reads for its intra-op threads when a kernel starts
@@ -47,6 +48,17 @@ def active_client():
         raise RuntimeError(f"cannot reach the Dask scheduler {address!r} named by ${SCHEDULER_ENV} ({error}). Fix: "
                            f"start it (`dask scheduler`) and its workers, or unset {SCHEDULER_ENV} to train here"
                            ) from None
+
+
+def map_here_or_on_cluster(function: Callable, items: Iterable) -> list:
+    """``[function(item) for item in items]``, in order: one after another here, or, under a Dask client
+    (:func:`active_client`), all at once in threads of this process, so that calls which each wait on a task of their
+    own (:func:`train_here_or_on_cluster`) spread over the workers while this process caches what they return."""
+    items = list(items)
+    if len(items) < 2 or active_client() is None:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        return list(pool.map(function, items))
 
 
 def train_here_or_on_cluster(train: Callable, work: Any, device: Any, bar, *options) -> Any:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import torch
@@ -31,7 +30,7 @@ from ..data.images import SPLITS, load_images
 from ..data.distributions import latent
 from ..models.nets import CRITIC_NORMS, IMAGE_NETS, image_networks
 from ..models.objectives import objective, traits
-from .cluster import active_client, train_here_or_on_cluster
+from .cluster import map_here_or_on_cluster, train_here_or_on_cluster
 from .config import TrainingDiverged, autocast, check_precision, device_name, random_stream
 from .progress import ProgressBar
 
@@ -477,7 +476,4 @@ def train_image_runs(configs: list[ImageGANConfig | AutoencoderConfig], device: 
     def run(config):
         return trainers[type(config)](config, device, progress, results_root)
 
-    if len(configs) < 2 or active_client() is None:
-        return [run(c) for c in configs]
-    with ThreadPoolExecutor(max_workers=len(configs)) as pool:
-        return list(pool.map(run, configs))
+    return map_here_or_on_cluster(run, configs)
