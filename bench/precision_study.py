@@ -5,7 +5,7 @@ measurements?
                                      celeba_wgan_gp] [--seeds 10] [--first-seed 300] [--iters N | NAME=N ...]
                                      [--device cpu|cuda] [--threads T]
                                      [--precisions fp32|bf16|fp32-ulp ...] [--candidate bf16|fp32-ulp]
-                                     [--save DIR] [--combine DIR]
+                                     [--save DIR] [--combine DIR ...]
 
 For each setting, ``--seeds`` held-out seeds (300, 301, …: never the chapters' seeds 0–4, 100–102 or the pilots'
 200–204) are trained twice, in ``precision="fp32"`` and in ``precision="bf16"`` (the same seed: the same initial
@@ -286,6 +286,21 @@ def study(setting: Setting, measured: dict[str, dict], candidate: str = "bf16") 
     return passed
 
 
+def merge(first: dict, second: dict) -> dict:
+    """One setting and variant's measurements from two calls that trained other seeds of it (``--save`` to two
+    folders), ordered by seed; their seconds add up."""
+    name = f"{first['setting']} {first['precision']}"
+    if any(first[k] != second[k] for k in ("n_iter", "device")):
+        raise SystemExit(f"{name}: saved parts differ in length or device ({first['n_iter']} on {first['device']} vs "
+                         f"{second['n_iter']} on {second['device']}); combine parts of one study only")
+    if set(first["seeds"]) & set(second["seeds"]):
+        raise SystemExit(f"{name}: seeds {sorted(set(first['seeds']) & set(second['seeds']))} were saved twice; "
+                         "give --combine each seed's measurement once")
+    rows = sorted(zip(first["seeds"] + second["seeds"], first["gates"] + second["gates"]))
+    return dict(first, seeds=[seed for seed, _ in rows], gates=[gates for _, gates in rows],
+                seconds=first["seconds"] + second["seconds"])
+
+
 def parse_iters(items: list[str], names: list[str]) -> dict[str, int]:
     """``--iters N`` (every setting) or ``NAME=N`` items; the settings' defaults otherwise."""
     out = {name: SETTINGS[name].default_iters for name in names}
@@ -312,8 +327,9 @@ def main(argv=None) -> None:
     parser.add_argument("--candidate", default="bf16", choices=[v for v in VARIANTS if v != "fp32"],
                         help=f"compared with fp32: bf16 (the study) or {NULL} (the null control)")
     parser.add_argument("--save", type=Path, default=None, help="write each setting's measurements as JSON here")
-    parser.add_argument("--combine", type=Path, default=None,
-                        help="train nothing: print the tables from the JSON files --save wrote in this folder")
+    parser.add_argument("--combine", type=Path, nargs="+", default=None,
+                        help="train nothing: print the tables from the JSON files --save wrote in these folders "
+                             "(the seeds of one setting and variant may be split between folders)")
     args = parser.parse_args(argv)
     if args.seeds < 2 or args.first_seed < 300:
         raise SystemExit("--seeds must be >= 2 (a paired interval) and --first-seed >= 300 (held-out seeds only)")
@@ -329,9 +345,11 @@ def main(argv=None) -> None:
           f"the fp32 mean, or ±{TOLERANCE_MODES:g} mode for mode counts, for every gate measurement.")
     if args.combine:  # the tables from measurements saved by earlier (e.g. parallel) calls
         found = {}
-        for path in sorted(Path(args.combine).glob("*.json")):
-            m = json.loads(path.read_text())
-            found.setdefault(m["setting"], {})[m["precision"]] = m
+        for folder in args.combine:
+            for path in sorted(folder.glob("*.json")):
+                m = json.loads(path.read_text())
+                variants = found.setdefault(m["setting"], {})
+                variants[m["precision"]] = merge(variants[m["precision"]], m) if m["precision"] in variants else m
         outcomes = {name: study(SETTINGS[name], found[name], args.candidate) for name in args.settings
                     if pair <= set(found.get(name, {}))}
         iters = {name: found[name]["fp32"]["n_iter"] for name in outcomes}

@@ -205,3 +205,19 @@ def test_the_thread_contention_bench_prints_a_row_per_competitor_and_restores_th
                                                   "busy loop, SCHED_IDLE"]
     assert all(len(row.split()) >= 2 and float(row.split()[-1]) > 0 for row in rows)
     assert torch.get_num_threads() == before
+
+
+def test_the_precision_study_combines_one_variants_seeds_saved_by_two_calls(tmp_path, capsys):
+    study = load("precision_study")
+    common = ["--iters", "3", "--settings", "jsd_minimax", "--seeds", "2"]
+    study.main([*common, "--precisions", "fp32", "--save", str(tmp_path / "a")])
+    study.main([*common, "--precisions", "fp32", "--first-seed", "302", "--save", str(tmp_path / "b")])
+    study.main([*common[:-1], "4", "--precisions", "bf16", "--save", str(tmp_path / "c")])
+    capsys.readouterr()
+    study.main(["--settings", "jsd_minimax", "--combine", *(str(tmp_path / x) for x in "bac")])
+    out = capsys.readouterr().out
+    assert "## jsd_minimax, bf16 against fp32: 4 seeds (300–303), 3 iterations" in out
+    assert [line.split(" | ")[1] for line in out.splitlines() if line.startswith("| on-support share | 30")] == \
+        ["300", "301", "302", "303"]  # ordered by seed whichever folder came first
+    with pytest.raises(SystemExit, match="saved twice"):
+        study.main(["--settings", "jsd_minimax", "--combine", str(tmp_path / "a"), str(tmp_path / "a")])
