@@ -137,8 +137,8 @@ def main(argv=None) -> None:
             print(f"| {v} | {seed} | {p.figure} | {fmt(f)} | {fmt(f0)} | {'yes' if ok else 'no'} |")
         cached = all(r.from_cache for r in runs)
         print(f"<!-- critic_batch_norm={norm}: {len(rows)} runs in {seconds:.0f} s"
-              f"{' (cached)' if cached else f', {1e3 * seconds / (len(rows) * args.iters):.2f} ms per member-iteration'}"
-              " -->")
+              + (" (cached)" if cached else f", {1e3 * seconds / (len(rows) * args.iters):.2f} ms per member-iteration")
+              + " -->")
     print()
     print("| variant | criteria met (of " + str(7 * len(args.seeds)) + ") | control learns in every seed |")
     print("| --- | --- | --- |")

@@ -19,8 +19,9 @@ Glorot initialisation) at the given sizes, trained by
 Operations are counted with ``torch.utils.flop_counter``'s formulas (bench/latent_space_cost.py's counter; a
 multiply-add counts 2), checked first against a hand count for one convolution, and turned into achieved GFLOP/s;
 the rate of a 1024² ``torch.mm`` measured in the same process, in float32 for the fp32 rows and in bfloat16 for the
-bf16 rows, is the reference (the issue's target: ≥ 50% of it). Rows are timed round robin ``--repeats`` times after one warm-up; the table gives medians and ranges. It is a
-benchmark that prints a table, not a test: nothing here passes or fails.
+bf16 rows, is the reference (the issue's target: ≥ 50% of it). Rows are timed round robin ``--repeats`` times after one
+warm-up; the table gives medians and ranges. It is a benchmark that prints a table, not a test: nothing here passes or
+fails.
 """
 
 from __future__ import annotations

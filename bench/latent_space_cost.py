@@ -12,8 +12,9 @@ It prints PFLOP per piece and the time that would take at the given sustained ra
 measurement — and, with ``--measure-device cpu|cuda``, at a rate derived from a measurement: the device's float32
 matrix-product rate (``torch.mm`` on 4096² matrices, timed here) times ``--efficiency``, the fraction of that rate the
 chapter's image trainer reached where it was measured (default 0.31: 57 GFLOP/s for a WGAN-GP iteration against
-184 GFLOP/s for ``torch.mm`` on this project's 2-core CPU, bench/README.md) — and the size of each trained generator's checkpoint (what a GPU run must carry back). The feature and
-classifier networks (LeNet-5 for the Fréchet distance and for Fig. 9) and the loss surfaces are small and not counted.
+184 GFLOP/s for ``torch.mm`` on this project's 2-core CPU, bench/README.md) — and the size of each trained generator's
+checkpoint (what a GPU run must carry back). The feature and classifier networks (LeNet-5 for the Fréchet distance and
+for Fig. 9) and the loss surfaces are small and not counted.
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ def main(argv=None) -> None:
     if not 0 < args.efficiency <= 1:
         parser.error(f"--efficiency must be in (0, 1], got {args.efficiency}")
     root = profile_params.project_root(Path(__file__).resolve().parent)
-    p = profile_params.resolve_parameters(root, "latent_space", args.profile, profile_params.parse_overrides(args.overrides))
+    p = profile_params.resolve_parameters(root, "latent_space", args.profile,
+                                          profile_params.parse_overrides(args.overrides))
     size = {"cifar10": p["image_size_cifar"], "celeba": p["image_size_celeba"], "mnist": p["image_size_mnist"]}
     dims = latent_sizes(p)
     scale = p["batch_size"] / COUNT_BATCH

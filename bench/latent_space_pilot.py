@@ -1,4 +1,5 @@
-"""Pilot: how many iterations the latent-space chapter's image models need to pass its training gates, and what they cost.
+"""Pilot: how many iterations the latent-space chapter's image models need to pass its training gates, and what they
+cost.
 
     python bench/latent_space_pilot.py [--dataset celeba] [--size 32] [--width 64] [--batch 64] [--dim 100]
                                        [--iters 1500] [--ae-iters 1000] [--seed 1] [--n-fid 500] [--n-train 4000]
@@ -10,8 +11,9 @@ measurement the chapter uses: the Fréchet distance on the chapter's feature net
 validation images, over that of the same generator at initialisation (snapshot 0; the former gate, ≤ 0.5), and over
 the data-vs-data floor (the first ``--n-fid`` training images against the validation images; issue 29's gate needs
 ≤ 3); on MNIST also the gate classifier's mean confidence (≥ 0.8). At the end: each generator layer's weight
-displacement ‖W − W₀‖ / ‖W₀‖ (Fig. 1's gate needs ≥ 1 in every layer) and excess kurtosis. For the autoencoder: its validation MSE over the per-pixel mean image's
-(≤ 0.5). With the wall time per iteration, this is what the ``cpu`` profile is designed from (bench/README.md).
+displacement ‖W − W₀‖ / ‖W₀‖ (Fig. 1's gate needs ≥ 1 in every layer) and excess kurtosis. For the autoencoder: its
+validation MSE over the per-pixel mean image's (≤ 0.5). With the wall time per iteration, this is what the ``cpu``
+profile is designed from (bench/README.md).
 """
 
 from __future__ import annotations

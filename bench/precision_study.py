@@ -341,7 +341,8 @@ def main(argv=None) -> None:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     print(f"# bf16 vs fp32 equivalence study ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); torch "
           f"{torch.__version__}, {args.device}, {torch.get_num_threads()} threads")
-    print(f"Rule (fixed before the runs): the 95% bootstrap interval of {args.candidate} − fp32 within ±{TOLERANCE_SHARE:.0%} of "
+    print(f"Rule (fixed before the runs): the 95% bootstrap interval of {args.candidate} − fp32 within "
+          f"±{TOLERANCE_SHARE:.0%} of "
           f"the fp32 mean, or ±{TOLERANCE_MODES:g} mode for mode counts, for every gate measurement.")
     if args.combine:  # the tables from measurements saved by earlier (e.g. parallel) calls
         found = {}
@@ -370,7 +371,8 @@ def main(argv=None) -> None:
             print(f"{name}: INCOMPLETE ({short[name]} of {args.seeds} seeds in both variants: does not count; "
                   f"it would read {'PASS' if passed else 'FAIL'}){trial}")
         else:
-            print(f"{name}: {'PASS' if passed else 'FAIL'}{trial}{'' if args.candidate == 'bf16' else ' (null control)'}")
+            print(f"{name}: {'PASS' if passed else 'FAIL'}{trial}"
+                  f"{'' if args.candidate == 'bf16' else ' (null control)'}")
     for name in missing:
         print(f"{name}: not run (no saved measurement for fp32 and {args.candidate})")
 

@@ -2,12 +2,12 @@
 
     python bench/sweep.py [--chapter synthetic|CHAPTER] [--profile smoke] [--points 4] [--workers 2] [--n-iter 400]
 
-Runs ``lsgan-book sweep``'s machinery (:mod:`lsgan_lib.book.sweep`) three times over ``--points`` seeds, each time from an
-empty results cache: serially in this process (``--scheduler none``; the kernels use torch's default thread count, all
-cores), serially with one torch thread per kernel (``--threads 1``), and on a ``LocalCluster`` of ``--workers``
+Runs ``lsgan-book sweep``'s machinery (:mod:`lsgan_lib.book.sweep`) three times over ``--points`` seeds, each time from
+an empty results cache: serially in this process (``--scheduler none``; the kernels use torch's default thread count,
+all cores), serially with one torch thread per kernel (``--threads 1``), and on a ``LocalCluster`` of ``--workers``
 processes with one thread each (each kernel then runs torch on one thread). It prints the wall time of each, the
-speed-up over the first, the cluster's start-up time, the mean time per point as papermill measured it, and the
-overhead per point: ``(wall on the cluster × workers − serial one-thread wall) / points``, the core-seconds per point
+speed-up over the first, the cluster's start-up time, the mean time per point as papermill measured it, and the overhead
+per point: ``(wall on the cluster × workers − serial one-thread wall) / points``, the core-seconds per point
 that distributing adds (cluster start, task transfers, idle workers at the end).
 
 ``--chapter synthetic`` (the default) sweeps a one-cell chapter written into a temporary project: it trains paper 002's
@@ -123,11 +123,13 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     print(f"| serial (`--scheduler none`, torch threads: all {os.cpu_count()}) | {serial['wall']:.1f} | – | "
           f"{serial['per_point']:.1f} | 1.00× | {serial_one['wall'] / serial['wall']:.2f}× | – |")
-    print(f"| serial, torch threads: 1 (`--threads 1`) | {serial_one['wall']:.1f} | – | {serial_one['per_point']:.1f} | "
+    print(f"| serial, torch threads: 1 (`--threads 1`) | {serial_one['wall']:.1f} | – | "
+          f"{serial_one['per_point']:.1f} | "
           f"{serial['wall'] / serial_one['wall']:.2f}× | 1.00× | – |")
     overhead = (dask["wall"] * args.workers - serial_one["wall"]) / n
     print(f"| LocalCluster, {args.workers} workers × 1 thread | {dask['wall']:.1f} | {dask['start']:.1f} | "
-          f"{dask['per_point']:.1f} | {serial['wall'] / dask['wall']:.2f}× | {serial_one['wall'] / dask['wall']:.2f}× | "
+          f"{dask['per_point']:.1f} | {serial['wall'] / dask['wall']:.2f}× | "
+          f"{serial_one['wall'] / dask['wall']:.2f}× | "
           f"{overhead:.1f} |")
 
 

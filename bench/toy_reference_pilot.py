@@ -9,12 +9,13 @@ Trains each objective at the settings the chapters use (3 hidden ReLU layers of 
 WGAN: RMSprop 5e-5, clip 0.01, 5 critic steps, uniform 2-d latent as in Fig. 1 of paper 000/001; WGAN-GP: Adam 1e-4,
 β = (0.5, 0.9), 5 critic steps, Gaussian 2-d latent; minimax and −log D: the manifold-alignment chapter's Adam
 settings: RMSprop 1e-3, one critic step, Gaussian 2-d latent), with ``--warmup`` Arjovsky et al.'s critic warm-up
-(100 critic steps for the first 25 generator iterations and every 500th; ``GANConfig.critic_warmup``), batched over held-out seeds (the chapters evaluate
-seeds 0–4 and select on 100–102), in a results cache of its own, and prints at every snapshot the gate measurements of
-:func:`lsgan_lib.chapters.manifold_alignment.support_statistics` — modes covered (≥ 20 of 2,500 samples on the support: within 3σ of a
-centre, or within 0.1 of the circle in R^10 cut into 12 arcs) and the on-support ("high-quality") share — and on the
-Gaussian mixtures also the modes covered within 0.1 of a centre (the level-set chapter's WGAN gate), with the wall time
-per run-iteration. The chapters' ``cpu`` iterations are set from this table (bench/README.md).
+(100 critic steps for the first 25 generator iterations and every 500th; ``GANConfig.critic_warmup``), batched over
+held-out seeds (the chapters evaluate seeds 0–4 and select on 100–102), in a results cache of its own, and prints at
+every snapshot the gate measurements of :func:`lsgan_lib.chapters.manifold_alignment.support_statistics` — modes covered
+(≥ 20 of 2,500 samples on the support: within 3σ of a centre, or within 0.1 of the circle in R^10 cut into 12 arcs) and
+the on-support ("high-quality") share — and on the Gaussian mixtures also the modes covered within 0.1 of a centre (the
+level-set chapter's WGAN gate), with the wall time per run-iteration. The chapters' ``cpu`` iterations are set from this
+table (bench/README.md).
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def main(argv=None) -> None:
             print(f"\n# {name} on {args.data}, lr {configs[0].lr:g}, width {args.width} x 3, {n} iterations, "
                   + ("critic warm-up, " if args.warmup else "") +
                   f"seeds {args.seeds}: {wall:.0f} s "
-                  f"({1e3 * wall / (n * len(configs)):.1f} ms per run-iteration, {args.threads} thread(s), batched, {args.device})")
+                  f"({1e3 * wall / (n * len(configs)):.1f} ms per run-iteration, {args.threads} thread(s), batched, "
+                  f"{args.device})")
             n_modes = support_statistics(args.data, runs[0].final)["n_modes"]
             print(f"| iteration | modes covered per seed (of {n_modes}) | on-support share per seed "
                   f"| modes within {near:g} per seed |")

@@ -17,9 +17,10 @@ A second table times the WGAN (clipping) toy reference — 3 × W ReLU MLPs for 
 generator step, RMSprop lr 5e-5, clipping at 0.01 — for each ``--wgan-widths`` W and ``--precisions`` (fp32, and bf16:
 ``torch.autocast`` around the forward passes), a plain PyTorch loop beside the library's loop at K = 1, with the
 rate in GFLOP/s (the iteration's matrix-product FLOPs, :func:`wgan_flops`) and its share of a fresh ``torch.mm`` of
-the layers' shape ``(256, W) @ (W, W)`` at the same precision, timed in the same run. ``--compile`` adds rows of the batched trainer under ``torch.compile`` modes
-(``reduce-overhead`` = compiled kernels replayed as CUDA graphs on a GPU); their compilation happens in the warm-up
-and is reported in the warm-up column. It is a benchmark that prints a table, not a timed test: nothing here passes or fails.
+the layers' shape ``(256, W) @ (W, W)`` at the same precision, timed in the same run. ``--compile`` adds rows of the
+batched trainer under ``torch.compile`` modes (``reduce-overhead`` = compiled kernels replayed as CUDA graphs on a GPU);
+their compilation happens in the warm-up and is reported in the warm-up column. It is a benchmark that prints a table,
+not a timed test: nothing here passes or fails.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ SETTING = {"setting": "paper_text"}  # set by --setting
 
 def config(n_iter: int, seed: int = 0) -> GANConfig:
     """Paper 002's configuration with ``n_iter`` iterations and one snapshot at the end, at the chosen setting of
-    :data:`lsgan_lib.chapters.geometric_view.SETTINGS` (``paper_text`` is the configuration this benchmark always timed)."""
+    :data:`lsgan_lib.chapters.geometric_view.SETTINGS` (``paper_text`` is the configuration this benchmark always
+    timed)."""
     return GANConfig(data="nine_squares", latent="gaussian", latent_dim=2, n_iter=n_iter, snapshots=(n_iter,),
                      seed=seed, **geometric_view.SETTINGS[SETTING["setting"]])
 
@@ -231,7 +233,8 @@ def wgan_library(width: int, precision: str, k: int = 1):
 
 
 def mm_rate(width: int, precision: str, device: torch.device, seconds_budget: float = 0.3) -> float:
-    """GFLOP/s of a fresh ``torch.mm`` of ``(256, width) @ (width, width)`` in ``precision`` (bf16 operands for bf16)."""
+    """GFLOP/s of a fresh ``torch.mm`` of ``(256, width) @ (width, width)`` in ``precision`` (bf16 operands for
+    bf16)."""
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     a = torch.randn(BATCH, width, device=device, dtype=dtype)
     b = torch.randn(width, width, device=device, dtype=dtype)
@@ -261,9 +264,11 @@ def wgan_table(widths: list[int], precisions: list[str], n_iter: int, warmup: in
             times[j].append(seconds(fn, n_iter, device) / n_iter * 1e3)
     rates = {(w, p): mm_rate(w, p, device) for w in widths for p in precisions}
     lines = [f"WGAN (clipping), 3 × W ReLU MLPs, batch {BATCH}, {WGAN_CRITIC_STEPS} critic steps, RMSprop; "
-             f"{n_iter} timed iterations per row and repeat, {repeats} repeats; torch threads: {torch.get_num_threads()}",
+             f"{n_iter} timed iterations per row and repeat, {repeats} repeats; "
+             f"torch threads: {torch.get_num_threads()}",
              "",
-             "| loop | ms per iteration (median) | range | GFLOP/s | torch.mm (256, W) @ (W, W) GFLOP/s | share of mm |",
+             "| loop | ms per iteration (median) | range | GFLOP/s | torch.mm (256, W) @ (W, W) GFLOP/s "
+             "| share of mm |",
              "|---|---:|---:|---:|---:|---:|"]
     for (name, w, p, _), ms in zip(rows, times):
         mid = statistics.median(ms)

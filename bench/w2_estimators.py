@@ -64,7 +64,8 @@ def main(argv=None) -> None:
     candidates = {f"minibatch OT, B = {b}": (minibatch_w2_loss, b) for b in args.batches}
     candidates |= {f"Sinkhorn divergence, eps = {e:g}, n = {args.n_sinkhorn}":
                    (lambda x, y, e=e: sinkhorn_divergence(x, y, e), args.n_sinkhorn) for e in args.epsilons}
-    print("| estimator | data vs data (95% interval) | ring vs data (95% interval) | prefers the data | s per evaluation |")
+    print("| estimator | data vs data (95% interval) | ring vs data (95% interval) | prefers the data "
+          "| s per evaluation |")
     print("|---|---|---|---|---|")
     for name, (estimator, n) in candidates.items():
         m = measure(estimator, n, args.repeats, seed=800)

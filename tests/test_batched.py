@@ -239,7 +239,8 @@ def test_a_sweep_groups_runs_by_shape_and_keeps_their_order(monkeypatch, tmp_pat
                small(seed=2, batch_norm=False, activation="relu")]
     calls = []
     real = batched.train_batched
-    monkeypatch.setattr(batched, "train_batched", lambda group, *a, **k: calls.append(len(group)) or real(group, *a, **k))
+    monkeypatch.setattr(batched, "train_batched",
+                        lambda group, *a, **k: calls.append(len(group)) or real(group, *a, **k))
     runs = batched.train_sweep(configs, progress=False, results_root=tmp_path)
     assert sorted(calls) == [1, 2, 2]  # three shapes: n_gen 1, n_gen 2, no batch norm
     assert [r.config for r in runs] == configs
@@ -265,7 +266,8 @@ def test_a_sweep_with_max_members_trains_each_part_as_its_own_batch(monkeypatch,
     configs = [small(seed=s) for s in range(3)]
     calls = []
     real = batched.train_batched
-    monkeypatch.setattr(batched, "train_batched", lambda group, *a, **k: calls.append(len(group)) or real(group, *a, **k))
+    monkeypatch.setattr(batched, "train_batched",
+                        lambda group, *a, **k: calls.append(len(group)) or real(group, *a, **k))
     runs = batched.train_sweep(configs, progress=False, results_root=tmp_path / "split", max_members=2)
     assert calls == [2, 1] and [r.config for r in runs] == configs
     (alone,) = real([configs[2]], progress=False, results_root=tmp_path / "alone")

@@ -32,7 +32,8 @@ def test_parameters_cell_grammar(tmp_path):
     assert params["n_iter"].low == 1 and params["n_iter"].high == 100 and params["n_iter"].help == "iterations"
     assert params["rate"].high is None and params["mode"].choices == ("a", "b")
     assert params["seeds"].type == "list[int]" and params["flag"].default is True
-    assert profile_params.validate(params["rate"], 2, "-p") == 2.0 and isinstance(profile_params.validate(params["rate"], 2, "-p"), float)
+    assert profile_params.validate(params["rate"], 2, "-p") == 2.0 and isinstance(
+        profile_params.validate(params["rate"], 2, "-p"), float)
     assert profile_params.validate(params["seeds"], [3, 4], "-p") == [3, 4]
     for name, value, match in [("n_iter", -5, "out of range"), ("n_iter", 1.5, "is not a int"),
                                ("n_iter", True, "is not a int"), ("mode", "c", "not allowed"),
@@ -52,7 +53,8 @@ def test_a_parameters_cell_must_use_annotated_literals(tmp_path):
 
 
 def test_parse_overrides_reads_yaml_values():
-    assert profile_params.parse_overrides(["n_iter=5", "geometric_view.seeds=[0, 1]", "eps=0.5", "flag=true", "s=abc"]) == [
+    assert profile_params.parse_overrides(
+        ["n_iter=5", "geometric_view.seeds=[0, 1]", "eps=0.5", "flag=true", "s=abc"]) == [
         (None, "n_iter", 5), ("geometric_view", "seeds", [0, 1]), (None, "eps", 0.5), (None, "flag", True),
         (None, "s", "abc")]
     with pytest.raises(ParameterError, match="name=value"):
@@ -195,7 +197,8 @@ def test_claims_overview_reads_chapters_executed_before_the_quorum_rules_and_say
               "reason": "gate failed — g: 3 (needs ≥ 7) — failed"}
     _executed_chapter(tmp_path, [record])
     text = overview.claims_overview(tmp_path, tmp_path / "book")
-    assert "Executed before the quorum rules: ch." in text and "| G1 | ch | g[^gate-1] | worst seed 3 | ≥ 7 | — |" in text
+    assert ("Executed before the quorum rules: ch." in text
+            and "| G1 | ch | g[^gate-1] | worst seed 3 | ≥ 7 | — |" in text)
 
 
 def test_stage_widget_assets_copies_the_javascript_and_fonts(tmp_path):

@@ -80,7 +80,8 @@ def browser():
 
 def visit(browser, url):
     """Load ``url``; return the page and what happened: local responses, failed requests, outside requests, console
-    errors, every URL requested. Requests that leave this machine are blocked (the book must work offline) and recorded."""
+    errors, every URL requested. Requests that leave this machine are blocked (the book must work offline) and
+    recorded."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     seen = {"bad": [], "failed": [], "outside": [], "errors": [], "all": []}
     host = urlparse(url).netloc

@@ -1,32 +1,41 @@
 """The fault matrix of issue 18: how ``lsgan-book`` and the library behave when something goes wrong.
 
-| fault | expected |
-| --- | --- |
-| Ctrl-C during ``run`` | the kernel is interrupted; exit 130 within seconds; one line naming the chapter, what was cached and how to resume; no scratch folder; nothing written to the output folder |
-| a kernel that dies | the notebook is kept at ``_build/failed/<chapter>.ipynb`` and the message names that path |
-| ``build`` over an error output, a missing or a truncated chapter | exit 1, one line per chapter, ``claims.md`` unchanged |
-| bad parameters (empty list, NaN/inf, ``profile`` via ``-p``, a path as ``--profile``, a malformed or tagged profile file, an output folder that cannot be made) | exit 2 before any kernel, one line naming the parameter or file |
-| a cache entry of random bytes, without its state dicts, or with NaN weights | reported naming the file (never suggesting ``weights_only=False``), retrained, replaced |
-| a read-only results folder | one warning; the result is kept in memory for the run |
-| cache files | honour the umask |
-| corrupt-entry warnings in a chapter | shown on the terminal too |
-| truncated MNIST ``.gz``, random or truncated CelebA ``.npz`` | ``DatasetCorrupt`` naming the file, its expected size and checksum, and the fix |
-| samples that blow up but stay finite | a warning and a failed gate; a value that cannot be computed reads "not computable (reason)" |
-| one entry of a cached batch deleted | the batch is retrained whole: every entry equal bit for bit to the original |
-| ``run --fresh`` | a new, empty results cache; the provenance says so and records what was computed and its hash |
+- **Ctrl-C during ``run``** — the kernel is interrupted; exit 130 within seconds; one line naming the chapter, what was
+  cached and how to resume; no scratch folder; nothing written to the output folder
+- **a kernel that dies** — the notebook is kept at ``_build/failed/<chapter>.ipynb`` and the message names that path
+- **``build`` over an error output, a missing or a truncated chapter** — exit 1, one line per chapter, ``claims.md``
+  unchanged
+- **bad parameters (empty list, NaN/inf, ``profile`` via ``-p``, a path as ``--profile``, a malformed or tagged profile
+  file, an output folder that cannot be made)** — exit 2 before any kernel, one line naming the parameter or file
+- **a cache entry of random bytes, without its state dicts, or with NaN weights** — reported naming the file (never
+  suggesting ``weights_only=False``), retrained, replaced
+- **a read-only results folder** — one warning; the result is kept in memory for the run
+- **cache files** — honour the umask
+- **corrupt-entry warnings in a chapter** — shown on the terminal too
+- **truncated MNIST ``.gz``, random or truncated CelebA ``.npz``** — ``DatasetCorrupt`` naming the file, its expected
+  size and checksum, and the fix
+- **samples that blow up but stay finite** — a warning and a failed gate; a value that cannot be computed reads "not
+  computable (reason)"
+- **one entry of a cached batch deleted** — the batch is retrained whole: every entry equal bit for bit to the original
+- **``run --fresh``** — a new, empty results cache; the provenance says so and records what was computed and its hash
 
 Issue 32 (section 10):
 
-| fault | expected |
-| --- | --- |
-| a full disk under ``--output-dir`` or ``book/`` (1 MB tmpfs, else a writer stopping with ENOSPC) | the old notebook, ``claims.md`` and ``intro.md`` unchanged byte for byte; one line with cause and fix; exit 1; no temporary file or scratch folder left |
-| a full results folder | one warning naming "No space left on device" (not torch's "unexpected pos"); results kept in memory; no partial entry |
-| duplicate seeds (``-p``, a profile file, a sweep grid; any list named ``*seeds*``) | exit 2 naming the parameter and the seed |
-| a profile file with a mistyped chapter, empty, or without the chapter run | exit 2 naming the key (did-you-mean) or asking for ``--allow-defaults`` |
-| ``serve`` on a busy port / port 80000, ``data --to <file>/x``, an output notebook that cannot be written | one line; exit 1 / 2 / 2 / 1 |
-| ``build --chapters DIR`` over a truncated notebook | names ``DIR/x.ipynb``, not the staged copy |
-| stale ``lsgan-{run,kernel,sweep,figures}-*`` folders | removed when older than a day and their owner is gone; others' folders untouched |
-| a dataset file changed in place at the same size | decoded again (the decode cache is keyed by SHA-256) |
+- **a full disk under ``--output-dir`` or ``book/`` (1 MB tmpfs, else a writer stopping with ENOSPC)** — the old
+  notebook, ``claims.md`` and ``intro.md`` unchanged byte for byte; one line with cause and fix; exit 1; no temporary
+  file or scratch folder left
+- **a full results folder** — one warning naming "No space left on device" (not torch's "unexpected pos"); results kept
+  in memory; no partial entry
+- **duplicate seeds (``-p``, a profile file, a sweep grid; any list named ``*seeds*``)** — exit 2 naming the parameter
+  and the seed
+- **a profile file with a mistyped chapter, empty, or without the chapter run** — exit 2 naming the key (did-you-mean)
+  or asking for ``--allow-defaults``
+- **``serve`` on a busy port / port 80000, ``data --to <file>/x``, an output notebook that cannot be written** — one
+  line; exit 1 / 2 / 2 / 1
+- **``build --chapters DIR`` over a truncated notebook** — names ``DIR/x.ipynb``, not the staged copy
+- **stale ``lsgan-{run,kernel,sweep,figures}-*`` folders** — removed when older than a day and their owner is gone;
+  others' folders untouched
+- **a dataset file changed in place at the same size** — decoded again (the decode cache is keyed by SHA-256)
 """
 
 from __future__ import annotations
@@ -282,7 +291,8 @@ def test_bad_values_exit_2_naming_the_parameter(override, name, says, tmp_path):
 def test_floats_are_read_as_python_reads_them_and_empty_default_lists_may_stay_empty(tmp_path):
     root = make_project(tmp_path, "x = 1", "n: int = 1\nlr: float = 0.1  # [0.0, 1.0]\n"
                                            "extra: list[int] = []  # [0, 9]\nseeds: list[int] = [0]  # [0, 9]\n")
-    values = profile_params.resolve_parameters(root, "ch", "smoke", profile_params.parse_overrides(["lr=1e-10", "extra=[]"]))
+    values = profile_params.resolve_parameters(root, "ch", "smoke",
+                                               profile_params.parse_overrides(["lr=1e-10", "extra=[]"]))
     assert values["lr"] == 1e-10 and values["extra"] == []
     with pytest.raises(ParameterError, match="'seeds'.*empty"):
         profile_params.resolve_parameters(root, "ch", "smoke", profile_params.parse_overrides(["seeds=[]"]))
@@ -519,9 +529,9 @@ def entry_numbers(path: Path) -> dict:
 def assert_bitwise_equal(a, b, where=""):
     assert type(a) is type(b), where
     if isinstance(a, torch.Tensor):
-        assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a.view(-1).view(torch.uint8)
-                                                                         if a.numel() else a, b.view(-1).view(torch.uint8)
-                                                                         if b.numel() else b), where
+        assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(
+            a.view(-1).view(torch.uint8) if a.numel() else a,
+            b.view(-1).view(torch.uint8) if b.numel() else b), where
     elif isinstance(a, dict):
         assert a.keys() == b.keys(), where
         for k in a:
@@ -817,7 +827,8 @@ def test_stale_scratch_folders_are_removed_by_name_age_and_owner(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True).stdout.strip()
     layout = {"lsgan-run-dead": (dead, old), "lsgan-sweep-unowned": (None, old),
-              "lsgan-kernel-live": (os.getpid(), old), "lsgan-run-recent": (dead, time.time()), "lsgan-other-x": (None, old), "someone-run-x": (None, old)}
+              "lsgan-kernel-live": (os.getpid(), old), "lsgan-run-recent": (dead, time.time()),
+              "lsgan-other-x": (None, old), "someone-run-x": (None, old)}
     for name, (owner, mtime) in layout.items():
         (tmp_path / name).mkdir()
         if owner is not None:

@@ -68,7 +68,7 @@ def test_overlapping_pieces_in_one_distribution_are_refused():
         G.CurveDistribution((seg((0, 0), (1, 0)),), (0.5,))
 
 
-# --- JSD ---------------------------------------------------------------------------------------------------------------
+# --- JSD --------------------------------------------------------------------------------------------------------------
 
 
 def test_jsd_of_disjoint_supports_is_log2_and_of_identical_ones_is_zero():

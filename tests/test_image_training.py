@@ -140,5 +140,6 @@ def test_channels_last_training_matches_the_default_layout_and_keeps_old_cache_k
     ae_fast = latent_space.ae_config("mnist", 4, width=16, image_size=16, n_iter=3, batch_size=4, n_train=16,
                                      channels_last=True)
     assert "channels_last" not in ae_plain.as_dict()
-    x, y = _train_autoencoder(ae_plain, torch.device("cpu"), None), _train_autoencoder(ae_fast, torch.device("cpu"), None)
+    x, y = (_train_autoencoder(ae_plain, torch.device("cpu"), None),
+            _train_autoencoder(ae_fast, torch.device("cpu"), None))
     assert torch.allclose(x["losses"], y["losses"], rtol=1e-4, atol=1e-6)

@@ -84,7 +84,8 @@ def test_there_are_no_import_circles():
                                      "lsgan_lib.chapters.level_set"])
 def test_training_and_measuring_do_not_load_the_book_runner(package):
     code = (f"import sys, {package}\n"
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('papermill', 'nbclient', 'jupyter_book', 'distributed')"
+            "bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('papermill', 'nbclient', 'jupyter_book', 'distributed')"
             " or m.startswith('lsgan_lib.book')]\n"
             "print(','.join(sorted(bad)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

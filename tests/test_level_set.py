@@ -349,7 +349,8 @@ def test_image_gate_measures_by_hand():
     torch.manual_seed(0)
     real = torch.randn(400, 4)
     assert features.frechet_ratio(real + 0.01, real + 3.0, real)["ratio"] < 0.01
-    close, far = features.frechet_ratio(real + 2.0, real + 1.0, real), features.frechet_ratio(real + 1.0, real + 2.0, real)
+    close, far = (features.frechet_ratio(real + 2.0, real + 1.0, real),
+                  features.frechet_ratio(real + 1.0, real + 2.0, real))
     assert close["ratio"] == pytest.approx(4.0, rel=0.05) and far["ratio"] == pytest.approx(0.25, rel=0.05)
     net = features.random_feature_net(3, seed=1)
     images = torch.rand(5, 3, 32, 32) * 2 - 1

@@ -127,7 +127,8 @@ def test_claims_table_states_verdicts_kinds_gates_profile_and_device():
     text = claims_markdown(claims, "cpu", "cpu (2 threads)")
     for verdict in ("reproduced", "not reproduced", "inconclusive", "not tested"):
         assert f"`{verdict}`" in text
-    assert "a \\| b" in text and "`cpu` profile on cpu (2 threads)" in text and "the paper: “a sentence” (Sec. 1)" in text
+    assert ("a \\| b" in text and "`cpu` profile on cpu (2 threads)" in text
+            and "the paper: “a sentence” (Sec. 1)" in text)
     assert "*(numerical check)*" in text and ("4 claims about the paper: 1 reproduced, 1 not reproduced, 1 "
                                               "inconclusive, 1 not tested. 1 extension (our readings, not counted): "
                                               "1 not reproduced.") in text
@@ -141,7 +142,8 @@ def test_claims_table_states_verdicts_kinds_gates_profile_and_device():
 def test_a_table_refuses_a_gate_without_independence_and_an_empirical_claim_without_a_quote():
     silent = gate("g", "m", [1.0], 0.5)
     with pytest.raises(ValueError, match="states no independence"):
-        claims_markdown([Claim("p", "c", "m", "v", "k", True, kind="empirical", gates=(silent,), quote=QUOTE)], "cpu", "x")
+        claims_markdown([Claim("p", "c", "m", "v", "k", True, kind="empirical", gates=(silent,), quote=QUOTE)],
+                        "cpu", "x")
     for kind in ("empirical", "extension"):
         with pytest.raises(ValueError, match="quotes no sentence of the paper"):
             claims_markdown([Claim("p", "c", "m", "v", "k", True, kind=kind, gates=(_gate(True),))], "cpu", "x")

@@ -152,16 +152,33 @@ PINNED_CONFIGS = {
     "wgan_gp_relu": dict(data="eight_gaussians", objective="wgan_gp", lr=1e-4, n_critic=5, n_iter=20, batch_size=64,
                          widths=(32, 32, 32), batch_norm=False, activation="relu", snapshots=(20,), n_eval=50, seed=5),
     "wgan_clip_relu": dict(data="eight_gaussians", objective="wgan", lr=5e-5, n_critic=5, n_iter=20, batch_size=64,
-                           widths=(32, 32, 32), batch_norm=False, activation="relu", snapshots=(20,), n_eval=50, seed=7),
+                           widths=(32, 32, 32), batch_norm=False, activation="relu", snapshots=(20,), n_eval=50,
+                           seed=7),
     "split_ns": dict(data="nine_squares", objective="non_saturating", critic_update="split", n_iter=20, batch_size=64,
                      widths=(16, 16), snapshots=(20,), n_eval=50, seed=1, rmsprop_alpha=0.9, rmsprop_eps=1.0,
                      weight_decay=5e-4),
 }
 PINNED_LOSSES = {
-    'minimax_bn_elu': [['0x1.7c80780000000p+0', '-0x1.9418580000000p-1'], ['0x1.653ede0000000p+0', '-0x1.7860600000000p-1'], ['0x1.631b9e0000000p+0', '-0x1.6869300000000p-1']],
-    'wgan_gp_relu': [['0x1.2f14480000000p+3', '0x1.f259780000000p-5'], ['0x1.2616be0000000p+3', '0x1.25ef140000000p-4'], ['0x1.1543dc0000000p+3', '0x1.56980e0000000p-4']],
-    'wgan_clip_relu': [['-0x1.ae00000000000p-23', '0x1.4eecbe0000000p-7'], ['-0x1.0300000000000p-20', '0x1.4edbb00000000p-7'], ['-0x1.fd40000000000p-20', '0x1.4eb4040000000p-7']],
-    'split_ns': [['0x1.88a32c0000000p+0', '0x1.7194880000000p-1'], ['0x1.838eec0000000p+0', '0x1.6a78460000000p-1'], ['0x1.8178060000000p+0', '0x1.6b25ba0000000p-1']],
+    'minimax_bn_elu': [
+        ['0x1.7c80780000000p+0', '-0x1.9418580000000p-1'],
+        ['0x1.653ede0000000p+0', '-0x1.7860600000000p-1'],
+        ['0x1.631b9e0000000p+0', '-0x1.6869300000000p-1'],
+    ],
+    'wgan_gp_relu': [
+        ['0x1.2f14480000000p+3', '0x1.f259780000000p-5'],
+        ['0x1.2616be0000000p+3', '0x1.25ef140000000p-4'],
+        ['0x1.1543dc0000000p+3', '0x1.56980e0000000p-4'],
+    ],
+    'wgan_clip_relu': [
+        ['-0x1.ae00000000000p-23', '0x1.4eecbe0000000p-7'],
+        ['-0x1.0300000000000p-20', '0x1.4edbb00000000p-7'],
+        ['-0x1.fd40000000000p-20', '0x1.4eb4040000000p-7'],
+    ],
+    'split_ns': [
+        ['0x1.88a32c0000000p+0', '0x1.7194880000000p-1'],
+        ['0x1.838eec0000000p+0', '0x1.6a78460000000p-1'],
+        ['0x1.8178060000000p+0', '0x1.6b25ba0000000p-1'],
+    ],
 }
 PINNED_KEYS = {
     'minimax_bn_elu': '68f5b1dfcabf75b8',
