@@ -4,6 +4,7 @@ cost.
     python bench/latent_space_pilot.py [--dataset celeba] [--size 32] [--width 64] [--batch 64] [--dim 100]
                                        [--iters 1500] [--ae-iters 1000] [--seed 1] [--n-fid 500] [--n-train 4000]
                                        [--classifier-train 20000] [--lenet-steps 1000] [--channels-last]
+                                       [--precision fp32|bf16]
 
 Trains one WGAN-GP (and one autoencoder) of the chapter at the given sizes on a held-out seed (the chapter uses 0),
 with snapshots of ``--n-fid`` samples from fixed latents along the way, and prints for every snapshot the gate
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lsgan_lib.chapters import latent_space as ls  # noqa: E402
 from lsgan_lib.measure import features, metrics  # noqa: E402
+from lsgan_lib.train.config import PRECISIONS  # noqa: E402
 from lsgan_lib.train.images import train_autoencoder, train_image_gan  # noqa: E402
 
 VAL = {"cifar10": "test", "celeba": "val", "mnist": "test"}
@@ -52,13 +54,15 @@ def main(argv=None) -> None:
     parser.add_argument("--feature-train", type=int, default=10000)
     parser.add_argument("--feature-steps", type=int, default=600)
     parser.add_argument("--channels-last", action="store_true", help="train in the channels-last memory format")
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                        help="arithmetic of the networks' forward passes in training (default fp32)")
     args = parser.parse_args(argv)
 
     marks = sorted({0, *(int(args.iters * f) for f in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)), args.iters})
     n_train = args.n_train or None
     config = ls.gan_config(args.dataset, args.dim, args.width, args.size, args.iters, args.batch, n_train,
                            seed=args.seed, snapshots=tuple(marks), n_samples=args.n_fid,
-                           channels_last=args.channels_last)
+                           channels_last=args.channels_last, precision=args.precision)
     started = time.perf_counter()
     run = train_image_gan(config, device="cpu", progress=False)
     gan_wall = time.perf_counter() - started
@@ -92,7 +96,8 @@ def main(argv=None) -> None:
         f"{layer}: moved {ratio:.2f}, excess kurtosis {k:.2f}" for (layer, ratio), k in zip(moved, kurtosis)))
     if args.ae_iters:
         ae_config = ls.ae_config(args.dataset, args.dim, args.width, args.size, args.ae_iters, args.batch,
-                                 n_train, seed=args.seed, channels_last=args.channels_last)
+                                 n_train, seed=args.seed, channels_last=args.channels_last,
+                                 precision=args.precision)
         ae = train_autoencoder(ae_config, device="cpu", progress=False)
         train_images = ls.evaluation_images(args.dataset, "train", n_train, args.size)[0]  # None: all
         mse = float(ls.autoencoder_errors(ae, reference)[1].mean())
