@@ -342,8 +342,8 @@ def main(argv=None) -> None:
     print(f"# bf16 vs fp32 equivalence study ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}); torch "
           f"{torch.__version__}, {args.device}, {torch.get_num_threads()} threads")
     print(f"Rule (fixed before the runs): the 95% bootstrap interval of {args.candidate} − fp32 within "
-          f"±{TOLERANCE_SHARE:.0%} of "
-          f"the fp32 mean, or ±{TOLERANCE_MODES:g} mode for mode counts, for every gate measurement.")
+          f"±{TOLERANCE_SHARE:.0%} of the fp32 mean, or ±{TOLERANCE_MODES:g} mode for mode counts, for every gate "
+          "measurement.")
     if args.combine:  # the tables from measurements saved by earlier (e.g. parallel) calls
         found = {}
         for folder in args.combine:
