@@ -135,9 +135,12 @@ while True:
 def test_one_ctrl_c_stops_the_run_within_seconds_with_exit_130_and_no_scratch_folder(sig, status, tmp_path):
     root = make_project(tmp_path, TRAINING_FOREVER)
     out = tmp_path / "out"
+    # As a terminal's foreground command: Ctrl-C's default action. A shell's background job (`pytest ... &`) inherits
+    # SIGINT ignored, and a Python started so never raises KeyboardInterrupt: that was this test's "flake".
     process = subprocess.Popen([sys.executable, "-m", "lsgan_lib", "run", "ch", "--profile", "smoke", "--output-dir",
                                 str(out)], cwd=root, env=project_env(root), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while not list((tmp_path / "results" / "demo").glob("*.pt")):  # the kernel is training
