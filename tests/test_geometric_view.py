@@ -15,7 +15,9 @@ def test_the_two_settings_are_the_original_code_and_the_paper_text():
     assert (code.objective, code.critic_update, code.rmsprop_alpha, code.rmsprop_eps, code.weight_decay,
             code.lr_decay_every) == ("non_saturating", "split", 0.9, 1.0, 5e-4, 100)
     text = gv.config("paper_text", p, seed=3, n_iter=10, snapshots=(10,))
+    assert (code.critic_batch_norm, code.loss_reduction) == ("running", "mean")  # the third screen's reading
     assert (text.objective, text.critic_update, text.lr_decay_every) == ("minimax", "joint", 300)
+    assert (text.critic_batch_norm, text.loss_reduction) == ("batch", "mean")  # PyTorch's default
     assert code.latent_dim == text.latent_dim == 2 and code.seed == 3
     with pytest.raises(ValueError, match="original_code"):
         gv.config("code", p, seed=0)
