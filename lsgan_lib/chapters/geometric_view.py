@@ -10,7 +10,8 @@ Two settings, both first-class (:data:`SETTINGS`, :func:`config`):
   not determine are read as three pre-registered screens chose (``bench/geometric_translation_screen.py``, issue 31):
   the discriminator's batch norm normalises with running statistics shared by the real and the generated passes
   (``critic_batch_norm="running"``; with each pass normalised by its own batch the discriminator cannot see where the
-  generated batch lies, and the matched control learned in 3 of 10 seeds), and the losses are batch means.
+  generated batch lies, and the matched control reached the learnable-pairing gate's coverage in 3 of 10 seeds and
+  its on-manifold share in none), and the losses are batch means.
 * ``"paper_text"`` — what the paper's text says (Eq. (1), the minimax loss; lr × 0.98 every 300 iterations; 10,000
   iterations) and PyTorch's defaults where it is silent (α 0.99, ε 1e-8, no weight decay, one discriminator update on
   the real and the generated batch together; batch norm in training mode, each pass normalised by its own batch).
