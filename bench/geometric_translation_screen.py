@@ -71,6 +71,8 @@ seeds (:data:`lsgan_lib.measure.claims.QUORUM`: 8 of 10). Outcome: if both pass,
 the evidence, today's translation's 3 of 10 beside it, and that Parrots' behaviour stays unknowable from the code; if
 either fails, today's translation stays and the chapter says so. The screen's 90% / 80%-cells criterion is printed
 for information and does not decide. No re-run with other seeds or lengths after the outcome.
+(Corrections after the run, the rule unchanged: it was committed at 02:49 UTC, commit e9ab03f, not 03:10; and
+``batch/mean``'s "3 of 10" is the coverage half of the gate — its on-manifold half passed in 0 of 10.)
 """
 
 from __future__ import annotations
