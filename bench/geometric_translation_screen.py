@@ -85,7 +85,6 @@ import torch
 
 from lsgan_lib.chapters import geometric_view as gv
 from lsgan_lib.data import distributions
-from lsgan_lib.measure import metrics
 from lsgan_lib.measure.claims import QUORUM
 from lsgan_lib.train.batched import train_batched
 
@@ -125,16 +124,6 @@ def panel_scores(p: gv.Panel, generated: torch.Tensor, seed: int,
     return f, f["squares reached"] == 9 and f["share near a square"] >= 0.5  # Fig. 2(a)
 
 
-def learnable_scores(generated: torch.Tensor, seed: int) -> tuple[float, float]:
-    """The chapter's learnable-pairing measurement of the matched control's samples ``(m, 2)``: (coverage of 2,000
-    data points of the uniform square within ε, share of the samples within ε of the square), as the notebook's
-    ``scores`` draws them (data seed 10,000 + ``seed``)."""
-    manifold = distributions.data_manifold("uniform_square")
-    points = manifold.sample(N_DATA, torch.Generator().manual_seed(10_000 + seed))
-    return (metrics.coverage(points, generated, RULE3_EPS),
-            metrics.precision(generated, manifold.distance_to_support, RULE3_EPS))
-
-
 def third_screen(seeds: list[int], results: str) -> None:
     """The third screen (the docstring's rule 3): ``running/mean``'s matched control at the chapter's length, judged
     by the chapter's learnable-pairing gate on its quorum."""
@@ -151,8 +140,8 @@ def third_screen(seeds: list[int], results: str) -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     passed = {"coverage": 0, "on-manifold": 0}
     for seed, run in zip(seeds, runs):
-        cov, on = learnable_scores(run.final, seed)
-        cov0, on0 = learnable_scores(run.snapshots[0], seed)
+        cov, on, _ = gv.panel_scores(control, run.final, seed, N_DATA, RULE3_EPS)  # the chapter's measurement
+        cov0, on0, _ = gv.panel_scores(control, run.snapshots[0], seed, N_DATA, RULE3_EPS)
         passed["coverage"] += cov >= gv.LEARNABLE_COVERAGE
         passed["on-manifold"] += on >= gv.LEARNABLE_ON_MANIFOLD
         ok = cov >= gv.LEARNABLE_COVERAGE and on >= gv.LEARNABLE_ON_MANIFOLD

@@ -116,6 +116,16 @@ def data_to_sample_distance(data: torch.Tensor, generated: torch.Tensor) -> floa
     return float(metrics.nearest_distance(data, generated).mean())
 
 
+def panel_scores(p: Panel, generated: torch.Tensor, seed: int, n_data: int, eps: float) -> tuple[float, float, float]:
+    """The chapter's measurements of panel ``p``'s generated samples ``(m, 2)``: (coverage of ``n_data`` data points
+    within ``eps``, on-manifold share within ``eps`` of the data's true support, data-to-sample distance). The data
+    points are drawn with seed 10,000 + ``seed``, so every seed is measured against its own data sample."""
+    manifold = data_manifold(p.data)
+    points = manifold.sample(n_data, torch.Generator().manual_seed(10_000 + seed))
+    return (metrics.coverage(points, generated, eps), metrics.precision(generated, manifold.distance_to_support, eps),
+            data_to_sample_distance(points, generated))
+
+
 def components_reached(generated: torch.Tensor, data: str, near: float = NEAR, share: float = REACHED_SHARE) -> int:
     """How many of the nine lattice points (``data="lattice_3x3"``) or nine squares (``"nine_squares"``) have at least
     ``share`` of the generated samples ``(m, 2)`` within ``near`` of them."""
