@@ -107,7 +107,8 @@ def test_the_toy_reference_pilot_prints_the_gate_measurements_at_every_snapshot(
     assert "# wgan on twenty_five_gaussians" in out and "# minimax on twenty_five_gaussians" in out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "iteration |" not in line]
     assert [row.split(" | ")[0] for row in rows] == ["| 0", "| 2", "| 4", "| 0", "| 1", "| 2"]
-    assert all(len(row.split(" | ")) == 4 for row in rows)
+    assert all(len(row.split(" | ")) == 5 for row in rows)
+    assert all(row.split(" | ")[4].startswith("1.000") for row in rows if row.startswith("| 0 "))  # vs itself
 
 
 def test_the_level_set_image_pilot_prints_the_image_gate_per_snapshot(capsys):
