@@ -146,9 +146,9 @@ def test_cache_hash_is_stable_and_sensitive(tmp_path):
 # Known configurations trained on one CPU thread: their losses (critic, generator) at iterations 1, 10 and n_iter, as
 # float.hex, recorded from the single-run trainer (training._train) before the two toy loops became one. The one loop
 # (the batched loop at K = 1) reproduces them bit for bit on the CPUs they were recorded and checked on (the
-# project's Intel Xeon among them); an AMD Zen 4's kernels round otherwise (2026-12-06: 0.8-4.3e-7 relative, a few float32
-# ulps), so the test holds every machine to PINNED_RTOL — far below what any change of the algorithm (a batch, a step,
-# an update rule) moves after 20-30 iterations, far above float32 rounding.
+# project's Intel Xeon among them); an AMD Zen 4's kernels round otherwise (2026-12-06: 0.8-4.3e-7 relative, a few
+# float32 ulps), so the test holds every machine to PINNED_RTOL — far below what any change of the algorithm (a batch,
+# a step, an update rule) moves after 20-30 iterations, far above float32 rounding.
 PINNED_CONFIGS = {
     "minimax_bn_elu": dict(data="nine_squares", n_iter=30, batch_size=64, widths=(16, 16), snapshots=(30,), n_eval=50,
                            seed=3),
